@@ -1,0 +1,404 @@
+//! The command line: a thin shell that reads files, drives the engine and writes
+//! outputs. Every user mistake becomes a message and exit code 2; output files are
+//! written to a temporary name and renamed only when complete.
+
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::model::Model;
+use crate::output;
+use crate::scenario;
+use crate::sim::{Engine, Options, RunStatus};
+use crate::time::parse_duration;
+
+/// Exit code: success.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: the run finished but a check failed.
+pub const EXIT_CHECK_FAILED: u8 = 1;
+/// Exit code: bad input.
+pub const EXIT_BAD_INPUT: u8 = 2;
+/// Exit code: internal error.
+pub const EXIT_INTERNAL: u8 = 3;
+
+/// Events simulated between two progress updates and output drains.
+const BATCH_EVENTS: u64 = 200_000;
+
+/// Simulate event-driven systems from a TOML scenario.
+#[derive(Debug, Parser)]
+#[command(
+    name = "edasim",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    run: Option<RunArgs>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a scenario (headless when stdout is not a terminal or with --headless).
+    Run(RunArgs),
+    /// Parse and validate a scenario, and print its topology.
+    Check {
+        /// Scenario file.
+        file: PathBuf,
+    },
+    /// Print the JSON Schema of the scenario format.
+    Schema,
+}
+
+/// Options of `edasim run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario file.
+    file: PathBuf,
+    /// Run without the TUI.
+    #[arg(long)]
+    headless: bool,
+    /// Override the scenario's seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Stop at this simulated time instead of the scenario's duration (e.g. "90s").
+    #[arg(long)]
+    until: Option<String>,
+    /// Override the metrics interval (e.g. "500ms").
+    #[arg(long)]
+    interval: Option<String>,
+    /// Write metrics as tidy CSV to this file.
+    #[arg(long)]
+    csv: Option<PathBuf>,
+    /// Write the event trace as JSON Lines to this file.
+    #[arg(long)]
+    trace: Option<PathBuf>,
+    /// Summary format on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// No progress bar and no summary.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+/// Parses arguments and runs; returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                EXIT_BAD_INPUT
+            } else {
+                EXIT_OK
+            });
+        }
+    };
+    let code = match (cli.command, cli.run) {
+        (Some(Command::Run(a)), _) | (None, Some(a)) => run(a),
+        (Some(Command::Check { file }), _) => check(&file),
+        (Some(Command::Schema), _) => {
+            print!("{}", scenario::format::json_schema());
+            EXIT_OK
+        }
+        (None, None) => {
+            eprintln!(
+                "edasim: give a scenario file, e.g. `edasim scenarios/flash-sale.toml`; see --help"
+            );
+            EXIT_BAD_INPUT
+        }
+    };
+    ExitCode::from(code)
+}
+
+/// Reads and validates a scenario; prints the problems and returns None if any.
+fn load(path: &Path) -> Option<Model> {
+    let shown = path.display().to_string();
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("edasim: cannot read {shown}: {e}");
+            return None;
+        }
+    };
+    match scenario::load_str(&shown, &text) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            #[allow(clippy::disallowed_methods)] // the shell may read the environment
+            let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            eprint!("{}", e.render(100, color));
+            None
+        }
+    }
+}
+
+fn check(path: &Path) -> u8 {
+    let Some(m) = load(path) else {
+        return EXIT_BAD_INPUT;
+    };
+    print!("{}", topology(&m));
+    EXIT_OK
+}
+
+/// A text summary of the topology, for `check`.
+pub fn topology(m: &Model) -> String {
+    use std::fmt::Write as _;
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "scenario {} (seed {}, duration {}, metrics every {})",
+        m.name, m.seed, m.duration, m.metrics_interval
+    );
+    for p in &m.producers {
+        let keys = p
+            .keys
+            .and_then(|k| m.keys.spaces.get(k.space))
+            .map_or("unkeyed".to_string(), |s| format!("{} keys", s.count));
+        let _ = writeln!(
+            o,
+            "  producer {} -> topic {} ({} /s, {} phases, {keys})",
+            p.name,
+            m.topics[p.topic].name,
+            p.base_rate,
+            p.phases.len()
+        );
+    }
+    for t in &m.topics {
+        let _ = writeln!(
+            o,
+            "  topic {} ({} partitions, retention {})",
+            t.name, t.partitions, t.retention
+        );
+    }
+    for g in &m.groups {
+        let _ = write!(
+            o,
+            "  consumer {} <- topic {} (group {}, {} x {} instances x concurrency)",
+            g.name, m.topics[g.topic].name, g.group_id, g.instances, g.concurrency
+        );
+        if let Some(d) = g.dead_letter {
+            let _ = write!(o, ", dead letters -> {}", m.topics[d].name);
+        }
+        for (e, t) in &g.emits {
+            let _ = write!(
+                o,
+                ", emits {} -> {}",
+                m.events[*e as usize], m.topics[*t].name
+            );
+        }
+        o.push('\n');
+    }
+    for f in &m.faults {
+        let who = match f.instance {
+            Some(i) => m.groups[f.group].member_id(i as usize),
+            None => m.groups[f.group].name.clone(),
+        };
+        let _ = writeln!(
+            o,
+            "  fault crash {who} at {}",
+            crate::time::SimDuration(f.at)
+        );
+    }
+    o
+}
+
+/// An output file written under a temporary name and renamed when complete.
+struct AtomicFile {
+    tmp: PathBuf,
+    dest: PathBuf,
+    w: Option<BufWriter<File>>,
+}
+
+impl AtomicFile {
+    fn create(dest: &Path) -> std::io::Result<AtomicFile> {
+        let name = dest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "out".into());
+        let tmp = dest.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+        let f = File::create(&tmp)?;
+        Ok(AtomicFile {
+            tmp,
+            dest: dest.to_path_buf(),
+            w: Some(BufWriter::new(f)),
+        })
+    }
+    fn commit(mut self) -> std::io::Result<()> {
+        if let Some(w) = self.w.take() {
+            let f = w.into_inner().map_err(|e| e.into_error())?;
+            f.sync_all()?;
+        }
+        std::fs::rename(&self.tmp, &self.dest)
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.w.is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+fn run(a: RunArgs) -> u8 {
+    let Some(mut model) = load(&a.file) else {
+        return EXIT_BAD_INPUT;
+    };
+    if let Some(s) = a.seed {
+        model.seed = s;
+    }
+    for (flag, value, target) in [("--until", &a.until, 0), ("--interval", &a.interval, 1)] {
+        if let Some(v) = value {
+            match parse_duration(v) {
+                Ok(d) if d.0 > 0 => {
+                    if target == 0 {
+                        model.duration = d;
+                    } else {
+                        model.metrics_interval = d;
+                    }
+                }
+                Ok(_) => {
+                    eprintln!("edasim: {flag} must be longer than 0");
+                    return EXIT_BAD_INPUT;
+                }
+                Err(e) => {
+                    eprintln!("edasim: {flag}: {e}");
+                    return EXIT_BAD_INPUT;
+                }
+            }
+        }
+    }
+    if model.duration.0 / model.metrics_interval.0.max(1) > scenario::validate::MAX_SAMPLES {
+        eprintln!("edasim: too many metric samples; use a longer --interval");
+        return EXIT_BAD_INPUT;
+    }
+    let _ = a.headless; // the TUI is not part of this build: every run is headless
+    let mut csv_file = match a.csv.as_deref().map(AtomicFile::create).transpose() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!(
+                "edasim: cannot create {}: {e}",
+                a.csv
+                    .as_deref()
+                    .map_or(String::new(), |p| p.display().to_string())
+            );
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let mut trace_file = match a.trace.as_deref().map(AtomicFile::create).transpose() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!(
+                "edasim: cannot create {}: {e}",
+                a.trace
+                    .as_deref()
+                    .map_or(String::new(), |p| p.display().to_string())
+            );
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let opts = Options {
+        record_rows: csv_file.is_some(),
+        trace: trace_file.is_some(),
+    };
+    let mut engine = Engine::new(model, opts);
+    let mut csv_writer = match csv_file
+        .as_mut()
+        .and_then(|f| f.w.as_mut())
+        .map(output::csv::CsvWriter::new)
+        .transpose()
+    {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("edasim: writing CSV: {e}");
+            return EXIT_INTERNAL;
+        }
+    };
+    let duration = engine.model().duration.0;
+    let bar = if a.quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        let b = indicatif::ProgressBar::with_draw_target(
+            Some(1000),
+            indicatif::ProgressDrawTarget::stderr(),
+        );
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {percent:>3}% {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    };
+    let names = engine.component_names().to_vec();
+    loop {
+        let status = engine.run_until(u64::MAX, BATCH_EVENTS);
+        if let Some(w) = csv_writer.as_mut()
+            && let Err(e) = w.write(&engine.drain_rows())
+        {
+            eprintln!("edasim: writing CSV: {e}");
+            return EXIT_INTERNAL;
+        }
+        if let Some(f) = trace_file.as_mut().and_then(|f| f.w.as_mut()) {
+            let recs = engine.drain_trace();
+            if let Err(e) = output::trace::write(f, engine.model(), &names, &recs) {
+                eprintln!("edasim: writing trace: {e}");
+                return EXIT_INTERNAL;
+            }
+        }
+        bar.set_position(engine.now().saturating_mul(1000) / duration.max(1));
+        bar.set_message(format!(
+            "{:.1} s simulated, {} events",
+            engine.now() as f64 / 1e9,
+            engine.steps()
+        ));
+        if status == RunStatus::Finished {
+            break;
+        }
+    }
+    bar.finish_and_clear();
+    if let Some(w) = csv_writer.take()
+        && let Err(e) = w.finish().and_then(|w| w.flush())
+    {
+        eprintln!("edasim: writing CSV: {e}");
+        return EXIT_INTERNAL;
+    }
+    drop(csv_writer);
+    for f in [csv_file, trace_file].into_iter().flatten() {
+        let dest = f.dest.display().to_string();
+        if let Err(e) = f.commit() {
+            eprintln!("edasim: cannot write {dest}: {e}");
+            return EXIT_INTERNAL;
+        }
+    }
+    if engine.trace_overflowed() {
+        eprintln!("edasim: the trace buffer limit was reached; the trace is incomplete");
+    }
+    if !a.quiet {
+        let out = match a.format {
+            Format::Text => output::summary::text(&engine),
+            Format::Json => output::summary::json(&engine),
+        };
+        print!("{out}");
+    }
+    let conservation = engine.conservation();
+    if let Some(c) = conservation.iter().find(|c| !c.holds()) {
+        eprintln!(
+            "edasim: internal error: conservation violated for {} ({c:?}); reproduce with `edasim run {} --seed {}`",
+            c.group,
+            a.file.display(),
+            engine.model().seed
+        );
+        return EXIT_INTERNAL;
+    }
+    EXIT_OK
+}

@@ -1,0 +1,9 @@
+pub mod cli;
+pub mod kafka;
+pub mod metrics;
+pub mod model;
+pub mod output;
+pub mod rng;
+pub mod scenario;
+pub mod sim;
+pub mod time;

@@ -1,0 +1,155 @@
+//! Anomalies found while the run goes, each kept with the facts needed to explain it in
+//! one line: "key user-17: msg 9912 processed after 9915, redelivered after rebalance
+//! at 91.200 s". They are observations, never errors.
+
+use crate::model::{KeyId, Model};
+
+/// What kind of anomaly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnomalyKind {
+    /// Same key and group: processed after a message produced later.
+    OrderingViolation,
+    /// An effect applied twice in a group.
+    Duplicate,
+    /// Never processed nor dead-lettered.
+    Lost,
+    /// Deleted by retention before the group consumed it.
+    Expired,
+}
+
+impl AnomalyKind {
+    /// Name as used in metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            AnomalyKind::OrderingViolation => "ordering_violations",
+            AnomalyKind::Duplicate => "duplicates",
+            AnomalyKind::Lost => "lost",
+            AnomalyKind::Expired => "expired",
+        }
+    }
+}
+
+/// Why it happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cause {
+    /// Delivered again after a rebalance at this time (ns).
+    Rebalance(u64),
+    /// Redelivered after the instance crashed at this time (ns) and its partitions moved.
+    Crash(u64),
+    /// A copy written by a producer retry whose ack was lost, without idempotence.
+    ProducerRetry,
+    /// A copy emitted again because the upstream message was processed twice.
+    UpstreamDuplicate,
+    /// Retried after a failure (attempt number).
+    Retried(u32),
+    /// Processed in parallel with other records of the partition.
+    Concurrent,
+    /// In flight on an instance that crashed at this time (ns) after the offset had been
+    /// committed (commit before processing).
+    CommittedBeforeCrash(u64),
+    /// Every attempt failed and no dead-letter topic is set.
+    RetriesExhausted(u32),
+    /// Retention deleted it.
+    Retention,
+    /// Arrived out of order from upstream.
+    Upstream,
+}
+
+/// One anomaly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Anomaly {
+    /// When, ns.
+    pub time: u64,
+    /// What.
+    pub kind: AnomalyKind,
+    /// Group index.
+    pub group: u32,
+    /// Message (correlation id).
+    pub msg: u64,
+    /// Its key.
+    pub key: KeyId,
+    /// For an ordering violation, the later message processed before it.
+    pub other: u64,
+    /// Partition and offset.
+    pub partition: u32,
+    /// Offset in the partition.
+    pub offset: u64,
+    /// Why.
+    pub cause: Cause,
+}
+
+impl Cause {
+    fn describe(self, model: &Model, group: u32) -> String {
+        let g = model.groups.get(group as usize);
+        let commit = g.map_or("after", |g| match g.commit {
+            crate::model::CommitMode::Before => "before",
+            crate::model::CommitMode::After => "after",
+            crate::model::CommitMode::Auto => "auto",
+        });
+        match self {
+            Cause::Rebalance(t) => format!(
+                "redelivered after rebalance at {:.3} s (commit = {commit})",
+                t as f64 / 1e9
+            ),
+            Cause::Crash(t) => format!(
+                "redelivered after a crash at {:.3} s (commit = {commit})",
+                t as f64 / 1e9
+            ),
+            Cause::ProducerRetry => {
+                "copy from a producer retry after a lost ack (idempotent = false)".to_string()
+            }
+            Cause::UpstreamDuplicate => "copy emitted again by an upstream duplicate".to_string(),
+            Cause::Retried(a) => format!("retried, attempt {a}"),
+            Cause::Concurrent => {
+                let o = g.map_or("unordered", |g| match g.ordering {
+                    crate::model::Ordering::Partition => "partition",
+                    crate::model::Ordering::Key => "key",
+                    crate::model::Ordering::Unordered => "unordered",
+                });
+                format!(
+                    "processed in parallel (concurrency {}, ordering = {o})",
+                    g.map_or(1, |g| g.concurrency)
+                )
+            }
+            Cause::CommittedBeforeCrash(t) => {
+                format!(
+                    "in flight when its instance crashed at {:.3} s; offset committed before processing",
+                    t as f64 / 1e9
+                )
+            }
+            Cause::RetriesExhausted(n) => format!("failed {n} attempts and no dead_letter is set"),
+            Cause::Retention => "deleted by retention before it was consumed".to_string(),
+            Cause::Upstream => "arrived out of order from upstream".to_string(),
+        }
+    }
+}
+
+impl Anomaly {
+    /// One line for people: what, to which message, and why.
+    pub fn explain(&self, model: &Model) -> String {
+        let group = model
+            .groups
+            .get(self.group as usize)
+            .map_or("?", |g| g.name.as_str());
+        let key = model
+            .keys
+            .name(self.key)
+            .map_or_else(|| "unkeyed".to_string(), |k| format!("key {k}"));
+        let cause = self.cause.describe(model, self.group);
+        let what = match self.kind {
+            AnomalyKind::OrderingViolation => {
+                format!("msg {} processed after {}", self.msg, self.other)
+            }
+            AnomalyKind::Duplicate => format!("msg {} processed again", self.msg),
+            AnomalyKind::Lost => format!("msg {} lost", self.msg),
+            AnomalyKind::Expired => format!("msg {} expired", self.msg),
+        };
+        format!(
+            "{:.3} s {group}: {key}: {what} (partition {}, offset {}), {cause}",
+            self.time as f64 / 1e9,
+            self.partition,
+            self.offset
+        )
+    }
+}

@@ -1,0 +1,310 @@
+//! The validated model: what the engine runs. Every reference is resolved to a dense
+//! index, every duration is integer nanoseconds, every default is filled in. Building
+//! one is the job of [`crate::scenario`]; once built, a model cannot be wrong.
+
+use crate::time::SimDuration;
+
+pub use crate::scenario::format::{
+    Acks, AssignorKind, Backoff, CommitMode, Ordering, PartitionerKind, RateDist,
+};
+
+/// Index of a producer in [`Model::producers`].
+pub type ProducerIdx = usize;
+/// Index of a topic in [`Model::topics`].
+pub type TopicIdx = usize;
+/// Index of a consumer group in [`Model::groups`].
+pub type GroupIdx = usize;
+/// Index of an event name in [`Model::events`].
+pub type EventIdx = u16;
+/// A key, as an index into the global key table; [`NO_KEY`] for unkeyed records.
+pub type KeyId = u32;
+/// The key of an unkeyed record (Kafka's null key, distinct from the empty key).
+pub const NO_KEY: KeyId = u32::MAX;
+
+/// A whole scenario, ready to run.
+#[derive(Clone, Debug)]
+pub struct Model {
+    /// Scenario name.
+    pub name: String,
+    /// What it teaches.
+    pub description: Option<String>,
+    /// Root seed of every random stream.
+    pub seed: u64,
+    /// Simulated time to run.
+    pub duration: SimDuration,
+    /// Metrics sampling period.
+    pub metrics_interval: SimDuration,
+    /// Sources.
+    pub producers: Vec<ProducerModel>,
+    /// Partitioned logs.
+    pub topics: Vec<TopicModel>,
+    /// Consumer groups (one per `[[consumer]]`).
+    pub groups: Vec<GroupModel>,
+    /// Scheduled failures.
+    pub faults: Vec<FaultModel>,
+    /// Every key of every producer.
+    pub keys: KeyTable,
+    /// Event names.
+    pub events: Vec<String>,
+}
+
+/// All keys, numbered densely; each producer owns one contiguous range.
+#[derive(Clone, Debug, Default)]
+pub struct KeyTable {
+    /// One entry per key space.
+    pub spaces: Vec<KeySpace>,
+    /// `to_positive(murmur2(key bytes))` of every key, so that the partition of a key
+    /// in any topic is one modulo away, with no string in the hot path.
+    pub hashes: Vec<u32>,
+}
+
+/// The keys of one producer.
+#[derive(Clone, Debug)]
+pub struct KeySpace {
+    /// Global id of its first key.
+    pub base: KeyId,
+    /// Number of keys.
+    pub count: u32,
+    /// How to spell them.
+    pub names: KeyNames,
+}
+
+/// How a key space spells its keys.
+#[derive(Clone, Debug)]
+pub enum KeyNames {
+    /// `format` with `{}` replaced by 1..=count.
+    Format(String),
+    /// An explicit list.
+    List(Vec<String>),
+}
+
+impl KeyTable {
+    /// Total number of keys.
+    pub fn len(&self) -> usize {
+        self.hashes.len()
+    }
+
+    /// Whether there are no keys at all.
+    pub fn is_empty(&self) -> bool {
+        self.hashes.is_empty()
+    }
+
+    /// The key's text (for traces, explanations and the TUI; never on the hot path).
+    pub fn name(&self, key: KeyId) -> Option<String> {
+        if key == NO_KEY {
+            return None;
+        }
+        let space = self
+            .spaces
+            .iter()
+            .rev()
+            .find(|s| s.base <= key && key - s.base < s.count)?;
+        let idx = (key - space.base) as usize;
+        Some(match &space.names {
+            KeyNames::Format(f) => key_from_format(f, idx as u64 + 1),
+            KeyNames::List(l) => l.get(idx)?.clone(),
+        })
+    }
+}
+
+/// `format` with every `{}` replaced by `n`.
+pub fn key_from_format(format: &str, n: u64) -> String {
+    format.replace("{}", &n.to_string())
+}
+
+/// A producer after validation.
+#[derive(Clone, Debug)]
+pub struct ProducerModel {
+    /// Component name.
+    pub name: String,
+    /// Topic written to.
+    pub topic: TopicIdx,
+    /// Gap distribution.
+    pub dist: RateDist,
+    /// Rate from t = 0.
+    pub base_rate: f64,
+    /// Rate changes, sorted by time.
+    pub phases: Vec<PhaseModel>,
+    /// Keys, or `None` for unkeyed records.
+    pub keys: Option<KeyDraw>,
+    /// Event name of its messages.
+    pub event: EventIdx,
+    /// Kafka `acks`.
+    pub acks: Acks,
+    /// Kafka `enable.idempotence`.
+    pub idempotent: bool,
+    /// Kafka `retries`.
+    pub retries: u32,
+    /// Probability that an ack is lost after the write.
+    pub ack_loss_rate: f64,
+    /// Wait before a send whose ack was lost is retried.
+    pub request_timeout: SimDuration,
+}
+
+/// A rate change.
+#[derive(Clone, Copy, Debug)]
+pub struct PhaseModel {
+    /// When the change starts, in nanoseconds.
+    pub at: u64,
+    /// Target rate, messages per second.
+    pub per_second: f64,
+    /// Length of the linear ramp, in nanoseconds (0: a step).
+    pub ramp: u64,
+}
+
+/// How a producer draws keys.
+#[derive(Clone, Copy, Debug)]
+pub struct KeyDraw {
+    /// Index into [`KeyTable::spaces`].
+    pub space: usize,
+    /// Distribution over the space.
+    pub dist: KeyDistModel,
+}
+
+/// Key distribution.
+#[derive(Clone, Copy, Debug)]
+pub enum KeyDistModel {
+    /// Every key equally likely.
+    Uniform,
+    /// Zipf with exponent `s`.
+    Zipf(f64),
+    /// In turn.
+    Sequential,
+}
+
+/// A topic after validation.
+#[derive(Clone, Debug)]
+pub struct TopicModel {
+    /// Component name.
+    pub name: String,
+    /// Partition count.
+    pub partitions: u32,
+    /// Partitioner.
+    pub partitioner: PartitionerKind,
+    /// Records per sticky batch.
+    pub sticky_batch: u32,
+    /// Retention.
+    pub retention: SimDuration,
+    /// Groups that consume it, in declaration order; a group's position here is its bit
+    /// in a record's processed mask.
+    pub groups: Vec<GroupIdx>,
+}
+
+/// Processing-time distribution, parameters in nanoseconds.
+#[derive(Clone, Copy, Debug)]
+pub enum ServiceModel {
+    /// Fixed.
+    Constant(u64),
+    /// Uniform on [min, max].
+    Uniform(u64, u64),
+    /// Exponential with this mean.
+    Exponential(f64),
+    /// Lognormal with these log-space parameters (of seconds).
+    Lognormal {
+        /// Mean of the log.
+        mu: f64,
+        /// Standard deviation of the log.
+        sigma: f64,
+    },
+    /// Pareto with minimum `scale` seconds and tail index `shape`.
+    Pareto {
+        /// Minimum, seconds.
+        scale: f64,
+        /// Tail index.
+        shape: f64,
+    },
+}
+
+impl ServiceModel {
+    /// The mean in seconds, where it is finite.
+    pub fn mean_secs(&self) -> Option<f64> {
+        match *self {
+            ServiceModel::Constant(v) => Some(v as f64 / 1e9),
+            ServiceModel::Uniform(a, b) => Some((a + b) as f64 / 2e9),
+            ServiceModel::Exponential(m) => Some(m / 1e9),
+            ServiceModel::Lognormal { mu, sigma } => Some((mu + sigma * sigma / 2.0).exp()),
+            ServiceModel::Pareto { scale, shape } => {
+                (shape > 1.0).then(|| shape * scale / (shape - 1.0))
+            }
+        }
+    }
+}
+
+/// Retry policy, resolved.
+#[derive(Clone, Copy, Debug)]
+pub struct RetryModel {
+    /// Attempts in all (1 means no retry).
+    pub max_attempts: u32,
+    /// Growth of the delay.
+    pub backoff: Backoff,
+    /// First delay.
+    pub initial: SimDuration,
+    /// Cap.
+    pub max: SimDuration,
+    /// Growth factor.
+    pub multiplier: f64,
+    /// Full jitter.
+    pub jitter: bool,
+}
+
+/// A consumer group after validation.
+#[derive(Clone, Debug)]
+pub struct GroupModel {
+    /// Component name (the `[[consumer]]` name).
+    pub name: String,
+    /// Kafka group id.
+    pub group_id: String,
+    /// Source topic.
+    pub topic: TopicIdx,
+    /// This group's bit in the topic's processed mask.
+    pub topic_bit: u32,
+    /// Instance count.
+    pub instances: u32,
+    /// Parallel records per instance.
+    pub concurrency: u32,
+    /// What may run in parallel.
+    pub ordering: Ordering,
+    /// Processing time.
+    pub service: ServiceModel,
+    /// Transient failure probability per attempt.
+    pub failure_rate: f64,
+    /// Probability that a message always fails here.
+    pub poison_rate: f64,
+    /// Commit mode.
+    pub commit: CommitMode,
+    /// Auto-commit period.
+    pub commit_interval: SimDuration,
+    /// Assignor.
+    pub assignor: AssignorKind,
+    /// Failure detection delay.
+    pub session_timeout: SimDuration,
+    /// Pause of a rebalance.
+    pub rebalance_time: SimDuration,
+    /// Retries.
+    pub retry: RetryModel,
+    /// Dead-letter topic.
+    pub dead_letter: Option<TopicIdx>,
+    /// Follow-up events: (event, topic).
+    pub emits: Vec<(EventIdx, TopicIdx)>,
+}
+
+impl GroupModel {
+    /// The member id of instance `i` (0-based): `name#(i+1)`. Kafka compares member
+    /// ids as strings, so `payment#10` sorts before `payment#2`.
+    pub fn member_id(&self, i: usize) -> String {
+        format!("{}#{}", self.name, i + 1)
+    }
+}
+
+/// A scheduled fault, resolved.
+#[derive(Clone, Copy, Debug)]
+pub struct FaultModel {
+    /// Start, nanoseconds.
+    pub at: u64,
+    /// Group hit.
+    pub group: GroupIdx,
+    /// One instance (0-based), or the whole group.
+    pub instance: Option<u32>,
+    /// Time to restart, or never.
+    pub duration: Option<SimDuration>,
+}

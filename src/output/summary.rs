@@ -1,0 +1,129 @@
+//! The end-of-run summary: a text table for people, or one JSON object for machines
+//! (`--format json`): per component the run's aggregate of each metric, the anomaly
+//! counts, the conservation terms, and the first anomaly of each kind explained.
+
+use std::fmt::Write;
+
+use crate::sim::{Engine, Summary};
+
+/// The summary as one JSON object.
+pub fn json(engine: &Engine) -> String {
+    #[derive(serde::Serialize)]
+    struct Out<'a> {
+        #[serde(flatten)]
+        summary: &'a Summary,
+        conservation_holds: bool,
+        anomalies: Vec<String>,
+    }
+    let summary = engine.summary();
+    let out = Out {
+        conservation_holds: summary.conservation.iter().all(|c| c.holds()),
+        anomalies: engine
+            .first_anomalies()
+            .iter()
+            .map(|a| a.explain(engine.model()))
+            .collect(),
+        summary: &summary,
+    };
+    let mut s =
+        serde_json::to_string_pretty(&out).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    s.push('\n');
+    s
+}
+
+/// The summary as a text report.
+pub fn text(engine: &Engine) -> String {
+    let s = engine.summary();
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "scenario {}  seed {}  simulated {:.3} s  events {}  rebalances {}",
+        s.scenario, s.seed, s.time_s, s.events, s.rebalances
+    );
+    if !s.producers.is_empty() {
+        let _ = writeln!(o, "\n{:<18} {:>10} {:>8}", "producer", "produced", "copies");
+        for p in &s.producers {
+            let _ = writeln!(o, "{:<18} {:>10} {:>8}", p.name, p.produced, p.copies);
+        }
+    }
+    if !s.topics.is_empty() {
+        let _ = writeln!(
+            o,
+            "\n{:<18} {:>10} {:>8} {:>10} {:>10} {:>8}",
+            "topic", "appended", "copies", "depth", "oldest s", "expired"
+        );
+        for t in &s.topics {
+            let _ = writeln!(
+                o,
+                "{:<18} {:>10} {:>8} {:>10} {:>10.3} {:>8}",
+                t.name, t.appended, t.copies, t.queue_depth, t.oldest_s, t.expired
+            );
+        }
+    }
+    if !s.groups.is_empty() {
+        let _ = writeln!(
+            o,
+            "\n{:<14} {:>9} {:>9} {:>6} {:>6} {:>6} {:>6} {:>7} {:>9} {:>9} {:>9} {:>9}",
+            "consumer",
+            "produced",
+            "processed",
+            "dups",
+            "order",
+            "lost",
+            "dlq",
+            "retries",
+            "mean ms",
+            "p50 ms",
+            "p99 ms",
+            "max lag"
+        );
+        for g in &s.groups {
+            let c = &g.counters;
+            let _ = writeln!(
+                o,
+                "{:<14} {:>9} {:>9} {:>6} {:>6} {:>6} {:>6} {:>7} {:>9.2} {:>9.2} {:>9.2} {:>9}",
+                g.name,
+                c.produced,
+                c.processed,
+                c.duplicates,
+                c.ordering_violations,
+                c.lost,
+                c.dead_lettered,
+                c.retries,
+                g.latency_mean_ms,
+                g.latency_p50_ms,
+                g.latency_p99_ms,
+                g.max_lag
+            );
+        }
+    }
+    if !s.conservation.is_empty() {
+        let _ = writeln!(
+            o,
+            "\nconservation: produced = processed once + dead-lettered + pending + lost + expired"
+        );
+        for c in &s.conservation {
+            let _ = writeln!(
+                o,
+                "  {:<14} {} = {} + {} + {} + {} + {}  {}  (duplicates apart: {})",
+                c.group,
+                c.produced,
+                c.processed_once,
+                c.dead_lettered,
+                c.pending,
+                c.lost,
+                c.expired,
+                if c.holds() { "holds" } else { "VIOLATED" },
+                c.duplicates
+            );
+        }
+    }
+    let firsts = engine.first_anomalies();
+    if !firsts.is_empty() {
+        let _ = writeln!(o, "\nfirst anomalies:");
+        for a in firsts {
+            let _ = writeln!(o, "  {}", a.explain(engine.model()));
+        }
+    }
+    o
+}

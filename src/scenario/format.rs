@@ -1,0 +1,487 @@
+//! The scenario file as the user writes it: serde structs that mirror the TOML one to
+//! one, and from which `edasim schema` derives the JSON Schema. Nothing here is checked
+//! beyond its type; ranges and references are checked in [`super::validate`], which
+//! turns these structs into the [`crate::model::Model`] the engine runs.
+//!
+//! Every struct refuses unknown keys: a typo such as `partitons = 12` must be an
+//! error, never a silently ignored line.
+
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
+
+use crate::time::{SimDuration, parse_duration};
+
+/// A duration written as a string with a unit: `"250us"`, `"20ms"`, `"1.5s"`, `"2m"`,
+/// `"1h"`, `"7d"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dur(pub SimDuration);
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Dur;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration string such as \"20ms\", \"1.5s\" or \"2m\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Dur, E> {
+                parse_duration(v).map(Dur).map_err(E::custom)
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl JsonSchema for Dur {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^[0-9]*\\.?[0-9]+(ns|us|µs|ms|s|m|min|h|d)$",
+            "description": "A duration with a unit: ns, us, ms, s, m, h or d, e.g. \"20ms\", \"1.5s\", \"2m\"."
+        })
+    }
+}
+
+/// The whole scenario file.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "edasim scenario")]
+pub struct ScenarioFile {
+    /// Name, seed, duration and sampling interval of the run.
+    pub scenario: ScenarioSection,
+    /// Sources of messages.
+    #[serde(default)]
+    pub producer: Vec<Producer>,
+    /// Kafka-like partitioned logs.
+    #[serde(default)]
+    pub topic: Vec<Topic>,
+    /// Services: each is one consumer group of one or more instances.
+    #[serde(default)]
+    pub consumer: Vec<Consumer>,
+    /// Failures injected at given times.
+    #[serde(default)]
+    pub fault: Vec<Fault>,
+}
+
+/// `[scenario]`: the run as a whole.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioSection {
+    /// Shown in the summary and the TUI header.
+    pub name: String,
+    /// What the scenario teaches; free text.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The root seed: the same seed gives the same bytes every time.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Simulated time to run.
+    pub duration: Dur,
+    /// How often metrics are sampled (default 1s).
+    #[serde(default)]
+    pub metrics_interval: Option<Dur>,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+/// `[[producer]]`: a source of messages.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Producer {
+    /// Unique component name.
+    pub name: String,
+    /// The topic it writes to.
+    pub target: String,
+    /// Base arrival process.
+    pub rate: Rate,
+    /// Rate changes over time (ramps, spikes); each holds until the next.
+    #[serde(default)]
+    pub phases: Vec<Phase>,
+    /// Message keys; absent means unkeyed records.
+    #[serde(default)]
+    pub keys: Option<Keys>,
+    /// Event name carried by every message (default "Event").
+    #[serde(default)]
+    pub event: Option<String>,
+    /// Kafka `acks`: "0", "1" or "all" (default "all").
+    #[serde(default)]
+    pub acks: Option<Acks>,
+    /// Kafka `enable.idempotence` (default true, as in Kafka 3.0 and later): the broker
+    /// drops a retried batch it already wrote.
+    #[serde(default)]
+    pub idempotent: Option<bool>,
+    /// Kafka `retries` (default 2147483647).
+    #[serde(default)]
+    pub retries: Option<u32>,
+    /// Probability that the broker writes a record but its ack is lost, so the producer
+    /// sends it again after `request_timeout` (default 0).
+    #[serde(default)]
+    pub ack_loss_rate: Option<f64>,
+    /// Kafka `request.timeout.ms` (default "30s").
+    #[serde(default)]
+    pub request_timeout: Option<Dur>,
+}
+
+/// Arrival process of a producer.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rate {
+    /// `poisson` (exponential gaps, the default) or `constant` (even gaps).
+    #[serde(default)]
+    pub dist: Option<RateDist>,
+    /// Messages per second.
+    pub per_second: f64,
+}
+
+/// Shape of the gaps between messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RateDist {
+    /// Exponential gaps: a Poisson process.
+    Poisson,
+    /// Even gaps of 1/rate.
+    Constant,
+}
+
+/// From `at`, the rate moves to `per_second` (linearly over `ramp`, if given).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Phase {
+    /// When the change starts.
+    pub at: Dur,
+    /// The new rate; 0 pauses the producer.
+    pub per_second: f64,
+    /// How long the change takes (default: at once).
+    #[serde(default)]
+    pub ramp: Option<Dur>,
+}
+
+/// Message keys: `format` + `count` (+ `dist`), or an explicit `list`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Keys {
+    /// A pattern where `{}` becomes 1..=count, e.g. "user-{}".
+    #[serde(default)]
+    pub format: Option<String>,
+    /// How many distinct keys `format` makes.
+    #[serde(default)]
+    pub count: Option<u64>,
+    /// How keys are drawn (default uniform).
+    #[serde(default)]
+    pub dist: Option<KeyDist>,
+    /// Zipf exponent (default 1.0); larger means hotter hot keys.
+    #[serde(default)]
+    pub s: Option<f64>,
+    /// An explicit list of keys instead of `format`; an empty string is a real (empty) key.
+    #[serde(default)]
+    pub list: Option<Vec<String>>,
+}
+
+/// How keys are drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyDist {
+    /// Every key equally likely.
+    Uniform,
+    /// Key k with probability proportional to 1/k^s: a few hot keys.
+    Zipf,
+    /// 1, 2, 3, ... count, 1, 2, ...
+    Sequential,
+}
+
+/// Kafka's `acks`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum Acks {
+    /// Fire and forget: no ack, so no retry and no duplicate.
+    #[serde(rename = "0")]
+    None,
+    /// The leader acknowledges.
+    #[serde(rename = "1")]
+    Leader,
+    /// All in-sync replicas acknowledge.
+    #[serde(rename = "all")]
+    All,
+}
+
+impl<'de> Deserialize<'de> for Acks {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Acks;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("acks \"0\", \"1\" or \"all\"")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Acks, E> {
+                match v {
+                    0 => Ok(Acks::None),
+                    1 => Ok(Acks::Leader),
+                    -1 => Ok(Acks::All),
+                    _ => Err(E::custom(format!(
+                        "acks must be \"0\", \"1\" or \"all\", found {v}"
+                    ))),
+                }
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Acks, E> {
+                match v {
+                    "0" => Ok(Acks::None),
+                    "1" => Ok(Acks::Leader),
+                    "all" | "-1" => Ok(Acks::All),
+                    _ => Err(E::custom(format!(
+                        "acks must be \"0\", \"1\" or \"all\", found {v:?}"
+                    ))),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `[[topic]]`: a Kafka-like partitioned log.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Topic {
+    /// Unique component name.
+    pub name: String,
+    /// Number of partitions (default 1).
+    #[serde(default)]
+    pub partitions: Option<u32>,
+    /// How producers pick a partition (default murmur2).
+    #[serde(default)]
+    pub partitioner: Option<PartitionerKind>,
+    /// Records a sticky partitioner sends to one partition before it moves on
+    /// (Kafka switches after `batch.size` bytes; default 100 records).
+    #[serde(default)]
+    pub sticky_batch: Option<u32>,
+    /// Records older than this are deleted; those no group consumed count as expired
+    /// (default "7d", Kafka's `retention.ms`).
+    #[serde(default)]
+    pub retention: Option<Dur>,
+}
+
+/// Kafka's partitioners.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PartitionerKind {
+    /// Kafka's built-in partitioner: keyed records to murmur2(key) mod partitions,
+    /// unkeyed records sticky.
+    Murmur2,
+    /// `RoundRobinPartitioner`: every record to the next partition, keys ignored.
+    RoundRobin,
+    /// `UniformStickyPartitioner`: every record sticky, keys ignored.
+    Sticky,
+}
+
+/// `[[consumer]]`: a service, i.e. one consumer group of `instances` instances.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Consumer {
+    /// Unique component name; instances are `name#1` .. `name#N`.
+    pub name: String,
+    /// The topic it consumes.
+    pub source: String,
+    /// Consumer group id (default: the consumer's name).
+    #[serde(default)]
+    pub group: Option<String>,
+    /// Number of instances (default 1).
+    #[serde(default)]
+    pub instances: Option<u32>,
+    /// Records processed in parallel inside one instance (default 1).
+    #[serde(default)]
+    pub concurrency: Option<u32>,
+    /// With concurrency above 1: what may run in parallel (default partition).
+    #[serde(default)]
+    pub ordering: Option<Ordering>,
+    /// Processing time of one record.
+    pub processing: ServiceDist,
+    /// Probability that an attempt fails and is retried (default 0).
+    #[serde(default)]
+    pub failure_rate: Option<f64>,
+    /// Probability that a message always fails in this group (default 0).
+    #[serde(default)]
+    pub poison_rate: Option<f64>,
+    /// When offsets are committed (default after).
+    #[serde(default)]
+    pub commit: Option<CommitMode>,
+    /// Auto-commit period, Kafka's `auto.commit.interval.ms` (default "5s").
+    #[serde(default)]
+    pub commit_interval: Option<Dur>,
+    /// Partition assignment strategy (default range, as Kafka's).
+    #[serde(default)]
+    pub assignor: Option<AssignorKind>,
+    /// How long until the coordinator notices a crashed instance (default "45s").
+    #[serde(default)]
+    pub session_timeout: Option<Dur>,
+    /// How long a rebalance pauses the partitions it moves (default "1s").
+    #[serde(default)]
+    pub rebalance_time: Option<Dur>,
+    /// Retries of failed records; absent means one attempt.
+    #[serde(default)]
+    pub retry: Option<Retry>,
+    /// Topic that receives records whose last attempt failed.
+    #[serde(default)]
+    pub dead_letter: Option<String>,
+    /// Follow-up events published after each successful processing.
+    #[serde(default)]
+    pub emits: Vec<Emit>,
+}
+
+/// What may run in parallel inside an instance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Ordering {
+    /// One record at a time per partition.
+    Partition,
+    /// Parallel across keys, in order per key.
+    Key,
+    /// Any record at any time.
+    Unordered,
+}
+
+/// When a consumer commits its offsets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CommitMode {
+    /// Before processing: at-most-once; a crash loses what was in flight.
+    Before,
+    /// After processing: at-least-once; a crash redelivers from the last commit.
+    After,
+    /// Every `commit_interval`: a crash reprocesses what came since the last commit.
+    Auto,
+}
+
+/// Kafka's partition assignors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+pub enum AssignorKind {
+    /// `RangeAssignor`.
+    #[serde(rename = "range")]
+    Range,
+    /// `RoundRobinAssignor`.
+    #[serde(rename = "roundrobin")]
+    RoundRobin,
+    /// `CooperativeStickyAssignor`, with the cooperative rebalance protocol.
+    #[serde(rename = "cooperative-sticky")]
+    CooperativeSticky,
+}
+
+/// A processing-time distribution.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(tag = "dist", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ServiceDist {
+    /// Always `value`.
+    Constant {
+        /// The processing time.
+        value: Dur,
+    },
+    /// Uniform between `min` and `max`.
+    Uniform {
+        /// Shortest.
+        min: Dur,
+        /// Longest.
+        max: Dur,
+    },
+    /// Exponential with the given mean (the M in M/M/c).
+    Exponential {
+        /// Mean processing time.
+        mean: Dur,
+    },
+    /// Lognormal fitted to a median and a 99th percentile.
+    Lognormal {
+        /// Median processing time.
+        median: Dur,
+        /// 99th percentile; must exceed the median.
+        p99: Dur,
+    },
+    /// Pareto with minimum `scale` and tail index `shape` (heavy tail below 2).
+    Pareto {
+        /// The minimum processing time.
+        scale: Dur,
+        /// Tail index alpha.
+        shape: f64,
+    },
+}
+
+/// Retry policy of a consumer.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Retry {
+    /// Attempts in all, the first included (default 3).
+    #[serde(default)]
+    pub max_attempts: Option<u32>,
+    /// `exponential` (default) or `constant`.
+    #[serde(default)]
+    pub backoff: Option<Backoff>,
+    /// Delay before the first retry (default "100ms").
+    #[serde(default)]
+    pub initial: Option<Dur>,
+    /// Longest delay (default "10s").
+    #[serde(default)]
+    pub max: Option<Dur>,
+    /// Growth per retry for exponential backoff (default 2).
+    #[serde(default)]
+    pub multiplier: Option<f64>,
+    /// Full jitter: the delay is drawn uniformly from 0 to the computed delay (default true).
+    #[serde(default)]
+    pub jitter: Option<bool>,
+}
+
+/// How the retry delay grows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Backoff {
+    /// initial × multiplier^(retry − 1), capped at `max`.
+    Exponential,
+    /// Always `initial`.
+    Constant,
+}
+
+/// A follow-up event published after successful processing, with the same key and
+/// correlation id.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Emit {
+    /// Event name.
+    pub event: String,
+    /// Topic it is published to.
+    pub target: String,
+}
+
+/// `[[fault]]`: a failure injected at a given time.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    /// What fails.
+    pub kind: FaultKind,
+    /// `service#N` for one instance (1-based) or `service` for every instance.
+    pub target: String,
+    /// When it starts.
+    pub at: Dur,
+    /// How long until restart (default: never).
+    #[serde(default)]
+    pub duration: Option<Dur>,
+}
+
+/// Kinds of fault.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// The instance stops at once, losing in-flight work, and restarts after `duration`.
+    Crash,
+}
+
+/// The JSON Schema of the scenario format, draft-07 so that editors' TOML language
+/// servers (Taplo, "Even Better TOML") can complete and check scenario files.
+pub fn json_schema() -> String {
+    let generator = schemars::generate::SchemaSettings::draft07().into_generator();
+    let schema = generator.into_root_schema_for::<ScenarioFile>();
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}

@@ -1,0 +1,866 @@
+//! From TOML text to a [`Model`], collecting every problem on the way.
+//!
+//! The document is parsed into toml's spanned tree first. Each section and each array
+//! element is then deserialized on its own; when serde refuses an element (an unknown
+//! key, a wrong type, a bad duration) the offending key is noted, removed from a copy
+//! of the element, and the element deserialized again, so that one typo does not hide
+//! the next. Range and reference checks run on whatever deserialized, with spans looked
+//! up in the tree by key path. The model is built only when no problem was found.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use serde::de::DeserializeOwned;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
+
+use super::diag::{Problem, ScenarioError};
+use super::format::{self as f, Dur};
+use crate::kafka::partitioner::{murmur2, to_positive};
+use crate::model::*;
+use crate::time::SimDuration;
+
+/// Most keys in one producer's key space: keeps the key table (4 bytes a key, plus
+/// ordering state per group) within memory.
+pub const MAX_KEYS_PER_PRODUCER: u64 = 10_000_000;
+/// Most partitions of one topic.
+pub const MAX_PARTITIONS: u32 = 10_000;
+/// Most instances of one consumer.
+pub const MAX_INSTANCES: u32 = 1_000;
+/// Most records processed in parallel by one instance.
+pub const MAX_CONCURRENCY: u32 = 10_000;
+/// Most groups consuming one topic (a record keeps one processed bit per group).
+pub const MAX_GROUPS_PER_TOPIC: usize = 32;
+/// Most metric samples in a run (duration / metrics_interval).
+pub const MAX_SAMPLES: u64 = 1_000_000;
+/// Most retry attempts.
+pub const MAX_ATTEMPTS: u32 = 1_000;
+
+/// Parses and validates a scenario. `path` is only used in messages.
+pub fn load_str(path: &str, text: &str) -> Result<Model, ScenarioError> {
+    let mut cx = Cx {
+        problems: Vec::new(),
+    };
+    let model = load_inner(text, &mut cx);
+    match model {
+        Some(m) if cx.problems.is_empty() => Ok(m),
+        _ => {
+            cx.problems
+                .sort_by_key(|p| p.span.map_or(0, |s| s.offset()));
+            Err(ScenarioError::new(path, text, cx.problems))
+        }
+    }
+}
+
+struct Cx {
+    problems: Vec<Problem>,
+}
+
+impl Cx {
+    fn err(&mut self, span: Option<Range<usize>>, message: impl Into<String>) {
+        self.problems.push(Problem::new(message, span, None));
+    }
+    fn err_help(
+        &mut self,
+        span: Option<Range<usize>>,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) {
+        self.problems
+            .push(Problem::new(message, span, Some(help.into())));
+    }
+}
+
+type Val<'i> = Spanned<DeValue<'i>>;
+
+/// One deserialized element and the tree it came from, for span look-ups.
+struct Elem<'a, 'i, T> {
+    v: T,
+    tree: &'a Val<'i>,
+}
+
+impl<'i, T> Elem<'_, 'i, T> {
+    /// The span of the value at `path` inside this element, or of the element itself.
+    fn span(&self, path: &[&str]) -> Option<Range<usize>> {
+        let mut cur = self.tree;
+        for key in path {
+            match cur.get_ref().as_table().and_then(|t| t.get(*key)) {
+                Some(next) => cur = next,
+                None => return Some(self.tree.span()),
+            }
+        }
+        Some(cur.span())
+    }
+}
+
+fn load_inner(text: &str, cx: &mut Cx) -> Option<Model> {
+    let doc = match DeTable::parse(text) {
+        Ok(d) => d,
+        Err(e) => {
+            cx.err(
+                e.span(),
+                format!("TOML syntax error: {}", e.message().trim()),
+            );
+            return None;
+        }
+    };
+    let root = doc.get_ref();
+    let known = ["scenario", "producer", "topic", "consumer", "fault"];
+    for (k, _) in root.iter() {
+        if !known.contains(&k.get_ref().as_ref()) {
+            cx.err_help(
+                Some(k.span()),
+                format!("unknown section `{}`", k.get_ref().as_ref() as &str),
+                format!(
+                    "expected one of {}",
+                    known.map(|k| format!("`{k}`")).join(", ")
+                ),
+            );
+        }
+    }
+
+    let scenario_tree = root.get("scenario");
+    let scenario = match scenario_tree {
+        Some(t) => lenient::<f::ScenarioSection>(t, cx).map(|v| Elem { v, tree: t }),
+        None => {
+            cx.err_help(
+                Some(0..0),
+                "missing section `[scenario]`",
+                "every scenario starts with [scenario] name, seed, duration",
+            );
+            None
+        }
+    };
+    let producers: Vec<Elem<'_, '_, f::Producer>> = elements(root, "producer", cx);
+    let topics: Vec<Elem<'_, '_, f::Topic>> = elements(root, "topic", cx);
+    let consumers: Vec<Elem<'_, '_, f::Consumer>> = elements(root, "consumer", cx);
+    let faults: Vec<Elem<'_, '_, f::Fault>> = elements(root, "fault", cx);
+
+    // Names: one namespace for every component, since the CSV names them in one column.
+    let mut names: BTreeMap<&str, Option<Range<usize>>> = BTreeMap::new();
+    let claim = |names: &BTreeMap<&str, Option<Range<usize>>>,
+                 name: &str,
+                 span: Option<Range<usize>>,
+                 cx: &mut Cx| {
+        if name.is_empty() || name.contains(['#', '/', ',', '"']) || name == "total" {
+            cx.err_help(
+                span.clone(),
+                format!("invalid component name {name:?}"),
+                "names are non-empty, not \"total\", and use no '#', '/', ',' or '\"'",
+            );
+        }
+        if names.contains_key(name) {
+            cx.err(span, format!("component name `{name}` is used twice"));
+        }
+    };
+    for p in &producers {
+        claim(&names, &p.v.name, p.span(&["name"]), cx);
+        names.insert(&p.v.name, p.span(&["name"]));
+    }
+    for t in &topics {
+        claim(&names, &t.v.name, t.span(&["name"]), cx);
+        names.insert(&t.v.name, t.span(&["name"]));
+    }
+    for c in &consumers {
+        claim(&names, &c.v.name, c.span(&["name"]), cx);
+        names.insert(&c.v.name, c.span(&["name"]));
+    }
+    let topic_idx: BTreeMap<&str, usize> = topics
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.v.name.as_str(), i))
+        .collect();
+    let find_topic =
+        |name: &str, span: Option<Range<usize>>, what: &str, cx: &mut Cx| -> Option<usize> {
+            match topic_idx.get(name) {
+                Some(&i) => Some(i),
+                None => {
+                    let known: Vec<String> = topic_idx.keys().map(|k| format!("`{k}`")).collect();
+                    cx.err_help(
+                        span,
+                        format!("{what} `{name}` is not a topic"),
+                        if known.is_empty() {
+                            "declare it with [[topic]] name = ...".to_string()
+                        } else {
+                            format!("known topics: {}", known.join(", "))
+                        },
+                    );
+                    None
+                }
+            }
+        };
+
+    // [scenario]
+    let (duration, interval) = match &scenario {
+        Some(s) => {
+            let d = s.v.duration.0;
+            if d.0 == 0 {
+                cx.err(s.span(&["duration"]), "duration must be longer than 0");
+            }
+            let iv =
+                s.v.metrics_interval
+                    .map_or(SimDuration::from_secs(1), |d| d.0);
+            if iv.0 == 0 {
+                cx.err(
+                    s.span(&["metrics_interval"]),
+                    "metrics_interval must be longer than 0",
+                );
+            } else if d.0 / iv.0 > MAX_SAMPLES {
+                cx.err_help(
+                    s.span(&["metrics_interval"]),
+                    format!(
+                        "{} samples of {} do not fit the limit of {MAX_SAMPLES}",
+                        d.0 / iv.0,
+                        iv
+                    ),
+                    "use a longer metrics_interval",
+                );
+            }
+            (d, iv)
+        }
+        None => (SimDuration(1), SimDuration(1)),
+    };
+
+    let mut events: Vec<String> = Vec::new();
+    let mut event_id = |name: &str| -> EventIdx {
+        match events.iter().position(|e| e == name) {
+            Some(i) => i as EventIdx,
+            None => {
+                events.push(name.to_string());
+                (events.len() - 1) as EventIdx
+            }
+        }
+    };
+
+    // [[topic]]
+    let mut topic_models = Vec::new();
+    for t in &topics {
+        let partitions = t.v.partitions.unwrap_or(1);
+        if partitions == 0 || partitions > MAX_PARTITIONS {
+            cx.err(
+                t.span(&["partitions"]),
+                format!("partitions must be between 1 and {MAX_PARTITIONS}, found {partitions}"),
+            );
+        }
+        let sticky_batch = t.v.sticky_batch.unwrap_or(100);
+        if sticky_batch == 0 {
+            cx.err(t.span(&["sticky_batch"]), "sticky_batch must be at least 1");
+        }
+        let retention =
+            t.v.retention
+                .map_or(SimDuration::from_secs(7 * 86_400), |d| d.0);
+        if retention.0 == 0 {
+            cx.err(t.span(&["retention"]), "retention must be longer than 0");
+        }
+        topic_models.push(TopicModel {
+            name: t.v.name.clone(),
+            partitions: partitions.clamp(1, MAX_PARTITIONS),
+            partitioner: t.v.partitioner.unwrap_or(PartitionerKind::Murmur2),
+            sticky_batch: sticky_batch.max(1),
+            retention,
+            groups: Vec::new(),
+        });
+    }
+
+    // [[producer]]
+    let mut keys = KeyTable::default();
+    let mut producer_models = Vec::new();
+    for p in &producers {
+        let topic = find_topic(&p.v.target, p.span(&["target"]), "target", cx);
+        let rate = p.v.rate.per_second;
+        if !(rate.is_finite() && rate > 0.0) {
+            cx.err(
+                p.span(&["rate", "per_second"]),
+                format!("rate per_second must be above 0, found {rate}"),
+            );
+        }
+        let mut phases = Vec::new();
+        let mut last_at = 0u64;
+        let phase_trees = p
+            .tree
+            .get_ref()
+            .get("phases")
+            .and_then(|v| v.get_ref().as_array());
+        for (i, ph) in p.v.phases.iter().enumerate() {
+            let span = phase_trees.and_then(|a| a.get(i)).map(|v| v.span());
+            if !(ph.per_second.is_finite() && ph.per_second >= 0.0) {
+                cx.err(
+                    span.clone(),
+                    format!(
+                        "phase per_second must be 0 or more, found {}",
+                        ph.per_second
+                    ),
+                );
+            }
+            if ph.at.0.0 < last_at {
+                cx.err(span.clone(), "phases must be in order of `at`");
+            }
+            if ph.at.0 > duration {
+                cx.err(
+                    span.clone(),
+                    format!(
+                        "phase at {} starts after the end of the run ({})",
+                        ph.at.0, duration
+                    ),
+                );
+            }
+            last_at = ph.at.0.0;
+            phases.push(PhaseModel {
+                at: ph.at.0.0,
+                per_second: ph.per_second.max(0.0),
+                ramp: ph.ramp.map_or(0, |d| d.0.0),
+            });
+        }
+        let key_draw =
+            p.v.keys
+                .as_ref()
+                .and_then(|k| key_space(p, k, &mut keys, cx));
+        let ack_loss_rate = p.v.ack_loss_rate.unwrap_or(0.0);
+        check_prob(
+            cx,
+            p.span(&["ack_loss_rate"]),
+            "ack_loss_rate",
+            ack_loss_rate,
+        );
+        let event = event_id(p.v.event.as_deref().unwrap_or("Event"));
+        producer_models.push(ProducerModel {
+            name: p.v.name.clone(),
+            topic: topic.unwrap_or(0),
+            dist: p.v.rate.dist.unwrap_or(RateDist::Poisson),
+            base_rate: rate,
+            phases,
+            keys: key_draw,
+            event,
+            acks: p.v.acks.unwrap_or(Acks::All),
+            idempotent: p.v.idempotent.unwrap_or(true),
+            retries: p.v.retries.unwrap_or(i32::MAX as u32),
+            ack_loss_rate,
+            request_timeout: p
+                .v
+                .request_timeout
+                .map_or(SimDuration::from_secs(30), |d| d.0),
+        });
+    }
+
+    // [[consumer]]
+    let mut group_models: Vec<GroupModel> = Vec::new();
+    let mut group_ids: BTreeMap<String, ()> = BTreeMap::new();
+    for c in &consumers {
+        let topic = find_topic(&c.v.source, c.span(&["source"]), "source", cx);
+        let group_id = c.v.group.clone().unwrap_or_else(|| c.v.name.clone());
+        if group_ids.insert(group_id.clone(), ()).is_some() {
+            cx.err_help(
+                c.span(&["group"]).or(c.span(&["name"])),
+                format!("group `{group_id}` is used by two consumers"),
+                "a consumer is one whole group; give each its own group id",
+            );
+        }
+        let instances = c.v.instances.unwrap_or(1);
+        if instances == 0 || instances > MAX_INSTANCES {
+            cx.err(
+                c.span(&["instances"]),
+                format!("instances must be between 1 and {MAX_INSTANCES}, found {instances}"),
+            );
+        }
+        let concurrency = c.v.concurrency.unwrap_or(1);
+        if concurrency == 0 || concurrency > MAX_CONCURRENCY {
+            cx.err(
+                c.span(&["concurrency"]),
+                format!("concurrency must be between 1 and {MAX_CONCURRENCY}, found {concurrency}"),
+            );
+        }
+        let failure_rate = c.v.failure_rate.unwrap_or(0.0);
+        check_prob(cx, c.span(&["failure_rate"]), "failure_rate", failure_rate);
+        let poison_rate = c.v.poison_rate.unwrap_or(0.0);
+        check_prob(cx, c.span(&["poison_rate"]), "poison_rate", poison_rate);
+        let service = service_model(c, cx);
+        let retry = retry_model(c, cx);
+        let dead_letter =
+            c.v.dead_letter
+                .as_ref()
+                .and_then(|d| find_topic(d, c.span(&["dead_letter"]), "dead_letter", cx));
+        if let (Some(d), Some(t)) = (dead_letter, topic)
+            && d == t
+        {
+            cx.err(
+                c.span(&["dead_letter"]),
+                "dead_letter must differ from the source topic",
+            );
+        }
+        let emit_trees = c
+            .tree
+            .get_ref()
+            .get("emits")
+            .and_then(|v| v.get_ref().as_array());
+        let mut emits = Vec::new();
+        for (i, e) in c.v.emits.iter().enumerate() {
+            let span = emit_trees
+                .and_then(|a| a.get(i))
+                .and_then(|v| v.get_ref().get("target"))
+                .map(|v| v.span());
+            if let Some(t) = find_topic(&e.target, span, "emits target", cx) {
+                emits.push((event_id(&e.event), t));
+            }
+        }
+        let commit_interval =
+            c.v.commit_interval
+                .map_or(SimDuration::from_secs(5), |d| d.0);
+        if commit_interval.0 == 0 {
+            cx.err(
+                c.span(&["commit_interval"]),
+                "commit_interval must be longer than 0",
+            );
+        }
+        let session_timeout =
+            c.v.session_timeout
+                .map_or(SimDuration::from_secs(45), |d| d.0);
+        let g = group_models.len();
+        let topic_bit = match topic {
+            Some(t) => {
+                let groups = &mut topic_models[t].groups;
+                groups.push(g);
+                if groups.len() > MAX_GROUPS_PER_TOPIC {
+                    cx.err(
+                        c.span(&["source"]),
+                        format!("at most {MAX_GROUPS_PER_TOPIC} consumers may read one topic"),
+                    );
+                }
+                (groups.len() - 1) as u32
+            }
+            None => 0,
+        };
+        group_models.push(GroupModel {
+            name: c.v.name.clone(),
+            group_id,
+            topic: topic.unwrap_or(0),
+            topic_bit,
+            instances: instances.clamp(1, MAX_INSTANCES),
+            concurrency: concurrency.clamp(1, MAX_CONCURRENCY),
+            ordering: c.v.ordering.unwrap_or(Ordering::Partition),
+            service,
+            failure_rate,
+            poison_rate,
+            commit: c.v.commit.unwrap_or(CommitMode::After),
+            commit_interval: SimDuration(commit_interval.0.max(1)),
+            assignor: c.v.assignor.unwrap_or(AssignorKind::Range),
+            session_timeout,
+            rebalance_time: c
+                .v
+                .rebalance_time
+                .map_or(SimDuration::from_secs(1), |d| d.0),
+            retry,
+            dead_letter,
+            emits,
+        });
+    }
+
+    // [[fault]]
+    let mut fault_models = Vec::new();
+    for fl in &faults {
+        let (name, inst) = match fl.v.target.split_once('#') {
+            Some((n, i)) => (n, Some(i)),
+            None => (fl.v.target.as_str(), None),
+        };
+        let span = fl.span(&["target"]);
+        let Some(g) = group_models.iter().position(|g| g.name == name) else {
+            let known: Vec<String> = group_models
+                .iter()
+                .map(|g| format!("`{}`", g.name))
+                .collect();
+            cx.err_help(
+                span,
+                format!("fault target `{}` is not a consumer", fl.v.target),
+                format!(
+                    "expected `consumer` or `consumer#N`; consumers: {}",
+                    known.join(", ")
+                ),
+            );
+            continue;
+        };
+        let instance = match inst {
+            None => None,
+            Some(i) => match i.parse::<u32>() {
+                Ok(n) if n >= 1 && n <= group_models[g].instances => Some(n - 1),
+                _ => {
+                    cx.err(
+                        span,
+                        format!(
+                            "`{}` has instances #1 to #{}, so `{}` does not exist",
+                            name, group_models[g].instances, fl.v.target
+                        ),
+                    );
+                    continue;
+                }
+            },
+        };
+        if fl.v.at.0 > duration {
+            cx.err(
+                fl.span(&["at"]),
+                format!(
+                    "fault at {} is after the end of the run ({duration})",
+                    fl.v.at.0
+                ),
+            );
+        }
+        let f::FaultKind::Crash = fl.v.kind;
+        fault_models.push(FaultModel {
+            at: fl.v.at.0.0,
+            group: g,
+            instance,
+            duration: fl.v.duration.map(|d| d.0),
+        });
+    }
+
+    let s = scenario?;
+    if topics.is_empty() && !producers.is_empty() {
+        cx.err(None, "the scenario has producers but no [[topic]]");
+    }
+    Some(Model {
+        name: s.v.name.clone(),
+        description: s.v.description.clone(),
+        seed: s.v.seed,
+        duration,
+        metrics_interval: interval,
+        producers: producer_models,
+        topics: topic_models,
+        groups: group_models,
+        faults: fault_models,
+        keys,
+        events,
+    })
+}
+
+fn check_prob(cx: &mut Cx, span: Option<Range<usize>>, what: &str, p: f64) {
+    if !(0.0..=1.0).contains(&p) {
+        cx.err(
+            span,
+            format!("{what} is a probability between 0 and 1, found {p}"),
+        );
+    }
+}
+
+fn key_space(
+    p: &Elem<'_, '_, f::Producer>,
+    k: &f::Keys,
+    table: &mut KeyTable,
+    cx: &mut Cx,
+) -> Option<KeyDraw> {
+    let base = table.hashes.len() as u32;
+    let names = match (&k.list, &k.format) {
+        (Some(_), Some(_)) => {
+            cx.err(
+                p.span(&["keys"]),
+                "keys take either `list` or `format` + `count`, not both",
+            );
+            return None;
+        }
+        (Some(list), None) => {
+            if list.is_empty() {
+                cx.err(p.span(&["keys", "list"]), "keys list is empty");
+                return None;
+            }
+            if k.count.is_some() {
+                cx.err(
+                    p.span(&["keys", "count"]),
+                    "`count` goes with `format`, not with `list`",
+                );
+            }
+            for key in list {
+                table.hashes.push(to_positive(murmur2(key.as_bytes())));
+            }
+            KeyNames::List(list.clone())
+        }
+        (None, Some(format)) => {
+            let Some(count) = k.count else {
+                cx.err_help(
+                    p.span(&["keys"]),
+                    "keys with `format` need a `count`",
+                    "e.g. keys = { format = \"user-{}\", count = 10000 }",
+                );
+                return None;
+            };
+            if count == 0 || count > MAX_KEYS_PER_PRODUCER {
+                cx.err(
+                    p.span(&["keys", "count"]),
+                    format!("count must be between 1 and {MAX_KEYS_PER_PRODUCER}, found {count}"),
+                );
+                return None;
+            }
+            if !format.contains("{}") && count > 1 {
+                cx.err_help(
+                    p.span(&["keys", "format"]),
+                    format!(
+                        "format {format:?} has no `{{}}`, so all {count} keys would be the same"
+                    ),
+                    "write e.g. \"user-{}\"",
+                );
+            }
+            let mut buf = String::new();
+            for n in 1..=count {
+                buf.clear();
+                for (i, part) in format.split("{}").enumerate() {
+                    if i > 0 {
+                        use std::fmt::Write;
+                        let _ = write!(buf, "{n}");
+                    }
+                    buf.push_str(part);
+                }
+                table.hashes.push(to_positive(murmur2(buf.as_bytes())));
+            }
+            KeyNames::Format(format.clone())
+        }
+        (None, None) => {
+            cx.err_help(
+                p.span(&["keys"]),
+                "keys need `format` + `count` or a `list`",
+                "omit `keys` for unkeyed records",
+            );
+            return None;
+        }
+    };
+    let count = table.hashes.len() as u32 - base;
+    let dist = match k.dist.unwrap_or(f::KeyDist::Uniform) {
+        f::KeyDist::Uniform => KeyDistModel::Uniform,
+        f::KeyDist::Sequential => KeyDistModel::Sequential,
+        f::KeyDist::Zipf => {
+            let s = k.s.unwrap_or(1.0);
+            if !(s.is_finite() && s > 0.0) {
+                cx.err(
+                    p.span(&["keys", "s"]),
+                    format!("zipf exponent s must be above 0, found {s}"),
+                );
+            }
+            KeyDistModel::Zipf(s)
+        }
+    };
+    if k.s.is_some() && !matches!(k.dist, Some(f::KeyDist::Zipf)) {
+        cx.err(
+            p.span(&["keys", "s"]),
+            "`s` is the zipf exponent; set dist = \"zipf\" or remove it",
+        );
+    }
+    table.spaces.push(KeySpace { base, count, names });
+    Some(KeyDraw {
+        space: table.spaces.len() - 1,
+        dist,
+    })
+}
+
+fn service_model(c: &Elem<'_, '_, f::Consumer>, cx: &mut Cx) -> ServiceModel {
+    let span = |k: &str| c.span(&["processing", k]);
+    match c.v.processing {
+        f::ServiceDist::Constant { value } => ServiceModel::Constant(value.0.0),
+        f::ServiceDist::Uniform { min, max } => {
+            if max.0 < min.0 {
+                cx.err(
+                    span("max"),
+                    format!("uniform max {} is below min {}", max.0, min.0),
+                );
+            }
+            ServiceModel::Uniform(min.0.0, max.0.0.max(min.0.0))
+        }
+        f::ServiceDist::Exponential { mean } => {
+            if mean.0.0 == 0 {
+                cx.err(span("mean"), "exponential mean must be above 0");
+            }
+            ServiceModel::Exponential(mean.0.0 as f64)
+        }
+        f::ServiceDist::Lognormal { median, p99 } => {
+            if median.0.0 == 0 {
+                cx.err(span("median"), "lognormal median must be above 0");
+            }
+            if p99.0 <= median.0 {
+                cx.err(
+                    span("p99"),
+                    format!(
+                        "lognormal p99 {} must exceed the median {}",
+                        p99.0, median.0
+                    ),
+                );
+            }
+            let mu = median.0.as_secs_f64().max(1e-12).ln();
+            // z of the 99th percentile of the standard normal.
+            const Z99: f64 = 2.326_347_874_040_840_8;
+            let sigma = ((p99.0.as_secs_f64().max(1e-12).ln() - mu) / Z99).max(1e-9);
+            ServiceModel::Lognormal { mu, sigma }
+        }
+        f::ServiceDist::Pareto { scale, shape } => {
+            if scale.0.0 == 0 {
+                cx.err(span("scale"), "pareto scale must be above 0");
+            }
+            if !(shape.is_finite() && shape > 0.0) {
+                cx.err(
+                    span("shape"),
+                    format!("pareto shape must be above 0, found {shape}"),
+                );
+            }
+            ServiceModel::Pareto {
+                scale: scale.0.as_secs_f64().max(1e-9),
+                shape: if shape > 0.0 { shape } else { 1.0 },
+            }
+        }
+    }
+}
+
+fn retry_model(c: &Elem<'_, '_, f::Consumer>, cx: &mut Cx) -> RetryModel {
+    let Some(r) = &c.v.retry else {
+        return RetryModel {
+            max_attempts: 1,
+            backoff: Backoff::Constant,
+            initial: SimDuration::ZERO,
+            max: SimDuration::ZERO,
+            multiplier: 1.0,
+            jitter: false,
+        };
+    };
+    let max_attempts = r.max_attempts.unwrap_or(3);
+    if max_attempts == 0 || max_attempts > MAX_ATTEMPTS {
+        cx.err(
+            c.span(&["retry", "max_attempts"]),
+            format!("max_attempts must be between 1 and {MAX_ATTEMPTS}, found {max_attempts}"),
+        );
+    }
+    let multiplier = r.multiplier.unwrap_or(2.0);
+    if !(multiplier.is_finite() && multiplier >= 1.0) {
+        cx.err(
+            c.span(&["retry", "multiplier"]),
+            format!("multiplier must be 1 or more, found {multiplier}"),
+        );
+    }
+    let initial = r.initial.unwrap_or(Dur(SimDuration::from_millis(100))).0;
+    let max = r.max.unwrap_or(Dur(SimDuration::from_secs(10))).0;
+    if max < initial {
+        cx.err(
+            c.span(&["retry", "max"]),
+            format!("retry max {max} is below initial {initial}"),
+        );
+    }
+    RetryModel {
+        max_attempts: max_attempts.clamp(1, MAX_ATTEMPTS),
+        backoff: r.backoff.unwrap_or(Backoff::Exponential),
+        initial,
+        max: max.max(initial),
+        multiplier: multiplier.max(1.0),
+        jitter: r.jitter.unwrap_or(true),
+    }
+}
+
+/// Deserializes every element of the array of tables `key` (or none if absent).
+fn elements<'a, 'i, T: DeserializeOwned>(
+    root: &'a DeTable<'i>,
+    key: &str,
+    cx: &mut Cx,
+) -> Vec<Elem<'a, 'i, T>> {
+    let Some(v) = root.get(key) else {
+        return Vec::new();
+    };
+    let Some(arr) = v.get_ref().as_array() else {
+        cx.err_help(
+            Some(v.span()),
+            format!("`{key}` must be an array of tables"),
+            format!("write each one under a [[{key}]] header"),
+        );
+        return Vec::new();
+    };
+    arr.iter()
+        .filter_map(|item| lenient::<T>(item, cx).map(|v| Elem { v, tree: item }))
+        .collect()
+}
+
+/// Deserializes `tree` into `T`, reporting every key serde refuses: after each refusal
+/// the offending key is removed from a copy and deserialization is tried again.
+fn lenient<T: DeserializeOwned>(tree: &Val<'_>, cx: &mut Cx) -> Option<T> {
+    let mut work = tree.clone();
+    let mut removed: Vec<String> = Vec::new();
+    for _ in 0..64 {
+        match T::deserialize(ValueDeserializer::from(work.clone())) {
+            Ok(v) => return Some(v),
+            Err(e) => {
+                let span = e.span();
+                let msg = e.message().trim().to_string();
+                // A key we removed for being wrong is now missing: already reported.
+                if removed
+                    .iter()
+                    .any(|k| msg == format!("missing field `{k}`"))
+                {
+                    return None;
+                }
+                let (msg, help) = explain(&msg);
+                cx.problems.push(Problem::new(msg, span.clone(), help));
+                match span.and_then(|s| remove_at(&mut work, &s)) {
+                    Some(k) => removed.push(k),
+                    None => return None,
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Splits serde's "unknown field `x`, expected one of ..." into a message and a help.
+fn explain(msg: &str) -> (String, Option<String>) {
+    for marker in [", expected one of ", ", expected "] {
+        if let Some((head, tail)) = msg.split_once(marker)
+            && (head.starts_with("unknown field") || head.starts_with("unknown variant"))
+        {
+            return (
+                head.to_string(),
+                Some(format!(
+                    "expected {}{}",
+                    if marker.contains("one of") {
+                        "one of "
+                    } else {
+                        ""
+                    },
+                    tail
+                )),
+            );
+        }
+    }
+    (msg.to_string(), None)
+}
+
+/// Removes the innermost key (or array element) whose key or value span covers `span`,
+/// and returns the removed key's name (`""` for an array element).
+fn remove_at(v: &mut Val<'_>, span: &Range<usize>) -> Option<String> {
+    let covers = |s: Range<usize>| s.start <= span.start && span.end <= s.end && s != (0..0);
+    match v.get_mut() {
+        DeValue::Table(t) => {
+            let mut hit: Option<String> = None;
+            for (k, val) in t.iter_mut() {
+                let in_val = covers(val.span());
+                if in_val && let Some(k) = remove_at(val, span) {
+                    return Some(k);
+                }
+                if in_val || covers(k.span()) {
+                    hit = Some(k.get_ref().to_string());
+                    break;
+                }
+            }
+            let k = hit?;
+            t.remove(k.as_str()).map(|_| k)
+        }
+        DeValue::Array(a) => {
+            let mut idx = None;
+            for (i, item) in a.iter_mut().enumerate() {
+                if covers(item.span()) {
+                    if let Some(k) = remove_at(item, span) {
+                        return Some(k);
+                    }
+                    idx = Some(i);
+                    break;
+                }
+            }
+            let i = idx?;
+            let kept = a
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, x)| x.clone())
+                .collect();
+            *a = kept;
+            Some(String::new())
+        }
+        _ => None,
+    }
+}

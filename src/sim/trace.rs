@@ -1,0 +1,94 @@
+//! Trace records: one per simulation happening, kept compact (ids, not strings) while
+//! the engine runs. The JSON Lines writer in [`crate::output::trace`] names them.
+
+use crate::model::KeyId;
+
+/// Kind of trace record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TraceKind {
+    /// A producer created a message.
+    Produce,
+    /// A record was appended to a partition.
+    Append,
+    /// A record was handed to an instance.
+    Deliver,
+    /// An attempt started.
+    ProcessStart,
+    /// An attempt succeeded.
+    Ack,
+    /// An attempt failed.
+    Fail,
+    /// A retry was scheduled.
+    Retry,
+    /// A record went to the dead-letter topic.
+    DeadLetter,
+    /// A record was lost.
+    Drop,
+    /// A record expired.
+    Expire,
+    /// An instance crashed.
+    Crash,
+    /// An instance restarted.
+    Restart,
+    /// A rebalance started or completed.
+    Rebalance,
+    /// Offsets were committed.
+    Commit,
+}
+
+impl TraceKind {
+    /// Name in the trace file.
+    pub fn name(self) -> &'static str {
+        match self {
+            TraceKind::Produce => "produce",
+            TraceKind::Append => "append",
+            TraceKind::Deliver => "deliver",
+            TraceKind::ProcessStart => "process_start",
+            TraceKind::Ack => "ack",
+            TraceKind::Fail => "fail",
+            TraceKind::Retry => "retry",
+            TraceKind::DeadLetter => "dead_letter",
+            TraceKind::Drop => "drop",
+            TraceKind::Expire => "expire",
+            TraceKind::Crash => "crash",
+            TraceKind::Restart => "restart",
+            TraceKind::Rebalance => "rebalance",
+            TraceKind::Commit => "commit",
+        }
+    }
+}
+
+/// One trace record. `u32::MAX`/`u64::MAX` stand for "does not apply".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TraceRec {
+    /// Time, ns.
+    pub t: u64,
+    /// Position in the trace.
+    pub seq: u64,
+    /// What happened.
+    pub kind: TraceKind,
+    /// Component index into [`crate::sim::Engine::component_names`].
+    pub component: u32,
+    /// Instance (0-based), or `u32::MAX`.
+    pub instance: u32,
+    /// Message (correlation id), or `u64::MAX`.
+    pub msg: u64,
+    /// Key, or [`crate::model::NO_KEY`].
+    pub key: KeyId,
+    /// Partition, or `u32::MAX`.
+    pub partition: u32,
+    /// Offset, or `u64::MAX`.
+    pub offset: u64,
+    /// Attempt (1-based), or `u32::MAX`.
+    pub attempt: u32,
+    /// Event name index into [`crate::model::Model::events`], or `u16::MAX`.
+    pub name: u16,
+}
+
+/// "Does not apply" for 16-bit fields.
+pub const NA16: u16 = u16::MAX;
+
+/// "Does not apply" for 32-bit fields.
+pub const NA32: u32 = u32::MAX;
+/// "Does not apply" for 64-bit fields.
+pub const NA64: u64 = u64::MAX;
