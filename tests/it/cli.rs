@@ -1,0 +1,101 @@
+//! The command line: exit codes, output files, formats.
+
+use assert_cmd::Command;
+
+fn edasim() -> Command {
+    let mut c = Command::cargo_bin("edasim").expect("binary");
+    c.current_dir(env!("CARGO_MANIFEST_DIR"));
+    c
+}
+
+fn tmpdir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("edasim-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("tmp");
+    d
+}
+
+#[test]
+fn headless_run_writes_csv_and_trace_atomically() {
+    let d = tmpdir("run");
+    let csv = d.join("m.csv");
+    let trace = d.join("t.jsonl");
+    let out = edasim()
+        .args(["run", "scenarios/commit-before.toml", "--headless", "--until", "20s", "--csv"])
+        .arg(&csv)
+        .arg("--trace")
+        .arg(&trace)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&csv).expect("csv");
+    assert!(text.starts_with("time_s,component,metric,value\n"));
+    assert!(text.contains("20.000,total,processed,"));
+    let first = std::fs::read_to_string(&trace).expect("trace");
+    let line: serde_json::Value = serde_json::from_str(first.lines().next().expect("a line")).expect("json");
+    for field in ["t", "seq", "event", "component", "instance", "msg", "key", "partition", "offset", "attempt"] {
+        assert!(line.get(field).is_some(), "trace lacks {field}");
+    }
+    // Only the final files remain: no temporary leftovers.
+    let names: Vec<String> = std::fs::read_dir(&d).expect("dir").map(|e| e.expect("e").file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("conservation"), "{stdout}");
+}
+
+#[test]
+fn json_summary_is_one_object() {
+    let out = edasim().args(["run", "scenarios/commit-auto.toml", "--format", "json"]).output().expect("run");
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["conservation_holds"], serde_json::Value::Bool(true));
+    assert!(v["groups"][0]["duplicates"].as_u64().unwrap_or(0) > 0);
+    assert!(v["conservation"][0]["produced"].as_u64().is_some());
+}
+
+#[test]
+fn file_without_subcommand_runs_headless_when_not_a_terminal() {
+    let out = edasim().args(["scenarios/commit-after.toml", "--quiet"]).output().expect("run");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn bad_input_exits_2_without_output_files() {
+    let d = tmpdir("bad");
+    let csv = d.join("m.csv");
+    for args in [
+        vec!["run", "scenarios/does-not-exist.toml"],
+        vec!["run", "scenarios/mm1.toml", "--until", "soon"],
+        vec!["run", "scenarios/mm1.toml", "--interval", "0s"],
+        vec!["run", "scenarios/mm1.toml", "--format", "xml"],
+        vec!["run", "scenarios/mm1.toml", "--bogus"],
+        vec!["check", "Cargo.toml"],
+        vec![],
+    ] {
+        let out = edasim().args(&args).arg("--csv").arg(&csv).output().expect("run");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(!csv.exists(), "{args:?} left a file");
+    }
+    let out = edasim().args(["run", "scenarios/mm1.toml", "--csv", "/nonexistent-dir/x.csv"]).output().expect("run");
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn check_prints_the_topology() {
+    let out = edasim().args(["check", "scenarios/flash-sale.toml"]).output().expect("run");
+    assert_eq!(out.status.code(), Some(0));
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(s.contains("topic orders (12 partitions"), "{s}");
+    assert!(s.contains("fault crash payment#2"), "{s}");
+}
+
+#[test]
+fn schema_prints_json_schema() {
+    let out = edasim().arg("schema").output().expect("run");
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["$schema"], "http://json-schema.org/draft-07/schema#");
+}

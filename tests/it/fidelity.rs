@@ -1,0 +1,75 @@
+//! Queueing theory: edasim's M/M/1 and M/M/c runs against the exact formulas, and
+//! Little's law on the same runs.
+
+use crate::{bundled, run};
+use edasim::sim::Options;
+
+/// Erlang C: probability that an arrival waits in an M/M/c queue with offered load
+/// `a = lambda / mu` (in Erlangs).
+fn erlang_c(c: u32, a: f64) -> f64 {
+    let mut term = 1.0; // a^k / k!
+    let mut sum = 0.0;
+    for k in 0..c {
+        if k > 0 {
+            term *= a / k as f64;
+        }
+        sum += term;
+    }
+    let top = term * a / c as f64 * (c as f64 / (c as f64 - a)); // a^c/c! * c/(c-a)
+    top / (sum + top)
+}
+
+/// Mean time in system of M/M/c, seconds.
+fn mmc_sojourn(c: u32, lambda: f64, mu: f64) -> f64 {
+    erlang_c(c, lambda / mu) / (c as f64 * mu - lambda) + 1.0 / mu
+}
+
+#[test]
+fn erlang_c_matches_published_values() {
+    // M/M/1: P(wait) = rho.
+    assert!((erlang_c(1, 0.8) - 0.8).abs() < 1e-12);
+    // M/M/2 with a = 1: P(wait) = 1/3.
+    assert!((erlang_c(2, 1.0) - 1.0 / 3.0).abs() < 1e-12);
+    // M/M/10 at rho = 0.9 (a = 9): 0.6687 (standard tables).
+    assert!((erlang_c(10, 9.0) - 0.6687).abs() < 5e-4, "{}", erlang_c(10, 9.0));
+}
+
+fn check(name: &str, c: u32, lambda: f64, mu: f64) {
+    let e = run(bundled(name), Options::default());
+    let s = e.summary();
+    let g = &s.groups[0];
+    assert!(g.counters.processed >= 1_000_000, "{name}: only {} messages", g.counters.processed);
+    let exact_ms = mmc_sojourn(c, lambda, mu) * 1e3;
+    let err = (g.latency_mean_ms - exact_ms).abs() / exact_ms;
+    println!("{name}: mean latency {:.4} ms, Erlang C {:.4} ms, error {:.2}%", g.latency_mean_ms, exact_ms, err * 100.0);
+    assert!(err < 0.03, "{name}: mean latency {} ms vs exact {} ms ({:.2}% off)", g.latency_mean_ms, exact_ms, err * 100.0);
+
+    // Little's law on the same run: L = lambda W, with lambda measured.
+    let lambda_hat = g.counters.produced as f64 / s.time_s;
+    let l = g.in_system_mean;
+    let lw = lambda_hat * g.latency_mean_ms / 1e3;
+    let lerr = (l - lw).abs() / lw;
+    println!("{name}: L = {l:.4}, lambda W = {lw:.4}, error {:.2}%", lerr * 100.0);
+    assert!(lerr < 0.02, "{name}: Little's law L = {l} vs lambda W = {lw}");
+    // And against theory: L = lambda W_exact.
+    let l_exact = lambda * mmc_sojourn(c, lambda, mu);
+    assert!((l - l_exact).abs() / l_exact < 0.05, "{name}: L = {l}, theory {l_exact}");
+}
+
+#[test]
+fn mm1_at_rho_0_8_matches_the_formula() {
+    check("mm1.toml", 1, 800.0, 1000.0);
+}
+
+#[test]
+fn mm10_at_rho_0_9_matches_erlang_c() {
+    check("bench-mmc.toml", 10, 900.0, 100.0);
+}
+
+#[test]
+fn poisson_arrivals_have_the_configured_rate() {
+    let e = run(bundled("mm1.toml"), Options::default());
+    let s = e.summary();
+    let rate = s.producers[0].produced as f64 / s.time_s;
+    assert!((rate - 800.0).abs() / 800.0 < 0.005, "rate {rate}");
+}
