@@ -108,6 +108,15 @@ impl Latency {
         self.max_ns
     }
 
+    /// Adds everything `other` recorded.
+    pub fn merge(&mut self, other: &Latency) {
+        // Both histograms have the same bounds, so adding cannot fail; if it ever did,
+        // percentiles would miss that interval but mean and max stay exact.
+        let _ = self.hist.add(&other.hist);
+        self.sum_ns += other.sum_ns;
+        self.max_ns = self.max_ns.max(other.max_ns);
+    }
+
     /// Forgets everything.
     pub fn reset(&mut self) {
         self.hist.reset();

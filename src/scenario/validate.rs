@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
-use super::diag::{Problem, ScenarioError};
+use super::diag::{Problem, ScenarioError, line_col};
 use super::format::{self as f, Dur};
 use crate::kafka::partitioner::{murmur2, to_positive};
 use crate::model::*;
@@ -40,6 +40,7 @@ pub const MAX_ATTEMPTS: u32 = 1_000;
 pub fn load_str(path: &str, text: &str) -> Result<Model, ScenarioError> {
     let mut cx = Cx {
         problems: Vec::new(),
+        broken: Vec::new(),
     };
     let model = load_inner(text, &mut cx);
     match model {
@@ -54,11 +55,17 @@ pub fn load_str(path: &str, text: &str) -> Result<Model, ScenarioError> {
 
 struct Cx {
     problems: Vec<Problem>,
+    /// (section, name) of elements serde refused: their problems are reported already,
+    /// so references to them are not reported again as dangling.
+    broken: Vec<(String, String)>,
 }
 
 impl Cx {
     fn err(&mut self, span: Option<Range<usize>>, message: impl Into<String>) {
         self.problems.push(Problem::new(message, span, None));
+    }
+    fn is_broken(&self, section: &str, name: &str) -> bool {
+        self.broken.iter().any(|(s, n)| s == section && n == name)
     }
     fn err_help(
         &mut self,
@@ -107,15 +114,20 @@ fn load_inner(text: &str, cx: &mut Cx) -> Option<Model> {
     let root = doc.get_ref();
     let known = ["scenario", "producer", "topic", "consumer", "fault"];
     for (k, _) in root.iter() {
-        if !known.contains(&k.get_ref().as_ref()) {
-            cx.err_help(
-                Some(k.span()),
-                format!("unknown section `{}`", k.get_ref().as_ref() as &str),
-                format!(
-                    "expected one of {}",
-                    known.map(|k| format!("`{k}`")).join(", ")
-                ),
+        let name: &str = k.get_ref().as_ref();
+        if !known.contains(&name) {
+            let expected = format!(
+                "expected one of {}",
+                known.map(|k| format!("`{k}`")).join(", ")
             );
+            let help = match name.strip_suffix('s').filter(|n| known.contains(n)) {
+                Some(singular) => format!("section names are singular: did you mean `{singular}`?"),
+                None => match suggest(name, &known) {
+                    Some(close) => format!("did you mean `{close}`? {expected}"),
+                    None => expected,
+                },
+            };
+            cx.err_help(Some(k.span()), format!("unknown section `{name}`"), help);
         }
     }
 
@@ -149,8 +161,15 @@ fn load_inner(text: &str, cx: &mut Cx) -> Option<Model> {
                 "names are non-empty, not \"total\", and use no '#', '/', ',' or '\"'",
             );
         }
-        if names.contains_key(name) {
-            cx.err(span, format!("component name `{name}` is used twice"));
+        if let Some(first) = names.get(name) {
+            let line = first.as_ref().map_or(0, |f| line_col(text, f.start).0);
+            cx.err_help(
+                span,
+                format!("component name `{name}` is used twice"),
+                format!(
+                    "it is first used on line {line}; producers, topics and consumers share one namespace"
+                ),
+            );
         }
     };
     for p in &producers {
@@ -174,6 +193,7 @@ fn load_inner(text: &str, cx: &mut Cx) -> Option<Model> {
         |name: &str, span: Option<Range<usize>>, what: &str, cx: &mut Cx| -> Option<usize> {
             match topic_idx.get(name) {
                 Some(&i) => Some(i),
+                None if cx.is_broken("topic", name) => None,
                 None => {
                     let known: Vec<String> = topic_idx.keys().map(|k| format!("`{k}`")).collect();
                     cx.err_help(
@@ -293,7 +313,15 @@ fn load_inner(text: &str, cx: &mut Cx) -> Option<Model> {
                 );
             }
             if ph.at.0.0 < last_at {
-                cx.err(span.clone(), "phases must be in order of `at`");
+                cx.err_help(
+                    span.clone(),
+                    format!(
+                        "phase at {} comes after a phase at {}",
+                        ph.at.0,
+                        SimDuration(last_at)
+                    ),
+                    "phases must be in order of `at`",
+                );
             }
             if ph.at.0 > duration {
                 cx.err(
@@ -462,6 +490,9 @@ fn load_inner(text: &str, cx: &mut Cx) -> Option<Model> {
             None => (fl.v.target.as_str(), None),
         };
         let span = fl.span(&["target"]);
+        if cx.is_broken("consumer", name) {
+            continue;
+        }
         let Some(g) = group_models.iter().position(|g| g.name == name) else {
             let known: Vec<String> = group_models
                 .iter()
@@ -511,10 +542,9 @@ fn load_inner(text: &str, cx: &mut Cx) -> Option<Model> {
         });
     }
 
+    // No "producers but no [[topic]]" check: every producer's target already fails to
+    // resolve then, with a help that says to declare the topic.
     let s = scenario?;
-    if topics.is_empty() && !producers.is_empty() {
-        cx.err(None, "the scenario has producers but no [[topic]]");
-    }
     Some(Model {
         name: s.v.name.clone(),
         description: s.v.description.clone(),
@@ -762,9 +792,19 @@ fn elements<'a, 'i, T: DeserializeOwned>(
         );
         return Vec::new();
     };
-    arr.iter()
-        .filter_map(|item| lenient::<T>(item, cx).map(|v| Elem { v, tree: item }))
-        .collect()
+    let mut out = Vec::new();
+    for item in arr {
+        match lenient::<T>(item, cx) {
+            Some(v) => out.push(Elem { v, tree: item }),
+            None => {
+                let name = item.get_ref().get("name").and_then(|n| n.get_ref().as_str());
+                if let Some(name) = name {
+                    cx.broken.push((key.to_string(), name.to_string()));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Deserializes `tree` into `T`, reporting every key serde refuses: after each refusal

@@ -518,14 +518,18 @@ impl Engine {
                 self.now = self.now.max(until);
                 return RunStatus::TimeReached;
             }
-            self.step();
+            if let Some(s) = self.queue.pop() {
+                self.now = s.time;
+                self.steps += 1;
+                self.dispatch(s.ev);
+            }
             spent += 1;
         }
     }
 
     /// Runs to the end of the scenario.
     pub fn run_to_end(&mut self) {
-        while self.step() {}
+        while self.run_until(u64::MAX, u64::MAX) != RunStatus::Finished {}
     }
 
     fn finish(&mut self) {
@@ -621,6 +625,8 @@ impl Engine {
         let segs = &self.plan.segments[p];
         let rng = &mut self.producers[p].arrivals;
         let mut t = t;
+        // Segments are few and time only moves forward: a linear scan from the start
+        // is cheaper than any index (one segment for a constant-rate producer).
         let mut i = segs.iter().position(|s| t < s.2)?;
         loop {
             let (a, ra, b, rb) = *segs.get(i)?;
@@ -634,7 +640,7 @@ impl Engine {
                 continue;
             }
             let cand = match dist {
-                RateDist::Poisson => t as f64 + sample::exp_gap(lmax / 1e9, rng),
+                RateDist::Poisson => t as f64 + sample::exp_gap(lmax * 1e-9, rng),
                 RateDist::Constant => {
                     let r = rate_at(a, ra, b, rb, t);
                     if r <= 0.0 {
@@ -645,10 +651,11 @@ impl Engine {
                     t as f64 + 1e9 / r
                 }
             };
+            // + 0.5 and truncate: round half up without a libm call.
             let cand = if cand >= u64::MAX as f64 {
                 u64::MAX
             } else {
-                cand.round() as u64
+                (cand + 0.5) as u64
             }
             .max(t + 1);
             if cand >= b && dist == RateDist::Poisson {
@@ -677,8 +684,10 @@ impl Engine {
     fn on_produce(&mut self, p: usize) {
         let msg = self.next_msg;
         self.next_msg += 1;
-        let model = Arc::clone(&self.model);
-        let spec = &model.producers[p];
+        let spec = &self.model.producers[p];
+        let (topic, event, request_timeout) = (spec.topic, spec.event, spec.request_timeout);
+        let resend_on_loss = spec.acks != Acks::None && spec.retries > 0 && !spec.idempotent;
+        let ack_loss_rate = spec.ack_loss_rate;
         let ps = &mut self.producers[p];
         let key = match &mut ps.keys {
             Some((base, sampler)) => *base + sampler.draw(&mut ps.keys_rng),
@@ -689,16 +698,16 @@ impl Engine {
             msg,
             produced_at: self.now,
             key,
-            event: spec.event,
+            event,
             flags: 0,
             accounted: 0,
         };
         let ps = &mut self.producers[p];
         ps.c.produced += 1;
-        let lost_ack = spec.acks != Acks::None
-            && spec.retries > 0
-            && spec.ack_loss_rate > 0.0
-            && ps.ack_rng.random::<f64>() < spec.ack_loss_rate;
+        // With idempotence the broker drops the retried batch, so a lost ack changes
+        // nothing and needs no draw.
+        let lost_ack =
+            resend_on_loss && ack_loss_rate > 0.0 && ps.ack_rng.random::<f64>() < ack_loss_rate;
         let comp = self.plan.producer_comp + p as u32;
         self.tr(
             TraceKind::Produce,
@@ -709,8 +718,8 @@ impl Engine {
             NA64,
             NA32,
         );
-        self.append(spec.topic, partition, rec);
-        if lost_ack && !spec.idempotent {
+        self.append(topic, partition, rec);
+        if lost_ack {
             // The broker wrote it, the ack was lost: the producer sends it again after
             // the request timeout and the broker, not deduplicating, writes it twice.
             let ps = &mut self.producers[p];
@@ -731,7 +740,7 @@ impl Engine {
                     (ps.resend.len() - 1) as u32
                 }
             };
-            let at = self.now.saturating_add(spec.request_timeout.0);
+            let at = self.now.saturating_add(request_timeout.0);
             self.queue.push(
                 at,
                 Ev::Resend {
@@ -804,8 +813,8 @@ impl Engine {
             offset,
             NA32,
         );
-        let model = Arc::clone(&self.model);
-        for &g in &model.topics[topic].groups {
+        for k in 0..self.model.topics[topic].groups.len() {
+            let g = self.model.topics[topic].groups[k];
             if rec.flags & FLAG_COPY == 0 {
                 self.occupancy(g, true);
             }
@@ -846,11 +855,15 @@ impl Engine {
         let ordering = spec.ordering;
         let topic = spec.topic;
         let n = self.groups[g].insts[i].parts.len();
-        for k in 0..n {
+        let mut idx = self.groups[g].insts[i].cursor;
+        for _ in 0..n {
+            if idx >= n {
+                idx = 0;
+            }
             let inst = &self.groups[g].insts[i];
-            let idx = (inst.cursor + k) % n;
             let p = inst.parts[idx];
             let gp = &self.groups[g].parts[p as usize];
+            idx += 1;
             if gp.paused || gp.owner != Some(i as u32) {
                 continue;
             }
@@ -871,7 +884,7 @@ impl Engine {
                 Ordering::Key => self.fetch_by_key(g, p),
             };
             let Some(offset) = offset else { continue };
-            self.groups[g].insts[i].cursor = (idx + 1) % n;
+            self.groups[g].insts[i].cursor = idx;
             return self.make_work(g, i, p, offset);
         }
         None
@@ -1188,7 +1201,6 @@ impl Engine {
         let gs = &mut self.groups[g];
         gs.c.processed += 1;
         gs.lat_interval.record(latency);
-        gs.lat_run.record(latency);
         if first {
             gs.c.processed_once += 1;
         } else {
@@ -1239,8 +1251,9 @@ impl Engine {
         );
         // Follow-up events keep the key and the correlation id. Those of a duplicate
         // are copies: their originals were emitted the first time.
-        let model = Arc::clone(&self.model);
-        for &(event, topic) in &model.groups[g].emits {
+        for k in 0..self.model.groups[g].emits.len() {
+            let (event, topic) = self.model.groups[g].emits[k];
+            let model = &self.model;
             let rec = Record {
                 msg: work.rec.msg,
                 produced_at: self.now,
@@ -1782,6 +1795,16 @@ impl Engine {
                         gp.committed.min(gp.base)
                     })
                     .min();
+                // Records every group has committed past can never be read again:
+                // drop them in one go.
+                if let Some(k) = keep_from {
+                    let log = &mut self.topics[t].parts[p];
+                    let n = k.saturating_sub(log.base).min(log.recs.len() as u64);
+                    if n > 0 {
+                        log.recs.drain(..n as usize);
+                        log.base += n;
+                    }
+                }
                 loop {
                     let log = &self.topics[t].parts[p];
                     let Some(front) = log.recs.front().copied() else {
@@ -1978,6 +2001,7 @@ impl Engine {
                     ("latency_max", lat.max_ns() as f64),
                 ]
             });
+            gs.lat_run.merge(&gs.lat_interval);
             gs.lat_interval.reset();
             let name = self.plan.component_names[idx].clone();
             for (metric, v) in [
@@ -2113,7 +2137,8 @@ impl Engine {
             .map(|g| {
                 let gs = &self.groups[g];
                 let (lag, lag_time, _) = self.group_lag(g);
-                let lat = &gs.lat_run;
+                let mut lat = gs.lat_run.clone();
+                lat.merge(&gs.lat_interval);
                 let ms = |ns: f64| ns / 1e6;
                 GroupSummary {
                     name: self.model.groups[g].name.clone(),

@@ -36,6 +36,7 @@ pub fn service_time(model: &ServiceModel, rng: &mut Stream) -> u64 {
 }
 
 /// An exponential gap with rate `per_ns`, in nanoseconds.
+#[inline]
 pub fn exp_gap(per_ns: f64, rng: &mut Stream) -> f64 {
     let e: f64 = Exp1.sample(rng);
     e / per_ns

@@ -21,23 +21,50 @@ fn headless_run_writes_csv_and_trace_atomically() {
     let csv = d.join("m.csv");
     let trace = d.join("t.jsonl");
     let out = edasim()
-        .args(["run", "scenarios/commit-before.toml", "--headless", "--until", "20s", "--csv"])
+        .args([
+            "run",
+            "scenarios/commit-before.toml",
+            "--headless",
+            "--until",
+            "20s",
+            "--csv",
+        ])
         .arg(&csv)
         .arg("--trace")
         .arg(&trace)
         .output()
         .expect("run");
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = std::fs::read_to_string(&csv).expect("csv");
     assert!(text.starts_with("time_s,component,metric,value\n"));
     assert!(text.contains("20.000,total,processed,"));
     let first = std::fs::read_to_string(&trace).expect("trace");
-    let line: serde_json::Value = serde_json::from_str(first.lines().next().expect("a line")).expect("json");
-    for field in ["t", "seq", "event", "component", "instance", "msg", "key", "partition", "offset", "attempt"] {
+    let line: serde_json::Value =
+        serde_json::from_str(first.lines().next().expect("a line")).expect("json");
+    for field in [
+        "t",
+        "seq",
+        "event",
+        "component",
+        "instance",
+        "msg",
+        "key",
+        "partition",
+        "offset",
+        "attempt",
+    ] {
         assert!(line.get(field).is_some(), "trace lacks {field}");
     }
     // Only the final files remain: no temporary leftovers.
-    let names: Vec<String> = std::fs::read_dir(&d).expect("dir").map(|e| e.expect("e").file_name().to_string_lossy().into_owned()).collect();
+    let names: Vec<String> = std::fs::read_dir(&d)
+        .expect("dir")
+        .map(|e| e.expect("e").file_name().to_string_lossy().into_owned())
+        .collect();
     assert_eq!(names.len(), 2, "{names:?}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("conservation"), "{stdout}");
@@ -45,7 +72,10 @@ fn headless_run_writes_csv_and_trace_atomically() {
 
 #[test]
 fn json_summary_is_one_object() {
-    let out = edasim().args(["run", "scenarios/commit-auto.toml", "--format", "json"]).output().expect("run");
+    let out = edasim()
+        .args(["run", "scenarios/commit-auto.toml", "--format", "json"])
+        .output()
+        .expect("run");
     assert_eq!(out.status.code(), Some(0));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["conservation_holds"], serde_json::Value::Bool(true));
@@ -55,7 +85,10 @@ fn json_summary_is_one_object() {
 
 #[test]
 fn file_without_subcommand_runs_headless_when_not_a_terminal() {
-    let out = edasim().args(["scenarios/commit-after.toml", "--quiet"]).output().expect("run");
+    let out = edasim()
+        .args(["scenarios/commit-after.toml", "--quiet"])
+        .output()
+        .expect("run");
     assert_eq!(out.status.code(), Some(0));
     assert!(out.stdout.is_empty());
 }
@@ -73,19 +106,35 @@ fn bad_input_exits_2_without_output_files() {
         vec!["check", "Cargo.toml"],
         vec![],
     ] {
-        let out = edasim().args(&args).arg("--csv").arg(&csv).output().expect("run");
+        let out = edasim()
+            .args(&args)
+            .arg("--csv")
+            .arg(&csv)
+            .output()
+            .expect("run");
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{args:?}: {err}");
         assert!(!csv.exists(), "{args:?} left a file");
     }
-    let out = edasim().args(["run", "scenarios/mm1.toml", "--csv", "/nonexistent-dir/x.csv"]).output().expect("run");
+    let out = edasim()
+        .args([
+            "run",
+            "scenarios/mm1.toml",
+            "--csv",
+            "/nonexistent-dir/x.csv",
+        ])
+        .output()
+        .expect("run");
     assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]
 fn check_prints_the_topology() {
-    let out = edasim().args(["check", "scenarios/flash-sale.toml"]).output().expect("run");
+    let out = edasim()
+        .args(["check", "scenarios/flash-sale.toml"])
+        .output()
+        .expect("run");
     assert_eq!(out.status.code(), Some(0));
     let s = String::from_utf8_lossy(&out.stdout);
     assert!(s.contains("topic orders (12 partitions"), "{s}");

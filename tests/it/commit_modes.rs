@@ -12,12 +12,22 @@ use edasim::sim::trace::{TraceKind, TraceRec};
 const CRASHED: u32 = 1; // billing#2, 0-based
 
 fn crash_time(trace: &[TraceRec]) -> u64 {
-    trace.iter().find(|r| r.kind == TraceKind::Crash).map(|r| r.t).expect("a crash")
+    trace
+        .iter()
+        .find(|r| r.kind == TraceKind::Crash)
+        .map(|r| r.t)
+        .expect("a crash")
 }
 
 #[test]
 fn before_loses_exactly_the_in_flight_messages() {
-    let mut e = run(bundled("commit-before.toml"), Options { record_rows: false, trace: true });
+    let mut e = run(
+        bundled("commit-before.toml"),
+        Options {
+            record_rows: false,
+            trace: true,
+        },
+    );
     let trace = e.drain_trace();
     let t = crash_time(&trace);
     // In flight on billing#2 at the crash: started, not finished.
@@ -33,7 +43,11 @@ fn before_loses_exactly_the_in_flight_messages() {
             _ => {}
         }
     }
-    let dropped: BTreeSet<u64> = trace.iter().filter(|r| r.kind == TraceKind::Drop).map(|r| r.msg).collect();
+    let dropped: BTreeSet<u64> = trace
+        .iter()
+        .filter(|r| r.kind == TraceKind::Drop)
+        .map(|r| r.msg)
+        .collect();
     assert!(!in_flight.is_empty(), "the crash should hit work in flight");
     assert_eq!(dropped, in_flight);
     let s = e.summary();
@@ -41,7 +55,11 @@ fn before_loses_exactly_the_in_flight_messages() {
     assert_eq!(s.groups[0].counters.duplicates, 0);
     // Never processed afterwards either.
     for r in trace.iter().filter(|r| r.t > t && r.kind == TraceKind::Ack) {
-        assert!(!in_flight.contains(&r.msg), "lost msg {} was processed later", r.msg);
+        assert!(
+            !in_flight.contains(&r.msg),
+            "lost msg {} was processed later",
+            r.msg
+        );
     }
 }
 
@@ -56,7 +74,13 @@ fn after_neither_loses_nor_repeats() {
 
 #[test]
 fn auto_repeats_exactly_what_was_processed_since_the_last_commit() {
-    let mut e = run(bundled("commit-auto.toml"), Options { record_rows: false, trace: true });
+    let mut e = run(
+        bundled("commit-auto.toml"),
+        Options {
+            record_rows: false,
+            trace: true,
+        },
+    );
     let trace = e.drain_trace();
     let t = crash_time(&trace);
     let last_commit = trace
@@ -67,7 +91,9 @@ fn auto_repeats_exactly_what_was_processed_since_the_last_commit() {
         .unwrap_or(0);
     let since_commit: BTreeSet<u64> = trace
         .iter()
-        .filter(|r| r.kind == TraceKind::Ack && r.instance == CRASHED && r.t > last_commit && r.t <= t)
+        .filter(|r| {
+            r.kind == TraceKind::Ack && r.instance == CRASHED && r.t > last_commit && r.t <= t
+        })
         .map(|r| r.msg)
         .collect();
     let mut seen = BTreeSet::new();

@@ -9,7 +9,13 @@ use edasim::sim::{Engine, Options, RunStatus};
 /// Runs `model` the way the CLI does (in batches, draining as it goes) and returns
 /// the CSV and trace bytes.
 fn outputs(model: Model, batch: u64) -> (Vec<u8>, Vec<u8>) {
-    let mut e = Engine::new(model, Options { record_rows: true, trace: true });
+    let mut e = Engine::new(
+        model,
+        Options {
+            record_rows: true,
+            trace: true,
+        },
+    );
     let names = e.component_names().to_vec();
     let mut csv = output::csv::CsvWriter::new(Vec::new()).expect("csv header");
     let mut trace = Vec::new();
@@ -52,7 +58,10 @@ fn csv_matches_the_golden_file() {
     // the simulation alters it, regenerate it with
     // `cargo run --release -- run scenarios/commit-auto.toml --csv tests/golden/commit-auto.csv --quiet`.
     let (csv, _) = outputs(bundled("commit-auto.toml"), 50_000);
-    let golden_path = format!("{}/tests/golden/commit-auto.csv", env!("CARGO_MANIFEST_DIR"));
+    let golden_path = format!(
+        "{}/tests/golden/commit-auto.csv",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let golden = std::fs::read(&golden_path).expect("golden file");
     assert!(csv == golden, "CSV differs from {golden_path}");
 }

@@ -31,29 +31,57 @@ fn erlang_c_matches_published_values() {
     // M/M/2 with a = 1: P(wait) = 1/3.
     assert!((erlang_c(2, 1.0) - 1.0 / 3.0).abs() < 1e-12);
     // M/M/10 at rho = 0.9 (a = 9): 0.6687 (standard tables).
-    assert!((erlang_c(10, 9.0) - 0.6687).abs() < 5e-4, "{}", erlang_c(10, 9.0));
+    assert!(
+        (erlang_c(10, 9.0) - 0.6687).abs() < 5e-4,
+        "{}",
+        erlang_c(10, 9.0)
+    );
 }
 
 fn check(name: &str, c: u32, lambda: f64, mu: f64) {
     let e = run(bundled(name), Options::default());
     let s = e.summary();
     let g = &s.groups[0];
-    assert!(g.counters.processed >= 1_000_000, "{name}: only {} messages", g.counters.processed);
+    assert!(
+        g.counters.processed >= 1_000_000,
+        "{name}: only {} messages",
+        g.counters.processed
+    );
     let exact_ms = mmc_sojourn(c, lambda, mu) * 1e3;
     let err = (g.latency_mean_ms - exact_ms).abs() / exact_ms;
-    println!("{name}: mean latency {:.4} ms, Erlang C {:.4} ms, error {:.2}%", g.latency_mean_ms, exact_ms, err * 100.0);
-    assert!(err < 0.03, "{name}: mean latency {} ms vs exact {} ms ({:.2}% off)", g.latency_mean_ms, exact_ms, err * 100.0);
+    println!(
+        "{name}: mean latency {:.4} ms, Erlang C {:.4} ms, error {:.2}%",
+        g.latency_mean_ms,
+        exact_ms,
+        err * 100.0
+    );
+    assert!(
+        err < 0.03,
+        "{name}: mean latency {} ms vs exact {} ms ({:.2}% off)",
+        g.latency_mean_ms,
+        exact_ms,
+        err * 100.0
+    );
 
     // Little's law on the same run: L = lambda W, with lambda measured.
     let lambda_hat = g.counters.produced as f64 / s.time_s;
     let l = g.in_system_mean;
     let lw = lambda_hat * g.latency_mean_ms / 1e3;
     let lerr = (l - lw).abs() / lw;
-    println!("{name}: L = {l:.4}, lambda W = {lw:.4}, error {:.2}%", lerr * 100.0);
-    assert!(lerr < 0.02, "{name}: Little's law L = {l} vs lambda W = {lw}");
+    println!(
+        "{name}: L = {l:.4}, lambda W = {lw:.4}, error {:.2}%",
+        lerr * 100.0
+    );
+    assert!(
+        lerr < 0.02,
+        "{name}: Little's law L = {l} vs lambda W = {lw}"
+    );
     // And against theory: L = lambda W_exact.
     let l_exact = lambda * mmc_sojourn(c, lambda, mu);
-    assert!((l - l_exact).abs() / l_exact < 0.05, "{name}: L = {l}, theory {l_exact}");
+    assert!(
+        (l - l_exact).abs() / l_exact < 0.05,
+        "{name}: L = {l}, theory {l_exact}"
+    );
 }
 
 #[test]

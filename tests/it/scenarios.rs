@@ -36,9 +36,17 @@ fn every_bundled_scenario_runs_and_conserves() {
 #[test]
 fn every_bundled_scenario_declares_its_schema_and_lesson() {
     for name in scenario_names() {
-        let text = std::fs::read_to_string(format!("{}/scenarios/{name}", env!("CARGO_MANIFEST_DIR"))).expect("read");
-        assert!(text.starts_with("#:schema ../assets/edasim.schema.json\n"), "{name}");
-        assert!(text.contains("What it teaches"), "{name} should open with what it teaches");
+        let text =
+            std::fs::read_to_string(format!("{}/scenarios/{name}", env!("CARGO_MANIFEST_DIR")))
+                .expect("read");
+        assert!(
+            text.starts_with("#:schema ../assets/edasim.schema.json\n"),
+            "{name}"
+        );
+        assert!(
+            text.contains("What it teaches"),
+            "{name} should open with what it teaches"
+        );
     }
 }
 
@@ -56,8 +64,16 @@ fn the_committed_schema_is_up_to_date() {
 fn flash_sale_tells_its_story() {
     let e = run(bundled("flash-sale.toml"), Options::default());
     let s = e.summary();
-    let payment = s.groups.iter().find(|g| g.name == "payment").expect("payment");
-    let inventory = s.groups.iter().find(|g| g.name == "inventory").expect("inventory");
+    let payment = s
+        .groups
+        .iter()
+        .find(|g| g.name == "payment")
+        .expect("payment");
+    let inventory = s
+        .groups
+        .iter()
+        .find(|g| g.name == "inventory")
+        .expect("inventory");
     // Lag builds during the spike and drains afterwards.
     assert!(payment.max_lag > 10_000, "max lag {}", payment.max_lag);
     assert!(payment.lag < 1_000, "lag at the end {}", payment.lag);
