@@ -113,21 +113,38 @@ fn load_inner(text: &str, cx: &mut Cx) -> Option<Model> {
     };
     let root = doc.get_ref();
     let known = ["scenario", "producer", "topic", "consumer", "fault"];
-    for (k, _) in root.iter() {
+    for (k, v) in root.iter() {
         let name: &str = k.get_ref().as_ref();
         if !known.contains(&name) {
             let expected = format!(
                 "expected one of {}",
                 known.map(|k| format!("`{k}`")).join(", ")
             );
-            let help = match name.strip_suffix('s').filter(|n| known.contains(n)) {
-                Some(singular) => format!("section names are singular: did you mean `{singular}`?"),
-                None => match suggest(name, &known) {
-                    Some(close) => format!("did you mean `{close}`? {expected}"),
-                    None => expected,
-                },
+            let singular = name.strip_suffix('s').filter(|n| known.contains(n));
+            let meant = singular.or_else(|| suggest(name, &known));
+            let help = match (singular, meant) {
+                (Some(s), _) => format!("section names are singular: did you mean `{s}`?"),
+                (None, Some(close)) => format!("did you mean `{close}`? {expected}"),
+                (None, None) => expected,
             };
             cx.err_help(Some(k.span()), format!("unknown section `{name}`"), help);
+            // `[[topics]]` meant `[[topic]]`: references to its elements are not reported
+            // again as dangling.
+            if let Some(meant) = meant {
+                let items: Vec<&Val<'_>> = match v.get_ref().as_array() {
+                    Some(a) => a.iter().collect(),
+                    None => vec![v],
+                };
+                for item in items {
+                    if let Some(n) = item
+                        .get_ref()
+                        .get("name")
+                        .and_then(|n| n.get_ref().as_str())
+                    {
+                        cx.broken.push((meant.to_string(), n.to_string()));
+                    }
+                }
+            }
         }
     }
 
@@ -189,26 +206,32 @@ fn load_inner(text: &str, cx: &mut Cx) -> Option<Model> {
         .enumerate()
         .map(|(i, t)| (t.v.name.as_str(), i))
         .collect();
-    let find_topic =
-        |name: &str, span: Option<Range<usize>>, what: &str, cx: &mut Cx| -> Option<usize> {
-            match topic_idx.get(name) {
-                Some(&i) => Some(i),
-                None if cx.is_broken("topic", name) => None,
-                None => {
-                    let known: Vec<String> = topic_idx.keys().map(|k| format!("`{k}`")).collect();
-                    cx.err_help(
-                        span,
-                        format!("{what} `{name}` is not a topic"),
-                        if known.is_empty() {
-                            "declare it with [[topic]] name = ...".to_string()
-                        } else {
-                            format!("known topics: {}", known.join(", "))
-                        },
-                    );
-                    None
-                }
+    let find_topic = |name: &str,
+                      span: Option<Range<usize>>,
+                      what: &str,
+                      cx: &mut Cx|
+     -> Option<usize> {
+        match topic_idx.get(name) {
+            Some(&i) => Some(i),
+            None if cx.is_broken("topic", name) => None,
+            None => {
+                let names: Vec<&str> = topic_idx.keys().copied().collect();
+                let known: Vec<String> = names.iter().map(|k| format!("`{k}`")).collect();
+                cx.err_help(
+                    span,
+                    format!("{what} `{name}` is not a topic"),
+                    match suggest(name, &names) {
+                        _ if known.is_empty() => "declare it with [[topic]] name = ...".to_string(),
+                        Some(close) => {
+                            format!("did you mean `{close}`? known topics: {}", known.join(", "))
+                        }
+                        None => format!("known topics: {}", known.join(", ")),
+                    },
+                );
+                None
             }
-        };
+        }
+    };
 
     // [scenario]
     let (duration, interval) = match &scenario {
@@ -515,10 +538,16 @@ fn load_inner(text: &str, cx: &mut Cx) -> Option<Model> {
                 _ => {
                     cx.err(
                         span,
-                        format!(
-                            "`{}` has instances #1 to #{}, so `{}` does not exist",
-                            name, group_models[g].instances, fl.v.target
-                        ),
+                        match group_models[g].instances {
+                            1 => format!(
+                                "`{name}` has one instance, #1, so `{}` does not exist",
+                                fl.v.target
+                            ),
+                            n => format!(
+                                "`{name}` has instances #1 to #{n}, so `{}` does not exist",
+                                fl.v.target
+                            ),
+                        },
                     );
                     continue;
                 }
@@ -797,7 +826,10 @@ fn elements<'a, 'i, T: DeserializeOwned>(
         match lenient::<T>(item, cx) {
             Some(v) => out.push(Elem { v, tree: item }),
             None => {
-                let name = item.get_ref().get("name").and_then(|n| n.get_ref().as_str());
+                let name = item
+                    .get_ref()
+                    .get("name")
+                    .and_then(|n| n.get_ref().as_str());
                 if let Some(name) = name {
                     cx.broken.push((key.to_string(), name.to_string()));
                 }
@@ -808,7 +840,10 @@ fn elements<'a, 'i, T: DeserializeOwned>(
 }
 
 /// Deserializes `tree` into `T`, reporting every key serde refuses: after each refusal
-/// the offending key is removed from a copy and deserialization is tried again.
+/// the offending key is removed from a copy and deserialization is tried again. A key
+/// that is a near miss of an expected one (`partitons`) is renamed instead, so that the
+/// element still deserializes and the required key it stands for is not reported as
+/// missing on top of the typo.
 fn lenient<T: DeserializeOwned>(tree: &Val<'_>, cx: &mut Cx) -> Option<T> {
     let mut work = tree.clone();
     let mut removed: Vec<String> = Vec::new();
@@ -816,18 +851,23 @@ fn lenient<T: DeserializeOwned>(tree: &Val<'_>, cx: &mut Cx) -> Option<T> {
         match T::deserialize(ValueDeserializer::from(work.clone())) {
             Ok(v) => return Some(v),
             Err(e) => {
-                let span = e.span();
-                let msg = e.message().trim().to_string();
+                let raw = e.message().trim().to_string();
                 // A key we removed for being wrong is now missing: already reported.
                 if removed
                     .iter()
-                    .any(|k| msg == format!("missing field `{k}`"))
+                    .any(|k| raw == format!("missing field `{k}`"))
                 {
                     return None;
                 }
-                let (msg, help) = explain(&msg);
-                cx.problems.push(Problem::new(msg, span.clone(), help));
-                match span.and_then(|s| remove_at(&mut work, &s)) {
+                let span = e.span().map(|s| narrow(&work, s, &raw));
+                let ex = explain(&raw);
+                cx.problems
+                    .push(Problem::new(ex.message, span.clone(), ex.help));
+                let span = span?;
+                let fixed = ex
+                    .rename
+                    .and_then(|(from, to)| rename_at(&mut work, &span, &from, &to));
+                match fixed.or_else(|| remove_at(&mut work, &span)) {
                     Some(k) => removed.push(k),
                     None => return None,
                 }
@@ -837,27 +877,192 @@ fn lenient<T: DeserializeOwned>(tree: &Val<'_>, cx: &mut Cx) -> Option<T> {
     None
 }
 
-/// Splits serde's "unknown field `x`, expected one of ..." into a message and a help.
-fn explain(msg: &str) -> (String, Option<String>) {
-    for marker in [", expected one of ", ", expected "] {
-        if let Some((head, tail)) = msg.split_once(marker)
-            && (head.starts_with("unknown field") || head.starts_with("unknown variant"))
-        {
-            return (
-                head.to_string(),
-                Some(format!(
-                    "expected {}{}",
-                    if marker.contains("one of") {
-                        "one of "
-                    } else {
-                        ""
-                    },
-                    tail
-                )),
-            );
+/// A serde message made readable for someone who writes TOML, not Rust.
+struct Explained {
+    message: String,
+    help: Option<String>,
+    /// An unknown key and the expected key it is a near miss of.
+    rename: Option<(String, String)>,
+}
+
+/// Turns serde's "unknown field `x`, expected one of ..." into "unknown key `x`" and a
+/// help that suggests the closest expected key; "missing field" into "missing key".
+fn explain(msg: &str) -> Explained {
+    let plain = |message: String, help: Option<String>| Explained {
+        message,
+        help,
+        rename: None,
+    };
+    if let Some(rest) = msg.strip_prefix("missing field ") {
+        let key = rest.trim_matches('`');
+        let example = match key {
+            "duration" => Some("duration = \"60s\""),
+            "name" => Some("name = \"orders\""),
+            "rate" => Some("rate = { per_second = 100 }"),
+            "per_second" => Some("per_second = 100"),
+            "processing" => Some("processing = { dist = \"exponential\", mean = \"2ms\" }"),
+            "source" => Some("source = \"<topic>\""),
+            "dist" => Some("dist = \"exponential\""),
+            _ => None,
+        };
+        return plain(
+            format!("missing required key {rest}"),
+            example.map(|e| format!("add e.g. {e}")),
+        );
+    }
+    for (marker, one_of) in [(", expected one of ", true), (", expected ", false)] {
+        let Some((head, tail)) = msg.split_once(marker) else {
+            continue;
+        };
+        let (kind, found) = if let Some(k) = head.strip_prefix("unknown field ") {
+            ("key", k)
+        } else if let Some(v) = head.strip_prefix("unknown variant ") {
+            ("value", v)
+        } else {
+            continue;
+        };
+        let found = found.trim_matches('`');
+        let expected: Vec<&str> = tail
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|s| !s.is_empty())
+            .collect();
+        let list = format!("expected {}{tail}", if one_of { "one of " } else { "" });
+        let close = suggest(found, &expected);
+        return Explained {
+            message: format!("unknown {kind} `{found}`"),
+            help: Some(match close {
+                Some(c) if expected.len() == 1 => format!("did you mean `{c}`?"),
+                Some(c) => format!("did you mean `{c}`? {list}"),
+                None => list,
+            }),
+            rename: close
+                .filter(|_| kind == "key")
+                .map(|c| (found.to_string(), c.to_string())),
+        };
+    }
+    if msg.starts_with("expected a duration") && msg.contains("found \"-") {
+        return plain(
+            msg.to_string(),
+            Some("a duration cannot be negative".to_string()),
+        );
+    }
+    if let Some(head) = msg.strip_prefix("invalid type: ") {
+        let head = head
+            .replace("expected u32", "expected a whole number")
+            .replace("expected u64", "expected a whole number")
+            .replace("expected f64", "expected a number");
+        return plain(format!("invalid type: {head}"), None);
+    }
+    plain(msg.to_string(), None)
+}
+
+/// The expected name closest to `found`, if it is a near miss (a typo, not another word).
+fn suggest<'a>(found: &str, expected: &[&'a str]) -> Option<&'a str> {
+    let found = found.to_lowercase();
+    expected
+        .iter()
+        .map(|e| (edit_distance(&found, e), *e))
+        .filter(|(d, e)| *d <= (e.chars().count() / 3).clamp(1, 2))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, e)| e)
+}
+
+/// Edit distance in characters, a swap of two neighbours counting as one edit (optimal
+/// string alignment), so that `vlaue` is one edit from `value`.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
         }
     }
-    (msg.to_string(), None)
+    d[a.len()][b.len()]
+}
+
+/// Serde loses the spans inside internally tagged enums (`processing`), so its errors
+/// there cover the whole table. Narrows such a span to the key the message names, or to
+/// the one value the message quotes.
+fn narrow(tree: &Val<'_>, span: Range<usize>, msg: &str) -> Range<usize> {
+    let Some(table) = find_node(tree, &span).and_then(|v| v.get_ref().as_table()) else {
+        return span;
+    };
+    if let Some(rest) = msg.strip_prefix("unknown field `")
+        && let Some((key, _)) = rest.split_once('`')
+    {
+        return table
+            .iter()
+            .find(|(k, _)| k.get_ref().as_ref() as &str == key)
+            .map_or(span, |(k, _)| k.span());
+    }
+    let quoted: Vec<&str> = msg.split('"').skip(1).step_by(2).collect();
+    let mut hits = table
+        .iter()
+        .filter(|(_, v)| v.get_ref().as_str().is_some_and(|s| quoted.contains(&s)));
+    match (hits.next(), hits.next()) {
+        (Some((_, v)), None) => v.span(),
+        _ => span,
+    }
+}
+
+/// The innermost node whose span is exactly `span`. Every node is visited: the span of
+/// an array-of-tables element covers only its `[[header]]`, not its keys.
+fn find_node<'a, 'i>(v: &'a Val<'i>, span: &Range<usize>) -> Option<&'a Val<'i>> {
+    let children: Vec<&Val<'i>> = match v.get_ref() {
+        DeValue::Table(t) => t.values().collect(),
+        DeValue::Array(a) => a.iter().collect(),
+        _ => Vec::new(),
+    };
+    children
+        .into_iter()
+        .find_map(|c| find_node(c, span))
+        .or((v.span() == *span).then_some(v))
+}
+
+/// Renames key `from` to `to` in the innermost table that holds `from` at `span`, unless
+/// `to` is there already; returns `to`.
+fn rename_at(v: &mut Val<'_>, span: &Range<usize>, from: &str, to: &str) -> Option<String> {
+    let covers = |s: Range<usize>| s.start <= span.start && span.end <= s.end;
+    match v.get_mut() {
+        DeValue::Table(t) => {
+            for (_, val) in t.iter_mut() {
+                if covers(val.span())
+                    && let Some(k) = rename_at(val, span, from, to)
+                {
+                    return Some(k);
+                }
+            }
+            let key = t.keys().find(|k| covers(k.span()) && k.get_ref() == from)?;
+            let key_span = key.span();
+            if t.contains_key(to) {
+                return None;
+            }
+            let val = t.remove(from)?;
+            t.insert(Spanned::new(key_span, to.to_string().into()), val);
+            Some(to.to_string())
+        }
+        DeValue::Array(a) => a
+            .iter_mut()
+            .filter(|item| covers(item.span()))
+            .find_map(|item| rename_at(item, span, from, to)),
+        _ => None,
+    }
 }
 
 /// Removes the innermost key (or array element) whose key or value span covers `span`,

@@ -867,6 +867,10 @@ impl Engine {
             if gp.paused || gp.owner != Some(i as u32) {
                 continue;
             }
+            if gp.next_fetch < self.topics[topic].parts[p as usize].base {
+                self.skip_deleted(g, p);
+            }
+            let gp = &self.groups[g].parts[p as usize];
             let log = &self.topics[topic].parts[p as usize];
             let offset = match ordering {
                 Ordering::Partition => {
@@ -919,6 +923,26 @@ impl Engine {
             return Some(off);
         }
         None
+    }
+
+    /// The fetch position fell below the log start (retention deleted those records,
+    /// already counted as expired): move it up, marking the skipped offsets complete.
+    fn skip_deleted(&mut self, g: usize, p: u32) {
+        let topic = self.model.groups[g].topic;
+        let start = self.topics[topic].parts[p as usize].base;
+        let commit = self.model.groups[g].commit;
+        let gp = &mut self.groups[g].parts[p as usize];
+        while gp.next_fetch < start {
+            gp.next_fetch += 1;
+            gp.done.push_back(true);
+        }
+        while gp.done.front() == Some(&true) {
+            gp.done.pop_front();
+            gp.base += 1;
+        }
+        if commit != CommitMode::Auto {
+            gp.committed = gp.committed.max(gp.base);
+        }
     }
 
     fn make_work(&mut self, g: usize, i: usize, p: u32, offset: u64) -> Option<u32> {
@@ -2083,16 +2107,29 @@ impl Engine {
                 let spec = &self.model.groups[g];
                 let bit = 1u32 << spec.topic_bit;
                 let gs = &self.groups[g];
-                let pending: u64 = self.topics[spec.topic]
-                    .parts
+                // Work in flight whose record retention already deleted is pending too.
+                let held: u64 = gs
+                    .works
                     .iter()
-                    .map(|log| {
-                        log.recs
-                            .iter()
-                            .filter(|r| r.flags & FLAG_COPY == 0 && r.accounted & bit == 0)
-                            .count() as u64
+                    .filter(|w| {
+                        w.state != WorkState::Free
+                            && w.rec.flags & FLAG_COPY == 0
+                            && self.topics[spec.topic].parts[w.partition as usize]
+                                .get(w.offset)
+                                .is_none()
                     })
-                    .sum();
+                    .count() as u64;
+                let pending: u64 = held
+                    + self.topics[spec.topic]
+                        .parts
+                        .iter()
+                        .map(|log| {
+                            log.recs
+                                .iter()
+                                .filter(|r| r.flags & FLAG_COPY == 0 && r.accounted & bit == 0)
+                                .count() as u64
+                        })
+                        .sum::<u64>();
                 Conservation {
                     group: spec.name.clone(),
                     produced: self.topics[spec.topic].c.produced,

@@ -4,7 +4,9 @@ mod cli;
 mod commit_modes;
 mod determinism;
 mod fidelity;
+mod invalid;
 mod scenarios;
+mod semantics;
 
 use edasim::model::Model;
 use edasim::sim::{Engine, Options};
