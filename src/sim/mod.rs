@@ -184,6 +184,8 @@ struct GPart {
 
 #[derive(Clone, Debug)]
 struct GroupState {
+    /// Scratch space for key ordering (no allocation in steady state).
+    scratch_keys: Vec<KeyId>,
     insts: Vec<Inst>,
     parts: Vec<GPart>,
     works: Vec<Work>,
@@ -240,9 +242,10 @@ pub struct Engine {
     rows: Vec<Row>,
     prev: Vec<Counters>,
     last_sample: u64,
-    trace: Vec<TraceRec>,
-    trace_seq: u64,
-    trace_overflow: bool,
+    tracer: Tracer,
+    /// Records retention deleted while some work still held them: their accounted
+    /// bits live on here until that work ends.
+    orphans: Vec<Orphan>,
     finished: bool,
     rebalances: u64,
 }
@@ -309,6 +312,7 @@ impl Engine {
             .groups
             .iter()
             .map(|g| GroupState {
+                scratch_keys: Vec::new(),
                 insts: (0..g.instances)
                     .map(|_| Inst {
                         alive: true,
@@ -359,9 +363,13 @@ impl Engine {
             rows: Vec::new(),
             prev: vec![Counters::default(); ncomp],
             last_sample: 0,
-            trace: Vec::new(),
-            trace_seq: 0,
-            trace_overflow: false,
+            orphans: Vec::new(),
+            tracer: Tracer {
+                on: opts.trace,
+                recs: Vec::new(),
+                seq: 0,
+                overflow: false,
+            },
             finished: false,
             rebalances: 0,
         };
@@ -447,12 +455,12 @@ impl Engine {
 
     /// Trace records since the last call (only with `Options::trace`).
     pub fn drain_trace(&mut self) -> Vec<TraceRec> {
-        std::mem::take(&mut self.trace)
+        std::mem::take(&mut self.tracer.recs)
     }
 
     /// Whether trace records were dropped because nobody drained them.
     pub fn trace_overflowed(&self) -> bool {
-        self.trace_overflow
+        self.tracer.overflow
     }
 
     /// The latest anomalies (at most [`ANOMALY_LOG_LIMIT`]), oldest first.
@@ -593,27 +601,9 @@ impl Engine {
         offset: u64,
         attempt: u32,
     ) {
-        if !self.opts.trace {
-            return;
-        }
-        if self.trace.len() >= TRACE_BUFFER_LIMIT {
-            self.trace_overflow = true;
-            return;
-        }
-        self.trace_seq += 1;
-        self.trace.push(TraceRec {
-            t: self.now,
-            seq: self.trace_seq,
-            kind,
-            component,
-            instance,
-            msg: rec.map_or(NA64, |r| r.msg),
-            key: rec.map_or(NO_KEY, |r| r.key),
-            name: rec.map_or(trace::NA16, |r| r.event),
-            partition,
-            offset,
-            attempt,
-        });
+        self.tracer.rec(
+            self.now, kind, component, instance, rec, partition, offset, attempt,
+        );
     }
 
     // ----- producers -----------------------------------------------------------
@@ -624,6 +614,23 @@ impl Engine {
         let dist = self.model.producers[p].dist;
         let segs = &self.plan.segments[p];
         let rng = &mut self.producers[p].arrivals;
+        if let [(_, rate, _, _)] = segs[..]
+            && dist == RateDist::Poisson
+        {
+            // The common case, a homogeneous Poisson process: one draw, no thinning.
+            // Same arithmetic as the general path below, so the same numbers.
+            if rate <= 0.0 {
+                return None;
+            }
+            let cand = t as f64 + sample::exp_gap(rate * 1e-9, rng);
+            let cand = if cand >= u64::MAX as f64 {
+                u64::MAX
+            } else {
+                (cand + 0.5) as u64
+            }
+            .max(t + 1);
+            return (cand < end).then_some(cand);
+        }
         let mut t = t;
         // Segments are few and time only moves forward: a linear scan from the start
         // is cheaper than any index (one segment for a constant-rate producer).
@@ -828,215 +835,55 @@ impl Engine {
     // ----- consumers -----------------------------------------------------------
 
     /// Starts as much work on instance `i` of group `g` as its free slots allow.
+    #[inline]
     fn try_dispatch(&mut self, g: usize, i: usize) {
-        let conc = self.model.groups[g].concurrency;
+        let inst = &self.groups[g].insts[i];
+        if inst.alive && inst.busy < self.model.groups[g].concurrency {
+            self.fill_slots(g, i);
+        }
+    }
+
+    /// The dispatch path proper, on split borrows of the engine so that the hot loop
+    /// indexes each vector once.
+    fn fill_slots(&mut self, g: usize, i: usize) {
+        let Engine {
+            model,
+            plan,
+            groups,
+            topics,
+            queue,
+            tracer,
+            now,
+            ..
+        } = self;
+        let cx = Cx {
+            spec: &model.groups[g],
+            logs: &topics[model.groups[g].topic].parts,
+            now: *now,
+            comp: plan.group_comp + g as u32,
+            group: g as u32,
+        };
+        let gs = &mut groups[g];
         loop {
-            let inst = &mut self.groups[g].insts[i];
-            if !inst.alive || inst.busy >= conc {
+            let inst = &mut gs.insts[i];
+            if !inst.alive || inst.busy >= cx.spec.concurrency {
                 return;
             }
-            if let Some(w) = inst.ready.pop_front() {
-                let work = &self.groups[g].works[w as usize];
-                if work.state == WorkState::Ready && work.instance == i as u32 {
-                    self.start(g, w);
-                }
-                continue;
-            }
-            match self.fetch(g, i) {
-                Some(w) => self.start(g, w),
-                None => return,
-            }
-        }
-    }
-
-    /// Takes the next record instance `i` may start, round robin over its partitions.
-    fn fetch(&mut self, g: usize, i: usize) -> Option<u32> {
-        let spec = &self.model.groups[g];
-        let ordering = spec.ordering;
-        let topic = spec.topic;
-        let n = self.groups[g].insts[i].parts.len();
-        let mut idx = self.groups[g].insts[i].cursor;
-        for _ in 0..n {
-            if idx >= n {
-                idx = 0;
-            }
-            let inst = &self.groups[g].insts[i];
-            let p = inst.parts[idx];
-            let gp = &self.groups[g].parts[p as usize];
-            idx += 1;
-            if gp.paused || gp.owner != Some(i as u32) {
-                continue;
-            }
-            if gp.next_fetch < self.topics[topic].parts[p as usize].base {
-                self.skip_deleted(g, p);
-            }
-            let gp = &self.groups[g].parts[p as usize];
-            let log = &self.topics[topic].parts[p as usize];
-            let offset = match ordering {
-                Ordering::Partition => {
-                    if gp.active > 0 || gp.next_fetch >= log.end() {
+            let w = match inst.ready.pop_front() {
+                Some(w) => {
+                    let work = &gs.works[w as usize];
+                    if work.state != WorkState::Ready || work.instance != i as u32 {
                         continue;
                     }
-                    Some(gp.next_fetch)
+                    w
                 }
-                Ordering::Unordered => {
-                    if gp.next_fetch >= log.end() {
-                        continue;
-                    }
-                    Some(gp.next_fetch)
-                }
-                Ordering::Key => self.fetch_by_key(g, p),
+                None => match fetch(&cx, gs, i, tracer) {
+                    Some(w) => w,
+                    None => return,
+                },
             };
-            let Some(offset) = offset else { continue };
-            self.groups[g].insts[i].cursor = idx;
-            return self.make_work(g, i, p, offset);
+            start(&cx, gs, w, queue, tracer);
         }
-        None
-    }
-
-    /// Key ordering: the first buffered record whose key is free, else the next records
-    /// of the log (buffering those whose key is busy).
-    fn fetch_by_key(&mut self, g: usize, p: u32) -> Option<u64> {
-        let topic = self.model.groups[g].topic;
-        let log = &self.topics[topic].parts[p as usize];
-        let gp = &mut self.groups[g].parts[p as usize];
-        let mut blocked: Vec<KeyId> = Vec::new();
-        for (j, &off) in gp.waiting.iter().enumerate() {
-            let key = log.get(off).map_or(NO_KEY, |r| r.key);
-            let busy = key != NO_KEY && (gp.busy_keys.contains(&key) || blocked.contains(&key));
-            if !busy {
-                gp.waiting.remove(j);
-                return Some(off);
-            }
-            blocked.push(key);
-        }
-        while gp.next_fetch < log.end() && gp.waiting.len() < KEY_BUFFER_LIMIT {
-            let off = gp.next_fetch;
-            let key = log.get(off).map_or(NO_KEY, |r| r.key);
-            if key != NO_KEY && (gp.busy_keys.contains(&key) || blocked.contains(&key)) {
-                // Fetched but parked behind its key.
-                gp.next_fetch += 1;
-                gp.done.push_back(false);
-                gp.waiting.push_back(off);
-                continue;
-            }
-            return Some(off);
-        }
-        None
-    }
-
-    /// The fetch position fell below the log start (retention deleted those records,
-    /// already counted as expired): move it up, marking the skipped offsets complete.
-    fn skip_deleted(&mut self, g: usize, p: u32) {
-        let topic = self.model.groups[g].topic;
-        let start = self.topics[topic].parts[p as usize].base;
-        let commit = self.model.groups[g].commit;
-        let gp = &mut self.groups[g].parts[p as usize];
-        while gp.next_fetch < start {
-            gp.next_fetch += 1;
-            gp.done.push_back(true);
-        }
-        while gp.done.front() == Some(&true) {
-            gp.done.pop_front();
-            gp.base += 1;
-        }
-        if commit != CommitMode::Auto {
-            gp.committed = gp.committed.max(gp.base);
-        }
-    }
-
-    fn make_work(&mut self, g: usize, i: usize, p: u32, offset: u64) -> Option<u32> {
-        let topic = self.model.groups[g].topic;
-        let rec = *self.topics[topic].parts[p as usize].get(offset)?;
-        let commit = self.model.groups[g].commit;
-        let gs = &mut self.groups[g];
-        let gp = &mut gs.parts[p as usize];
-        if offset == gp.next_fetch {
-            gp.next_fetch += 1;
-            gp.done.push_back(false);
-        }
-        if commit == CommitMode::Before {
-            gp.committed = gp.committed.max(gp.next_fetch);
-        }
-        gp.active += 1;
-        if rec.key != NO_KEY && self.model.groups[g].ordering == Ordering::Key {
-            gp.busy_keys.push(rec.key);
-        }
-        let redelivery = if offset < gp.redeliver_until {
-            gp.redeliver_cause
-        } else {
-            None
-        };
-        let work = Work {
-            state: WorkState::Ready,
-            token: 0,
-            instance: i as u32,
-            partition: p,
-            attempt: 0,
-            stale: false,
-            offset,
-            rec,
-            redelivery,
-        };
-        let w = match gs.free.pop() {
-            Some(w) => {
-                let token = gs.works[w as usize].token;
-                gs.works[w as usize] = Work { token, ..work };
-                w
-            }
-            None => {
-                gs.works.push(work);
-                (gs.works.len() - 1) as u32
-            }
-        };
-        let comp = self.plan.group_comp + g as u32;
-        self.tr(
-            TraceKind::Deliver,
-            comp,
-            i as u32,
-            Some(&rec),
-            p,
-            offset,
-            NA32,
-        );
-        Some(w)
-    }
-
-    fn start(&mut self, g: usize, w: u32) {
-        let gs = &mut self.groups[g];
-        let work = &mut gs.works[w as usize];
-        work.state = WorkState::Running;
-        work.attempt += 1;
-        let (i, rec, p, off, attempt, token) = (
-            work.instance,
-            work.rec,
-            work.partition,
-            work.offset,
-            work.attempt,
-            work.token,
-        );
-        gs.insts[i as usize].busy += 1;
-        gs.running += 1;
-        gs.c.delivered += 1;
-        let d = sample::service_time(&self.model.groups[g].service, &mut gs.service_rng);
-        self.queue.push(
-            self.now.saturating_add(d),
-            Ev::Done {
-                group: g as u32,
-                work: w,
-                token,
-            },
-        );
-        let comp = self.plan.group_comp + g as u32;
-        self.tr(
-            TraceKind::ProcessStart,
-            comp,
-            i,
-            Some(&rec),
-            p,
-            off,
-            attempt,
-        );
     }
 
     fn free_work(&mut self, g: usize, w: u32) {
@@ -1081,6 +928,8 @@ impl Engine {
             );
             if work.stale {
                 self.free_work(g, w);
+                let cause = work.redelivery.unwrap_or(Cause::Rebalance(self.now));
+                self.abandon(g, &work, cause);
             } else if work.attempt < max_attempts {
                 let retry = self.model.groups[g].retry;
                 let gs = &mut self.groups[g];
@@ -1106,14 +955,14 @@ impl Engine {
                 );
             } else {
                 self.give_up(g, &work);
-                self.complete(g, w);
+                self.complete(g, w, &work);
             }
         } else {
             self.apply_success(g, &work);
             if work.stale {
                 self.free_work(g, w);
             } else {
-                self.complete(g, w);
+                self.complete(g, w, &work);
             }
         }
         self.try_dispatch(g, i);
@@ -1194,9 +1043,19 @@ impl Engine {
                     r.accounted |= bit;
                     first
                 }
-                // Deleted by retention while in flight: it was never counted as expired
-                // (it had been fetched), so this is its first outcome.
-                None => true,
+                // Deleted by retention while work held it: its bits are in `orphans`.
+                None => match self.orphans.iter_mut().find(|o| {
+                    o.topic == spec.topic as u32
+                        && o.partition == work.partition
+                        && o.offset == work.offset
+                }) {
+                    Some(o) => {
+                        let first = o.rec.accounted & bit == 0;
+                        o.rec.accounted |= bit;
+                        first
+                    }
+                    None => true,
+                },
             };
         if first {
             self.occupancy(g, false);
@@ -1224,7 +1083,13 @@ impl Engine {
         let latency = self.now.saturating_sub(work.rec.produced_at);
         let gs = &mut self.groups[g];
         gs.c.processed += 1;
-        gs.lat_interval.record(latency);
+        // Interval latencies exist only for metric rows; without rows, record straight
+        // into the run's histogram and skip the per-interval merge.
+        if self.opts.record_rows {
+            gs.lat_interval.record(latency);
+        } else {
+            gs.lat_run.record(latency);
+        }
         if first {
             gs.c.processed_once += 1;
         } else {
@@ -1303,8 +1168,7 @@ impl Engine {
 
     /// A work item finished for good (processed, dead-lettered or dropped): advance the
     /// partition's completed prefix and commit if the mode says so.
-    fn complete(&mut self, g: usize, w: u32) {
-        let work = self.groups[g].works[w as usize];
+    fn complete(&mut self, g: usize, w: u32, work: &Work) {
         let commit = self.model.groups[g].commit;
         let gp = &mut self.groups[g].parts[work.partition as usize];
         if let Some(slot) = work
@@ -1454,7 +1318,7 @@ impl Engine {
         let comp = self.plan.group_comp + g as u32;
         self.tr(TraceKind::Crash, comp, i as u32, None, NA32, NA64, NA32);
         self.groups[g].last_crash = self.now;
-        let before = self.model.groups[g].commit == CommitMode::Before;
+        let cause = Cause::CommittedBeforeCrash(self.now);
         for w in 0..self.groups[g].works.len() as u32 {
             let work = self.groups[g].works[w as usize];
             if work.state == WorkState::Free || work.instance != i as u32 {
@@ -1466,61 +1330,14 @@ impl Engine {
             if !work.stale {
                 let gp = &mut self.groups[g].parts[work.partition as usize];
                 gp.active = gp.active.saturating_sub(1);
-                if before && self.account(g, &work) {
-                    self.groups[g].c.lost += 1;
-                    self.tr(
-                        TraceKind::Drop,
-                        comp,
-                        i as u32,
-                        Some(&work.rec),
-                        work.partition,
-                        work.offset,
-                        work.attempt,
-                    );
-                    self.note(
-                        AnomalyKind::Lost,
-                        g,
-                        &work,
-                        0,
-                        Cause::CommittedBeforeCrash(self.now),
-                    );
-                }
             }
             self.free_work(g, w);
+            self.abandon(g, &work, cause);
         }
-        // Records parked behind their key were fetched, and with commit before
-        // processing their offsets are committed too.
-        let topic = self.model.groups[g].topic;
+        // Records parked behind their key were fetched but never started.
         let owned: Vec<u32> = self.groups[g].insts[i].parts.clone();
         for p in owned {
-            let waiting: Vec<u64> = self.groups[g].parts[p as usize].waiting.drain(..).collect();
-            if before {
-                for off in waiting {
-                    if let Some(rec) = self.topics[topic].parts[p as usize].get(off).copied() {
-                        let work = Work {
-                            state: WorkState::Free,
-                            token: 0,
-                            instance: i as u32,
-                            partition: p,
-                            attempt: 0,
-                            stale: false,
-                            offset: off,
-                            rec,
-                            redelivery: None,
-                        };
-                        if self.account(g, &work) {
-                            self.groups[g].c.lost += 1;
-                            self.note(
-                                AnomalyKind::Lost,
-                                g,
-                                &work,
-                                0,
-                                Cause::CommittedBeforeCrash(self.now),
-                            );
-                        }
-                    }
-                }
-            }
+            self.abandon_parked(g, p, cause);
             self.groups[g].parts[p as usize].busy_keys.clear();
         }
         let inst = &mut self.groups[g].insts[i];
@@ -1539,6 +1356,83 @@ impl Engine {
                 incarnation: inst.incarnation,
             },
         );
+    }
+
+    /// Work dropped without an outcome (crash, revocation, a stale attempt that
+    /// failed). If nobody will read its record again, because its offset is below the
+    /// committed offset where the next owner starts (commit before processing) or
+    /// because retention deleted it, it is lost (or expired); otherwise it will be
+    /// redelivered and nothing is counted now.
+    fn abandon(&mut self, g: usize, work: &Work, cause: Cause) {
+        let topic = self.model.groups[g].topic;
+        let in_log = self.topics[topic].parts[work.partition as usize]
+            .get(work.offset)
+            .is_some();
+        let committed = self.groups[g].parts[work.partition as usize].committed;
+        if in_log && work.offset >= committed {
+            return;
+        }
+        // Another attempt of the same record still runs (on a revoked partition, say):
+        // its end decides.
+        let other = self.groups[g].works.iter().any(|o| {
+            o.state != WorkState::Free && o.partition == work.partition && o.offset == work.offset
+        });
+        if other {
+            return;
+        }
+        if !self.account(g, work) {
+            return;
+        }
+        let comp = self.plan.group_comp + g as u32;
+        if in_log {
+            self.groups[g].c.lost += 1;
+            self.tr(
+                TraceKind::Drop,
+                comp,
+                work.instance,
+                Some(&work.rec),
+                work.partition,
+                work.offset,
+                work.attempt,
+            );
+            self.note(AnomalyKind::Lost, g, work, 0, cause);
+        } else {
+            self.groups[g].c.expired += 1;
+            self.tr(
+                TraceKind::Expire,
+                comp,
+                work.instance,
+                Some(&work.rec),
+                work.partition,
+                work.offset,
+                work.attempt,
+            );
+            self.note(AnomalyKind::Expired, g, work, 0, Cause::Retention);
+        }
+    }
+
+    /// Drops the records parked behind their key on partition `p`, as [`Self::abandon`].
+    fn abandon_parked(&mut self, g: usize, p: u32, cause: Cause) {
+        let topic = self.model.groups[g].topic;
+        let parked: Vec<u64> = self.groups[g].parts[p as usize].waiting.drain(..).collect();
+        for off in parked {
+            let rec = match self.topics[topic].parts[p as usize].get(off) {
+                Some(r) => *r,
+                None => continue, // deleted: counted as expired then
+            };
+            let work = Work {
+                state: WorkState::Free,
+                token: 0,
+                instance: NA32,
+                partition: p,
+                attempt: 0,
+                stale: false,
+                offset: off,
+                rec,
+                redelivery: None,
+            };
+            self.abandon(g, &work, cause);
+        }
     }
 
     fn on_detect(&mut self, g: usize, i: usize, incarnation: u32) {
@@ -1744,19 +1638,21 @@ impl Engine {
         gp.done.clear();
         gp.active = 0;
         gp.busy_keys.clear();
+        let revoked = Cause::Rebalance(self.now);
+        self.abandon_parked(g, p, revoked);
+        let gs = &mut self.groups[g];
+        let gp = &mut gs.parts[p as usize];
         gp.waiting.clear();
-        for w in 0..gs.works.len() {
-            let work = &mut gs.works[w];
+        for w in 0..gs.works.len() as u32 {
+            let work = self.groups[g].works[w as usize];
             if work.state == WorkState::Free || work.partition != p || work.stale {
                 continue;
             }
-            match work.state {
-                WorkState::Running => work.stale = true,
-                _ => {
-                    work.state = WorkState::Free;
-                    work.token = work.token.wrapping_add(1);
-                    gs.free.push(w as u32);
-                }
+            if work.state == WorkState::Running {
+                self.groups[g].works[w as usize].stale = true;
+            } else {
+                self.free_work(g, w);
+                self.abandon(g, &work, revoked);
             }
         }
     }
@@ -1807,10 +1703,45 @@ impl Engine {
     /// Deletes records below every group's committed offset (they can never be read
     /// again), and those older than retention, counting unconsumed ones as expired.
     fn enforce_retention(&mut self) {
+        if !self.orphans.is_empty() {
+            let model = &self.model;
+            let groups = &self.groups;
+            self.orphans.retain(|o| {
+                model.topics[o.topic as usize].groups.iter().any(|&g| {
+                    groups[g].works.iter().any(|w| {
+                        w.state != WorkState::Free
+                            && w.partition == o.partition
+                            && w.offset == o.offset
+                    })
+                })
+            });
+        }
         for t in 0..self.topics.len() {
             let retention = self.model.topics[t].retention.0;
             let cutoff = self.now.saturating_sub(retention);
             let groups = self.model.topics[t].groups.clone();
+            // A consumed record some work item still holds (in flight on a revoked
+            // partition, say) stays until that work ends: its outcome is accounted for
+            // in the record itself. Retention deletes old records regardless, as Kafka
+            // does; work on a deleted record is accounted for when it ends.
+            let mut held = vec![u64::MAX; self.topics[t].parts.len()];
+            let mut holds: Vec<Vec<(u32, u64)>> = Vec::with_capacity(groups.len());
+            for &g in &groups {
+                let mut mine = Vec::new();
+                for w in self.groups[g]
+                    .works
+                    .iter()
+                    .filter(|w| w.state != WorkState::Free)
+                {
+                    let h = &mut held[w.partition as usize];
+                    *h = (*h).min(w.offset);
+                    mine.push((w.partition, w.offset));
+                }
+                mine.sort_unstable();
+                holds.push(mine);
+            }
+            // `p` indexes the logs, `held` and every group's partitions alike.
+            #[allow(clippy::needless_range_loop)]
             for p in 0..self.topics[t].parts.len() {
                 let keep_from = groups
                     .iter()
@@ -1818,7 +1749,8 @@ impl Engine {
                         let gp = &self.groups[g].parts[p];
                         gp.committed.min(gp.base)
                     })
-                    .min();
+                    .min()
+                    .map(|k| k.min(held[p]));
                 // Records every group has committed past can never be read again:
                 // drop them in one go.
                 if let Some(k) = keep_from {
@@ -1831,7 +1763,7 @@ impl Engine {
                 }
                 loop {
                     let log = &self.topics[t].parts[p];
-                    let Some(front) = log.recs.front().copied() else {
+                    let Some(mut front) = log.recs.front().copied() else {
                         break;
                     };
                     let off = log.base;
@@ -1840,12 +1772,19 @@ impl Engine {
                     if !consumed && !old {
                         break;
                     }
-                    if !consumed
-                        || groups
+                    if !consumed {
+                        self.expire_record(t, p, off, &mut front, &groups, &holds);
+                        if holds
                             .iter()
-                            .any(|&g| self.groups[g].parts[p].next_fetch <= off)
-                    {
-                        self.expire_record(t, p, off, &front, &groups);
+                            .any(|h| h.binary_search(&(p as u32, off)).is_ok())
+                        {
+                            self.orphans.push(Orphan {
+                                topic: t as u32,
+                                partition: p as u32,
+                                offset: off,
+                                rec: front,
+                            });
+                        }
                     }
                     let log = &mut self.topics[t].parts[p];
                     log.recs.pop_front();
@@ -1856,6 +1795,28 @@ impl Engine {
                 let start = self.topics[t].parts[p].base;
                 for &g in &groups {
                     let gp = &mut self.groups[g].parts[p];
+                    // Parked records that retention deleted were counted as expired:
+                    // complete their offsets so the committed prefix can move on.
+                    if gp.waiting.front().is_some_and(|&o| o < start) {
+                        let base = gp.base;
+                        gp.waiting.retain(|&o| {
+                            if o < start {
+                                if let Some(d) = o
+                                    .checked_sub(base)
+                                    .and_then(|i| gp.done.get_mut(i as usize))
+                                {
+                                    *d = true;
+                                }
+                                false
+                            } else {
+                                true
+                            }
+                        });
+                        while gp.done.front() == Some(&true) {
+                            gp.done.pop_front();
+                            gp.base += 1;
+                        }
+                    }
                     if gp.next_fetch < start && gp.active == 0 && gp.waiting.is_empty() {
                         gp.next_fetch = start;
                         gp.base = start;
@@ -1867,14 +1828,30 @@ impl Engine {
         }
     }
 
-    fn expire_record(&mut self, t: usize, p: usize, off: u64, rec: &Record, groups: &[GroupIdx]) {
+    /// Retention deletes `rec`: every group that has not accounted for it and holds no
+    /// work on it (unfetched, parked behind its key, or abandoned by a crashed
+    /// instance) will never process it: expired. Work in progress on it is accounted
+    /// for when it ends.
+    #[allow(clippy::too_many_arguments)]
+    fn expire_record(
+        &mut self,
+        t: usize,
+        p: usize,
+        off: u64,
+        rec: &mut Record,
+        groups: &[GroupIdx],
+        holds: &[Vec<(u32, u64)>],
+    ) {
         if rec.flags & FLAG_COPY != 0 {
             return;
         }
-        for &g in groups {
+        for (k, &g) in groups.iter().enumerate() {
             let bit = 1u32 << self.model.groups[g].topic_bit;
-            let gp = &self.groups[g].parts[p];
-            if rec.accounted & bit == 0 && gp.next_fetch <= off {
+            let held = holds
+                .get(k)
+                .is_some_and(|h| h.binary_search(&(p as u32, off)).is_ok());
+            if rec.accounted & bit == 0 && !held {
+                rec.accounted |= bit;
                 self.groups[g].c.expired += 1;
                 self.occupancy(g, false);
                 let work = Work {
@@ -1894,7 +1871,7 @@ impl Engine {
                     TraceKind::Expire,
                     comp,
                     NA32,
-                    Some(rec),
+                    Some(&*rec),
                     p as u32,
                     off,
                     NA32,
@@ -2016,7 +1993,7 @@ impl Engine {
                 lag as f64 / rate_out
             };
             let lat = &gs.lat_interval;
-            let lat_rows = (lat.count() > 0).then(|| {
+            let lat_rows = (record && lat.count() > 0).then(|| {
                 [
                     ("latency_mean", lat.mean_ns()),
                     ("latency_p50", lat.percentile_ns(50.0) as f64),
@@ -2025,8 +2002,10 @@ impl Engine {
                     ("latency_max", lat.max_ns() as f64),
                 ]
             });
-            gs.lat_run.merge(&gs.lat_interval);
-            gs.lat_interval.reset();
+            if gs.lat_interval.count() > 0 {
+                gs.lat_run.merge(&gs.lat_interval);
+                gs.lat_interval.reset();
+            }
             let name = self.plan.component_names[idx].clone();
             for (metric, v) in [
                 ("produced", d.produced),
@@ -2107,16 +2086,14 @@ impl Engine {
                 let spec = &self.model.groups[g];
                 let bit = 1u32 << spec.topic_bit;
                 let gs = &self.groups[g];
-                // Work in flight whose record retention already deleted is pending too.
-                let held: u64 = gs
-                    .works
+                // Deleted records still held by work in progress are pending too.
+                let held = self
+                    .orphans
                     .iter()
-                    .filter(|w| {
-                        w.state != WorkState::Free
-                            && w.rec.flags & FLAG_COPY == 0
-                            && self.topics[spec.topic].parts[w.partition as usize]
-                                .get(w.offset)
-                                .is_none()
+                    .filter(|o| {
+                        o.topic as usize == spec.topic
+                            && o.rec.flags & FLAG_COPY == 0
+                            && o.rec.accounted & bit == 0
                     })
                     .count() as u64;
                 let pending: u64 = held
@@ -2355,6 +2332,261 @@ pub struct GroupSummary {
     pub in_system_mean: f64,
     /// Depth of its dead-letter topic at the end.
     pub dlq_depth: u64,
+}
+
+/// A deleted record still held by work in progress.
+#[derive(Clone, Copy, Debug)]
+struct Orphan {
+    topic: u32,
+    partition: u32,
+    offset: u64,
+    rec: Record,
+}
+
+/// Trace records collected while tracing is on.
+#[derive(Clone, Debug)]
+struct Tracer {
+    on: bool,
+    recs: Vec<TraceRec>,
+    seq: u64,
+    overflow: bool,
+}
+
+impl Tracer {
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn rec(
+        &mut self,
+        now: u64,
+        kind: TraceKind,
+        component: u32,
+        instance: u32,
+        rec: Option<&Record>,
+        partition: u32,
+        offset: u64,
+        attempt: u32,
+    ) {
+        if !self.on {
+            return;
+        }
+        if self.recs.len() >= TRACE_BUFFER_LIMIT {
+            self.overflow = true;
+            return;
+        }
+        self.seq += 1;
+        self.recs.push(TraceRec {
+            t: now,
+            seq: self.seq,
+            kind,
+            component,
+            instance,
+            msg: rec.map_or(NA64, |r| r.msg),
+            key: rec.map_or(NO_KEY, |r| r.key),
+            name: rec.map_or(trace::NA16, |r| r.event),
+            partition,
+            offset,
+            attempt,
+        });
+    }
+}
+
+/// What the dispatch path of one group reads.
+struct Cx<'a> {
+    spec: &'a GroupModel,
+    logs: &'a [PartLog],
+    now: u64,
+    comp: u32,
+    group: u32,
+}
+
+impl GPart {
+    /// The fetch position fell below the log start (retention deleted those records,
+    /// already counted as expired): move it up, marking the skipped offsets complete.
+    fn skip_to(&mut self, start: u64, commit: CommitMode) {
+        while self.next_fetch < start {
+            self.next_fetch += 1;
+            self.done.push_back(true);
+        }
+        while self.done.front() == Some(&true) {
+            self.done.pop_front();
+            self.base += 1;
+        }
+        if commit != CommitMode::Auto {
+            self.committed = self.committed.max(self.base);
+        }
+    }
+
+    /// Key ordering: the first buffered record whose key is free, else the next records
+    /// of the log (buffering those whose key is busy). `blocked` is scratch space.
+    fn fetch_by_key(&mut self, log: &PartLog, blocked: &mut Vec<KeyId>) -> Option<u64> {
+        blocked.clear();
+        for (j, &off) in self.waiting.iter().enumerate() {
+            let key = log.get(off).map_or(NO_KEY, |r| r.key);
+            let busy = key != NO_KEY && (self.busy_keys.contains(&key) || blocked.contains(&key));
+            if !busy {
+                self.waiting.remove(j);
+                return Some(off);
+            }
+            blocked.push(key);
+        }
+        while self.next_fetch < log.end() && self.waiting.len() < KEY_BUFFER_LIMIT {
+            let off = self.next_fetch;
+            let key = log.get(off).map_or(NO_KEY, |r| r.key);
+            if key != NO_KEY && (self.busy_keys.contains(&key) || blocked.contains(&key)) {
+                // Fetched but parked behind its key.
+                self.next_fetch += 1;
+                self.done.push_back(false);
+                self.waiting.push_back(off);
+                blocked.push(key);
+                continue;
+            }
+            return Some(off);
+        }
+        None
+    }
+}
+
+/// Takes the next record instance `i` may start, round robin over its partitions, and
+/// makes a work item of it.
+fn fetch(cx: &Cx<'_>, gs: &mut GroupState, i: usize, tracer: &mut Tracer) -> Option<u32> {
+    let n = gs.insts[i].parts.len();
+    let mut idx = gs.insts[i].cursor;
+    for _ in 0..n {
+        if idx >= n {
+            idx = 0;
+        }
+        let p = gs.insts[i].parts[idx];
+        idx += 1;
+        let log = &cx.logs[p as usize];
+        let gp = &mut gs.parts[p as usize];
+        if gp.paused || gp.owner != Some(i as u32) {
+            continue;
+        }
+        if gp.next_fetch < log.base {
+            gp.skip_to(log.base, cx.spec.commit);
+        }
+        let offset = match cx.spec.ordering {
+            Ordering::Partition => {
+                if gp.active > 0 || gp.next_fetch >= log.end() {
+                    continue;
+                }
+                gp.next_fetch
+            }
+            Ordering::Unordered => {
+                if gp.next_fetch >= log.end() {
+                    continue;
+                }
+                gp.next_fetch
+            }
+            Ordering::Key => match gp.fetch_by_key(log, &mut gs.scratch_keys) {
+                Some(o) => o,
+                None => continue,
+            },
+        };
+        gs.insts[i].cursor = idx;
+        return make_work(cx, gs, i, p, offset, tracer);
+    }
+    None
+}
+
+fn make_work(
+    cx: &Cx<'_>,
+    gs: &mut GroupState,
+    i: usize,
+    p: u32,
+    offset: u64,
+    tracer: &mut Tracer,
+) -> Option<u32> {
+    let rec = *cx.logs[p as usize].get(offset)?;
+    let gp = &mut gs.parts[p as usize];
+    if offset == gp.next_fetch {
+        gp.next_fetch += 1;
+        gp.done.push_back(false);
+    }
+    if cx.spec.commit == CommitMode::Before {
+        gp.committed = gp.committed.max(gp.next_fetch);
+    }
+    gp.active += 1;
+    if rec.key != NO_KEY && cx.spec.ordering == Ordering::Key {
+        gp.busy_keys.push(rec.key);
+    }
+    let redelivery = if offset < gp.redeliver_until {
+        gp.redeliver_cause
+    } else {
+        None
+    };
+    let work = Work {
+        state: WorkState::Ready,
+        token: 0,
+        instance: i as u32,
+        partition: p,
+        attempt: 0,
+        stale: false,
+        offset,
+        rec,
+        redelivery,
+    };
+    let w = match gs.free.pop() {
+        Some(w) => {
+            let slot = &mut gs.works[w as usize];
+            *slot = Work {
+                token: slot.token,
+                ..work
+            };
+            w
+        }
+        None => {
+            gs.works.push(work);
+            (gs.works.len() - 1) as u32
+        }
+    };
+    tracer.rec(
+        cx.now,
+        TraceKind::Deliver,
+        cx.comp,
+        i as u32,
+        Some(&rec),
+        p,
+        offset,
+        NA32,
+    );
+    Some(w)
+}
+
+fn start(cx: &Cx<'_>, gs: &mut GroupState, w: u32, queue: &mut EventQueue, tracer: &mut Tracer) {
+    let work = &mut gs.works[w as usize];
+    work.state = WorkState::Running;
+    work.attempt += 1;
+    let (i, rec, p, off, attempt, token) = (
+        work.instance,
+        work.rec,
+        work.partition,
+        work.offset,
+        work.attempt,
+        work.token,
+    );
+    gs.insts[i as usize].busy += 1;
+    gs.running += 1;
+    gs.c.delivered += 1;
+    let d = sample::service_time(&cx.spec.service, &mut gs.service_rng);
+    queue.push(
+        cx.now.saturating_add(d),
+        Ev::Done {
+            group: cx.group,
+            work: w,
+            token,
+        },
+    );
+    tracer.rec(
+        cx.now,
+        TraceKind::ProcessStart,
+        cx.comp,
+        i,
+        Some(&rec),
+        p,
+        off,
+        attempt,
+    );
 }
 
 fn delta(now: &Counters, prev: &Counters) -> Counters {

@@ -109,8 +109,10 @@ impl PartialOrd for Scheduled {
 }
 impl Ord for Scheduled {
     fn cmp(&self, other: &Self) -> Ordering {
-        // Reversed: BinaryHeap is a max-heap and we want the earliest first.
-        (other.time, other.seq).cmp(&(self.time, self.seq))
+        // Reversed: BinaryHeap is a max-heap and we want the earliest first. One u128
+        // comparison is cheaper than a tuple's two.
+        let key = |s: &Scheduled| (u128::from(s.time) << 64) | u128::from(s.seq);
+        key(other).cmp(&key(self))
     }
 }
 
