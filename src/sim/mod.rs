@@ -484,8 +484,8 @@ impl Engine {
             return false;
         }
         let end = self.model.duration.0;
-        match self.queue.peek() {
-            Some(s) if s.time < end => {}
+        match self.queue.peek_time() {
+            Some(t) if t < end => {}
             _ => {
                 self.finish();
                 return false;
@@ -513,7 +513,7 @@ impl Engine {
             if spent >= budget {
                 return RunStatus::BudgetSpent;
             }
-            let next = self.queue.peek().map_or(u64::MAX, |s| s.time);
+            let next = self.queue.peek_time().unwrap_or(u64::MAX);
             if next >= end {
                 if until >= end {
                     self.finish();
@@ -1183,7 +1183,9 @@ impl Engine {
             gp.base += 1;
         }
         gp.active = gp.active.saturating_sub(1);
-        if let Some(pos) = gp.busy_keys.iter().position(|&k| k == work.rec.key) {
+        if !gp.busy_keys.is_empty()
+            && let Some(pos) = gp.busy_keys.iter().position(|&k| k == work.rec.key)
+        {
             gp.busy_keys.swap_remove(pos);
         }
         if commit == CommitMode::After {
