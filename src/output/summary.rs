@@ -63,25 +63,14 @@ pub fn text(engine: &Engine) -> String {
     if !s.groups.is_empty() {
         let _ = writeln!(
             o,
-            "\n{:<14} {:>9} {:>9} {:>6} {:>6} {:>6} {:>6} {:>7} {:>9} {:>9} {:>9} {:>9}",
-            "consumer",
-            "produced",
-            "processed",
-            "dups",
-            "order",
-            "lost",
-            "dlq",
-            "retries",
-            "mean ms",
-            "p50 ms",
-            "p99 ms",
-            "max lag"
+            "\n{:<14} {:>9} {:>9} {:>7} {:>6} {:>6} {:>6} {:>7} {:>8}",
+            "consumer", "produced", "processed", "dups", "order", "lost", "dlq", "retries", "max lag"
         );
         for g in &s.groups {
             let c = &g.counters;
             let _ = writeln!(
                 o,
-                "{:<14} {:>9} {:>9} {:>6} {:>6} {:>6} {:>6} {:>7} {:>9.2} {:>9.2} {:>9.2} {:>9}",
+                "{:<14} {:>9} {:>9} {:>7} {:>6} {:>6} {:>6} {:>7} {:>8}",
                 g.name,
                 c.produced,
                 c.processed,
@@ -90,22 +79,38 @@ pub fn text(engine: &Engine) -> String {
                 c.lost,
                 c.dead_lettered,
                 c.retries,
+                g.max_lag
+            );
+        }
+        let _ = writeln!(
+            o,
+            "\n{:<14} {:>9} {:>8} {:>8} {:>9} {:>9} {:>8} {:>8}",
+            "latency ms", "mean", "p50", "p95", "p99", "max", "lag", "lag s"
+        );
+        for g in &s.groups {
+            let _ = writeln!(
+                o,
+                "{:<14} {:>9.2} {:>8.2} {:>8.2} {:>9.2} {:>9.2} {:>8} {:>8.3}",
+                g.name,
                 g.latency_mean_ms,
                 g.latency_p50_ms,
+                g.latency_p95_ms,
                 g.latency_p99_ms,
-                g.max_lag
+                g.latency_max_ms,
+                g.lag,
+                g.lag_time_s
             );
         }
     }
     if !s.conservation.is_empty() {
         let _ = writeln!(
             o,
-            "\nconservation: produced = processed once + dead-lettered + pending + lost + expired"
+            "\nconservation: produced = processed once + dlq + pending + lost + expired"
         );
         for c in &s.conservation {
             let _ = writeln!(
                 o,
-                "  {:<14} {} = {} + {} + {} + {} + {}  {}  (duplicates apart: {})",
+                "  {:<14} {} = {} + {} + {} + {} + {}  {}, duplicates apart: {}",
                 c.group,
                 c.produced,
                 c.processed_once,
@@ -122,7 +127,16 @@ pub fn text(engine: &Engine) -> String {
     if !firsts.is_empty() {
         let _ = writeln!(o, "\nfirst anomalies:");
         for a in firsts {
-            let _ = writeln!(o, "  {}", a.explain(engine.model()));
+            // "what happened, to which message" on one line, "why" on the next.
+            let text = a.explain(engine.model());
+            match text.split_once("), ") {
+                Some((what, why)) => {
+                    let _ = writeln!(o, "  {what})\n      {why}");
+                }
+                None => {
+                    let _ = writeln!(o, "  {text}");
+                }
+            }
         }
     }
     o
