@@ -64,7 +64,15 @@ pub fn text(engine: &Engine) -> String {
         let _ = writeln!(
             o,
             "\n{:<14} {:>9} {:>9} {:>7} {:>6} {:>6} {:>6} {:>7} {:>8}",
-            "consumer", "produced", "processed", "dups", "order", "lost", "dlq", "retries", "max lag"
+            "consumer",
+            "produced",
+            "processed",
+            "dups",
+            "order",
+            "lost",
+            "dlq",
+            "retries",
+            "max lag"
         );
         for g in &s.groups {
             let c = &g.counters;

@@ -177,6 +177,11 @@ struct GPart {
     busy_keys: Vec<KeyId>,
     /// Fetched records waiting for their key (key ordering only).
     waiting: VecDeque<u64>,
+    /// Keys of the records in `waiting`, each once; valid while `parked_clean`.
+    parked_keys: Vec<KeyId>,
+    /// No record in `waiting` can start until a busy key is released: the last scan
+    /// found none, and `busy_keys` has not shrunk since.
+    parked_clean: bool,
     /// Offsets below this were delivered before the last reset, for this reason.
     redeliver_until: u64,
     redeliver_cause: Option<Cause>,
@@ -184,8 +189,6 @@ struct GPart {
 
 #[derive(Clone, Debug)]
 struct GroupState {
-    /// Scratch space for key ordering (no allocation in steady state).
-    scratch_keys: Vec<KeyId>,
     insts: Vec<Inst>,
     parts: Vec<GPart>,
     works: Vec<Work>,
@@ -312,7 +315,6 @@ impl Engine {
             .groups
             .iter()
             .map(|g| GroupState {
-                scratch_keys: Vec::new(),
                 insts: (0..g.instances)
                     .map(|_| Inst {
                         alive: true,
@@ -1187,6 +1189,7 @@ impl Engine {
             && let Some(pos) = gp.busy_keys.iter().position(|&k| k == work.rec.key)
         {
             gp.busy_keys.swap_remove(pos);
+            gp.parked_clean = false;
         }
         if commit == CommitMode::After {
             gp.committed = gp.committed.max(gp.base);
@@ -1338,9 +1341,20 @@ impl Engine {
         }
         // Records parked behind their key were fetched but never started.
         let owned: Vec<u32> = self.groups[g].insts[i].parts.clone();
-        for p in owned {
+        for &p in &owned {
             self.abandon_parked(g, p, cause);
-            self.groups[g].parts[p as usize].busy_keys.clear();
+            let gp = &mut self.groups[g].parts[p as usize];
+            gp.busy_keys.clear();
+            gp.parked_clean = false;
+        }
+        // Its position in each partition dies with it: whoever reads the partition
+        // next, a new owner or this instance restarted, starts from the committed
+        // offset, as a Kafka consumer does when it is assigned a partition.
+        self.groups[g].insts[i].alive = false;
+        for &p in &owned {
+            if self.groups[g].parts[p as usize].owner == Some(i as u32) {
+                self.revoke(g, p, Some(Cause::Crash(self.now)));
+            }
         }
         let inst = &mut self.groups[g].insts[i];
         inst.alive = false;
@@ -1416,7 +1430,9 @@ impl Engine {
     /// Drops the records parked behind their key on partition `p`, as [`Self::abandon`].
     fn abandon_parked(&mut self, g: usize, p: u32, cause: Cause) {
         let topic = self.model.groups[g].topic;
-        let parked: Vec<u64> = self.groups[g].parts[p as usize].waiting.drain(..).collect();
+        let gp = &mut self.groups[g].parts[p as usize];
+        gp.parked_clean = false;
+        let parked: Vec<u64> = gp.waiting.drain(..).collect();
         for off in parked {
             let rec = match self.topics[topic].parts[p as usize].get(off) {
                 Some(r) => *r,
@@ -1640,6 +1656,7 @@ impl Engine {
         gp.done.clear();
         gp.active = 0;
         gp.busy_keys.clear();
+        gp.parked_clean = false;
         let revoked = Cause::Rebalance(self.now);
         self.abandon_parked(g, p, revoked);
         let gs = &mut self.groups[g];
@@ -1801,6 +1818,7 @@ impl Engine {
                     // complete their offsets so the committed prefix can move on.
                     if gp.waiting.front().is_some_and(|&o| o < start) {
                         let base = gp.base;
+                        gp.parked_clean = false;
                         gp.waiting.retain(|&o| {
                             if o < start {
                                 if let Some(d) = o
@@ -2418,28 +2436,38 @@ impl GPart {
         }
     }
 
-    /// Key ordering: the first buffered record whose key is free, else the next records
-    /// of the log (buffering those whose key is busy). `blocked` is scratch space.
-    fn fetch_by_key(&mut self, log: &PartLog, blocked: &mut Vec<KeyId>) -> Option<u64> {
-        blocked.clear();
-        for (j, &off) in self.waiting.iter().enumerate() {
-            let key = log.get(off).map_or(NO_KEY, |r| r.key);
-            let busy = key != NO_KEY && (self.busy_keys.contains(&key) || blocked.contains(&key));
-            if !busy {
-                self.waiting.remove(j);
-                return Some(off);
+    /// Key ordering: the first parked record whose key is free, else the next records
+    /// of the log (parking those whose key is busy or already has a parked record).
+    /// A hot key can park thousands of records, so the parked list is scanned only
+    /// when a busy key was released since the last scan.
+    fn fetch_by_key(&mut self, log: &PartLog) -> Option<u64> {
+        if !self.parked_clean {
+            self.parked_keys.clear();
+            for (j, &off) in self.waiting.iter().enumerate() {
+                let key = log.get(off).map_or(NO_KEY, |r| r.key);
+                let busy = key != NO_KEY
+                    && (self.busy_keys.contains(&key) || self.parked_keys.contains(&key));
+                if !busy {
+                    self.waiting.remove(j);
+                    return Some(off);
+                }
+                if !self.parked_keys.contains(&key) {
+                    self.parked_keys.push(key);
+                }
             }
-            blocked.push(key);
+            self.parked_clean = true;
         }
         while self.next_fetch < log.end() && self.waiting.len() < KEY_BUFFER_LIMIT {
             let off = self.next_fetch;
             let key = log.get(off).map_or(NO_KEY, |r| r.key);
-            if key != NO_KEY && (self.busy_keys.contains(&key) || blocked.contains(&key)) {
+            if key != NO_KEY && (self.busy_keys.contains(&key) || self.parked_keys.contains(&key)) {
                 // Fetched but parked behind its key.
                 self.next_fetch += 1;
                 self.done.push_back(false);
                 self.waiting.push_back(off);
-                blocked.push(key);
+                if !self.parked_keys.contains(&key) {
+                    self.parked_keys.push(key);
+                }
                 continue;
             }
             return Some(off);
@@ -2480,7 +2508,7 @@ fn fetch(cx: &Cx<'_>, gs: &mut GroupState, i: usize, tracer: &mut Tracer) -> Opt
                 }
                 gp.next_fetch
             }
-            Ordering::Key => match gp.fetch_by_key(log, &mut gs.scratch_keys) {
+            Ordering::Key => match gp.fetch_by_key(log) {
                 Some(o) => o,
                 None => continue,
             },
