@@ -26,6 +26,9 @@ pub const EXIT_INTERNAL: u8 = 3;
 
 /// Events simulated between two progress updates and output drains.
 const BATCH_EVENTS: u64 = 200_000;
+/// Most lines a trace file gets (about 2 GB); past it the file ends with a
+/// `trace_truncated` line and stderr says so.
+pub const DEFAULT_TRACE_LINES: u64 = 10_000_000;
 
 /// Simulate event-driven systems from a TOML scenario.
 #[derive(Debug, Parser)]
@@ -78,6 +81,9 @@ pub struct RunArgs {
     /// Write the event trace as JSON Lines to this file.
     #[arg(long)]
     trace: Option<PathBuf>,
+    /// Most lines in the trace file; past it the file ends with a `trace_truncated` line.
+    #[arg(long, default_value_t = DEFAULT_TRACE_LINES)]
+    trace_limit: u64,
     /// Summary format on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -340,6 +346,8 @@ fn run(a: RunArgs) -> u8 {
         b
     };
     let names = engine.component_names().to_vec();
+    let mut trace_lines = 0u64;
+    let mut trace_truncated = false;
     loop {
         let status = engine.run_until(u64::MAX, BATCH_EVENTS);
         if let Some(w) = csv_writer.as_mut()
@@ -350,7 +358,24 @@ fn run(a: RunArgs) -> u8 {
         }
         if let Some(f) = trace_file.as_mut().and_then(|f| f.w.as_mut()) {
             let recs = engine.drain_trace();
-            if let Err(e) = output::trace::write(f, engine.model(), &names, &recs) {
+            let room = (a.trace_limit.saturating_sub(trace_lines)) as usize;
+            let take = recs.len().min(room);
+            let mut result = output::trace::write(f, engine.model(), &names, &recs[..take]);
+            trace_lines += take as u64;
+            if take < recs.len() && !trace_truncated {
+                // Say so in the file itself, not only on stderr.
+                trace_truncated = true;
+                engine.stop_tracing();
+                result = result.and_then(|_| {
+                    writeln!(
+                        f,
+                        "{{\"t\":{:.9},\"seq\":null,\"event\":\"trace_truncated\",\"limit\":{}}}",
+                        recs[take].t as f64 / 1e9,
+                        a.trace_limit
+                    )
+                });
+            }
+            if let Err(e) = result {
                 eprintln!("edasim: writing trace: {e}");
                 return EXIT_INTERNAL;
             }
@@ -380,8 +405,11 @@ fn run(a: RunArgs) -> u8 {
             return EXIT_INTERNAL;
         }
     }
-    if engine.trace_overflowed() {
-        eprintln!("edasim: the trace buffer limit was reached; the trace is incomplete");
+    if engine.trace_overflowed() || trace_truncated {
+        eprintln!(
+            "edasim: the trace reached its limit of {} lines and is incomplete; use --until for a shorter window",
+            a.trace_limit
+        );
     }
     if !a.quiet {
         let out = match a.format {

@@ -460,6 +460,11 @@ impl Engine {
         std::mem::take(&mut self.tracer.recs)
     }
 
+    /// Stops recording trace records (a shell whose trace file is full).
+    pub fn stop_tracing(&mut self) {
+        self.tracer.on = false;
+    }
+
     /// Whether trace records were dropped because nobody drained them.
     pub fn trace_overflowed(&self) -> bool {
         self.tracer.overflow

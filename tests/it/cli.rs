@@ -148,3 +148,32 @@ fn schema_prints_json_schema() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["$schema"], "http://json-schema.org/draft-07/schema#");
 }
+
+#[test]
+fn a_trace_past_its_limit_says_so_in_the_file() {
+    let d = tmpdir("trace-limit");
+    let trace = d.join("t.jsonl");
+    let out = edasim()
+        .args([
+            "run",
+            "scenarios/mm1.toml",
+            "--until",
+            "10s",
+            "--trace-limit",
+            "1000",
+            "--trace",
+        ])
+        .arg(&trace)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0));
+    let text = std::fs::read_to_string(&trace).expect("trace");
+    assert_eq!(text.lines().count(), 1001);
+    assert!(
+        text.lines()
+            .last()
+            .unwrap_or("")
+            .contains("\"event\":\"trace_truncated\"")
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("limit of 1000 lines"));
+}
