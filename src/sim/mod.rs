@@ -893,6 +893,7 @@ impl Engine {
         }
     }
 
+    #[inline]
     fn free_work(&mut self, g: usize, w: u32) {
         let work = &mut self.groups[g].works[w as usize];
         work.state = WorkState::Free;
@@ -900,11 +901,13 @@ impl Engine {
         self.groups[g].free.push(w);
     }
 
+    #[inline]
     fn is_poison(&self, g: usize, msg: u64) -> bool {
         let rate = self.model.groups[g].poison_rate;
         rate > 0.0 && rng::unit_from_hash(self.groups[g].poison_seed ^ msg) < rate
     }
 
+    #[inline]
     fn on_done(&mut self, g: usize, w: u32, token: u32) {
         let work = self.groups[g].works[w as usize];
         if work.token != token || work.state != WorkState::Running {
@@ -1037,6 +1040,7 @@ impl Engine {
 
     /// Marks the record accounted for in group `g`; true if this is the first time
     /// (and the record is an original, not a copy).
+    #[inline]
     fn account(&mut self, g: usize, work: &Work) -> bool {
         if work.rec.flags & FLAG_COPY != 0 {
             return false;
@@ -1084,6 +1088,7 @@ impl Engine {
         }
     }
 
+    #[inline]
     fn apply_success(&mut self, g: usize, work: &Work) {
         let comp = self.plan.group_comp + g as u32;
         let first = self.account(g, work);
@@ -1175,6 +1180,7 @@ impl Engine {
 
     /// A work item finished for good (processed, dead-lettered or dropped): advance the
     /// partition's completed prefix and commit if the mode says so.
+    #[inline]
     fn complete(&mut self, g: usize, w: u32, work: &Work) {
         let commit = self.model.groups[g].commit;
         let gp = &mut self.groups[g].parts[work.partition as usize];
