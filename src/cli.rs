@@ -23,6 +23,8 @@ pub const EXIT_CHECK_FAILED: u8 = 1;
 pub const EXIT_BAD_INPUT: u8 = 2;
 /// Exit code: internal error.
 pub const EXIT_INTERNAL: u8 = 3;
+/// Exit code: interrupted by Ctrl-C (128 + SIGINT, as shells report it).
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// Events simulated between two progress updates and output drains.
 const BATCH_EVENTS: u64 = 200_000;
@@ -346,6 +348,15 @@ fn run(a: RunArgs) -> u8 {
         b
     };
     let names = engine.component_names().to_vec();
+    // Ctrl-C stops the run between two batches; the temporary files are removed when
+    // they are dropped, so no output file is left behind, complete-looking or not.
+    let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    {
+        let flag = std::sync::Arc::clone(&interrupted);
+        // If a handler is already installed (a test harness), runs are simply not
+        // interruptible this way; nothing else depends on it.
+        let _ = ctrlc::set_handler(move || flag.store(true, std::sync::atomic::Ordering::SeqCst));
+    }
     let mut trace_lines = 0u64;
     let mut trace_truncated = false;
     loop {
@@ -388,6 +399,14 @@ fn run(a: RunArgs) -> u8 {
         ));
         if status == RunStatus::Finished {
             break;
+        }
+        if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
+            bar.finish_and_clear();
+            eprintln!(
+                "edasim: interrupted at {:.3} s simulated; no output file was written",
+                engine.now() as f64 / 1e9
+            );
+            return EXIT_INTERRUPTED;
         }
     }
     bar.finish_and_clear();

@@ -177,3 +177,41 @@ fn a_trace_past_its_limit_says_so_in_the_file() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("limit of 1000 lines"));
 }
+
+#[test]
+fn ctrl_c_leaves_no_output_file() {
+    let d = tmpdir("interrupt");
+    let csv = d.join("m.csv");
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("edasim"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "run",
+            "scenarios/mm1.toml",
+            "--until",
+            "1000000s",
+            "--interval",
+            "10s",
+            "--quiet",
+            "--csv",
+        ])
+        .arg(&csv)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Let it start and write part of the CSV, then interrupt it as Ctrl-C would.
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let left: Vec<_> = std::fs::read_dir(&d).expect("dir").collect();
+    assert!(left.is_empty(), "files left behind: {left:?}");
+}
