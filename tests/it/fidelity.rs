@@ -101,3 +101,25 @@ fn poisson_arrivals_have_the_configured_rate() {
     let rate = s.producers[0].produced as f64 / s.time_s;
     assert!((rate - 800.0).abs() / 800.0 < 0.005, "rate {rate}");
 }
+
+#[test]
+fn mm1_sojourn_percentiles_follow_the_exponential_law() {
+    // In M/M/1 (FIFO) the time in system is exponential with rate mu - lambda, so its
+    // q-quantile is -ln(1 - q) / (mu - lambda).
+    let e = run(bundled("mm1.toml"), Options::default());
+    let g = &e.summary().groups[0];
+    for (q, got) in [
+        (0.50, g.latency_p50_ms),
+        (0.95, g.latency_p95_ms),
+        (0.99, g.latency_p99_ms),
+    ] {
+        let exact = -(1.0f64 - q).ln() / 200.0 * 1e3;
+        let err = (got - exact).abs() / exact;
+        println!(
+            "mm1 p{}: {got:.3} ms, exact {exact:.3} ms, error {:.2}%",
+            (q * 100.0) as u32,
+            err * 100.0
+        );
+        assert!(err < 0.03, "p{q}: {got} ms vs {exact} ms");
+    }
+}
