@@ -33,6 +33,9 @@ pub const MAX_CONCURRENCY: u32 = 10_000;
 pub const MAX_GROUPS_PER_TOPIC: usize = 32;
 /// Most metric samples in a run (duration / metrics_interval).
 pub const MAX_SAMPLES: u64 = 1_000_000;
+/// Highest producer rate, messages per simulated second: beyond it a run of minutes
+/// would take hours of real time.
+pub const MAX_RATE: f64 = 10_000_000.0;
 /// Most retry attempts.
 pub const MAX_ATTEMPTS: u32 = 1_000;
 
@@ -311,10 +314,10 @@ fn load_inner(text: &str, cx: &mut Cx) -> Option<Model> {
     for p in &producers {
         let topic = find_topic(&p.v.target, p.span(&["target"]), "target", cx);
         let rate = p.v.rate.per_second;
-        if !(rate.is_finite() && rate > 0.0) {
+        if !(rate.is_finite() && rate > 0.0 && rate <= MAX_RATE) {
             cx.err(
                 p.span(&["rate", "per_second"]),
-                format!("rate per_second must be above 0, found {rate}"),
+                format!("rate per_second must be above 0 and at most {MAX_RATE}, found {rate}"),
             );
         }
         let mut phases = Vec::new();
@@ -326,11 +329,11 @@ fn load_inner(text: &str, cx: &mut Cx) -> Option<Model> {
             .and_then(|v| v.get_ref().as_array());
         for (i, ph) in p.v.phases.iter().enumerate() {
             let span = phase_trees.and_then(|a| a.get(i)).map(|v| v.span());
-            if !(ph.per_second.is_finite() && ph.per_second >= 0.0) {
+            if !(ph.per_second.is_finite() && ph.per_second >= 0.0 && ph.per_second <= MAX_RATE) {
                 cx.err(
                     span.clone(),
                     format!(
-                        "phase per_second must be 0 or more, found {}",
+                        "phase per_second must be between 0 and {MAX_RATE}, found {}",
                         ph.per_second
                     ),
                 );
