@@ -287,7 +287,7 @@ impl Engine {
                 });
                 let mut part_rng = rng::stream(seed, &p.name, "partition");
                 let n = model.topics[p.topic].partitions;
-                let sticky_part = (part_rng.next_u64_compat() % u64::from(n)) as u32;
+                let sticky_part = (rand::Rng::next_u64(&mut part_rng) % u64::from(n)) as u32;
                 ProducerState {
                     arrivals: rng::stream(seed, &p.name, "arrivals"),
                     keys_rng: rng::stream(seed, &p.name, "keys"),
@@ -796,7 +796,7 @@ impl Engine {
                     ps.sticky_left = topic.sticky_batch;
                     if n > 1 {
                         // A new partition, different from the current one.
-                        let r = (ps.part_rng.next_u64_compat() % u64::from(n - 1)) as u32;
+                        let r = (rand::Rng::next_u64(&mut ps.part_rng) % u64::from(n - 1)) as u32;
                         ps.sticky_part = if r >= ps.sticky_part { r + 1 } else { r };
                     }
                 }
@@ -2690,14 +2690,4 @@ fn rate_segments(p: &ProducerModel, end: u64) -> Vec<(u64, f64, u64, f64)> {
         segs.push((t, rate, end, rate));
     }
     segs
-}
-
-/// `next_u64` under a name that does not clash with `RngExt`.
-trait NextU64 {
-    fn next_u64_compat(&mut self) -> u64;
-}
-impl NextU64 for Stream {
-    fn next_u64_compat(&mut self) -> u64 {
-        rand::Rng::next_u64(self)
-    }
 }
