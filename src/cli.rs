@@ -291,7 +291,16 @@ fn run(a: RunArgs) -> u8 {
         eprintln!("edasim: too many metric samples; use a longer --interval");
         return EXIT_BAD_INPUT;
     }
-    let _ = a.headless; // the TUI is not part of this build: every run is headless
+    // The TUI when a person is watching; headless for pipes, CI and output files.
+    if !a.headless && a.csv.is_none() && a.trace.is_none() && std::io::stdout().is_terminal() {
+        return match crate::tui::run(model) {
+            Ok(()) => EXIT_OK,
+            Err(e) => {
+                eprintln!("edasim: terminal error: {e}");
+                EXIT_INTERNAL
+            }
+        };
+    }
     let mut csv_file = match a.csv.as_deref().map(AtomicFile::create).transpose() {
         Ok(f) => f,
         Err(e) => {

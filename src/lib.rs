@@ -53,3 +53,4 @@ pub mod rng;
 pub mod scenario;
 pub mod sim;
 pub mod time;
+pub mod tui;

@@ -471,13 +471,18 @@ impl Engine {
     }
 
     /// The latest anomalies (at most [`ANOMALY_LOG_LIMIT`]), oldest first.
-    pub fn anomalies(&self) -> impl Iterator<Item = &Anomaly> {
+    pub fn anomalies(&self) -> impl DoubleEndedIterator<Item = &Anomaly> {
         self.anomalies.iter()
     }
 
     /// The first anomaly of each kind and group, in time order.
     pub fn first_anomalies(&self) -> &[Anomaly] {
         &self.first_anomalies
+    }
+
+    /// Time of the latest metrics sample, ns (0 before the first).
+    pub fn last_sample_time(&self) -> u64 {
+        self.last_sample
     }
 
     /// Rebalances completed.

@@ -8,6 +8,7 @@ mod invalid;
 mod properties;
 mod scenarios;
 mod semantics;
+mod tui;
 
 use edasim::model::Model;
 use edasim::sim::{Engine, Options};

@@ -1,0 +1,411 @@
+//! The TUI's state and its one entry point for change, [`App::update`]. Views read the
+//! state and never change it, so every screen renders the same under a test backend.
+
+use std::collections::VecDeque;
+
+use crate::metrics::Row;
+use crate::model::Model;
+use crate::sim::trace::{NA32, NA64, TraceRec};
+use crate::sim::{Engine, Options, RunStatus};
+
+/// Metric samples kept for the charts (one per metrics interval).
+pub const HISTORY_LIMIT: usize = 240;
+/// Lines kept in the event log.
+pub const LOG_LIMIT: usize = 2_000;
+/// Most events simulated between two frames, so input is never starved.
+pub const EVENTS_PER_FRAME: u64 = 400_000;
+
+/// Speeds offered by `+` and `-`: simulated seconds per wall-clock second.
+pub const SPEEDS: [f64; 10] = [
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.0,
+    5.0,
+    10.0,
+    100.0,
+    1000.0,
+    f64::INFINITY,
+];
+
+/// What the user (or the clock) asks for.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Action {
+    /// Run or pause.
+    TogglePause,
+    /// Process one event.
+    Step,
+    /// Run to the next metrics sample.
+    StepInterval,
+    /// Faster.
+    Faster,
+    /// Slower.
+    Slower,
+    /// Next panel.
+    FocusNext,
+    /// Previous panel.
+    FocusPrev,
+    /// Scroll the focused panel up.
+    ScrollUp,
+    /// Scroll the focused panel down.
+    ScrollDown,
+    /// Show or hide the key help.
+    ToggleHelp,
+    /// Leave.
+    Quit,
+    /// Wall-clock time passed (seconds): advance the simulation if running.
+    Tick(f64),
+}
+
+/// One key binding: the key as shown, the action, and what it does.
+pub struct Binding {
+    /// Key label (also what the key handler matches).
+    pub key: &'static str,
+    /// Action.
+    pub action: Action,
+    /// Help text.
+    pub help: &'static str,
+}
+
+/// The keymap: drives key handling, the help overlay and the status bar.
+pub const KEYMAP: &[Binding] = &[
+    Binding {
+        key: "space",
+        action: Action::TogglePause,
+        help: "run / pause",
+    },
+    Binding {
+        key: "n",
+        action: Action::Step,
+        help: "step one event",
+    },
+    Binding {
+        key: "s",
+        action: Action::StepInterval,
+        help: "step to the next sample",
+    },
+    Binding {
+        key: "+",
+        action: Action::Faster,
+        help: "faster",
+    },
+    Binding {
+        key: "-",
+        action: Action::Slower,
+        help: "slower",
+    },
+    Binding {
+        key: "tab",
+        action: Action::FocusNext,
+        help: "next panel",
+    },
+    Binding {
+        key: "shift-tab",
+        action: Action::FocusPrev,
+        help: "previous panel",
+    },
+    Binding {
+        key: "k",
+        action: Action::ScrollUp,
+        help: "scroll up (also ↑)",
+    },
+    Binding {
+        key: "j",
+        action: Action::ScrollDown,
+        help: "scroll down (also ↓)",
+    },
+    Binding {
+        key: "?",
+        action: Action::ToggleHelp,
+        help: "help",
+    },
+    Binding {
+        key: "q",
+        action: Action::Quit,
+        help: "quit (also ctrl-c)",
+    },
+];
+
+/// Panels that take focus.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Panel {
+    /// Producers, topics, groups.
+    Topology,
+    /// Charts.
+    Charts,
+    /// The event log.
+    Log,
+}
+
+const PANELS: [Panel; 3] = [Panel::Topology, Panel::Charts, Panel::Log];
+
+/// One metrics sample of the whole system, reduced to what the charts draw.
+#[derive(Clone, Debug, Default)]
+pub struct Sample {
+    /// Sample time, ns.
+    pub time: u64,
+    /// Records produced per second, all producers.
+    pub rate_in: f64,
+    /// Records processed per second, all groups.
+    pub rate_out: f64,
+    /// Per group: (p50 ms, p99 ms, lag).
+    pub groups: Vec<(f64, f64, u64)>,
+    /// Per group and partition: lag.
+    pub partition_lag: Vec<Vec<u64>>,
+    /// Total dead-letter depth.
+    pub dlq_depth: u64,
+    /// Cumulative counters: ordering violations, duplicates, lost, retries.
+    pub anomalies: [u64; 4],
+}
+
+/// The application state.
+pub struct App {
+    /// The simulation.
+    pub engine: Engine,
+    /// Paused (opens paused at t = 0).
+    pub paused: bool,
+    /// Index into [`SPEEDS`].
+    pub speed: usize,
+    /// Focused panel.
+    pub focus: Panel,
+    /// Help overlay shown.
+    pub show_help: bool,
+    /// Quit requested.
+    pub quit: bool,
+    /// Metric samples, oldest first.
+    pub history: VecDeque<Sample>,
+    /// Event log lines, oldest first.
+    pub log: VecDeque<String>,
+    /// Scroll offset of the log from its end.
+    pub log_scroll: usize,
+    /// Component names, for the log.
+    names: Vec<String>,
+    /// Simulated time owed to the clock (ns) when running slower than real time.
+    debt_ns: f64,
+    /// Cumulative anomaly counters.
+    totals: [u64; 4],
+}
+
+impl App {
+    /// A paused app at t = 0.
+    pub fn new(model: Model) -> App {
+        let engine = Engine::new(
+            model,
+            Options {
+                record_rows: true,
+                trace: true,
+            },
+        );
+        let names = engine.component_names().to_vec();
+        App {
+            engine,
+            paused: true,
+            speed: 6,
+            focus: Panel::Charts,
+            show_help: false,
+            quit: false,
+            history: VecDeque::new(),
+            log: VecDeque::new(),
+            log_scroll: 0,
+            names,
+            debt_ns: 0.0,
+            totals: [0; 4],
+        }
+    }
+
+    /// The model.
+    pub fn model(&self) -> &Model {
+        self.engine.model()
+    }
+
+    /// Current speed, simulated seconds per second (infinite: as fast as possible).
+    pub fn speed(&self) -> f64 {
+        SPEEDS[self.speed]
+    }
+
+    /// Applies an action.
+    pub fn update(&mut self, action: Action) {
+        match action {
+            Action::TogglePause => {
+                self.paused = !self.paused;
+                self.debt_ns = 0.0;
+            }
+            Action::Step => {
+                self.paused = true;
+                self.engine.step();
+                self.absorb();
+            }
+            Action::StepInterval => {
+                self.paused = true;
+                let iv = self.model().metrics_interval.0;
+                let next = self.engine.last_sample_time().saturating_add(iv);
+                self.engine.run_until(next.saturating_add(1), u64::MAX);
+                self.absorb();
+            }
+            Action::Faster => self.speed = (self.speed + 1).min(SPEEDS.len() - 1),
+            Action::Slower => self.speed = self.speed.saturating_sub(1),
+            Action::FocusNext | Action::FocusPrev => {
+                let i = PANELS.iter().position(|p| *p == self.focus).unwrap_or(0);
+                let n = PANELS.len();
+                let j = if action == Action::FocusNext {
+                    (i + 1) % n
+                } else {
+                    (i + n - 1) % n
+                };
+                self.focus = PANELS[j];
+            }
+            Action::ScrollUp => {
+                if self.focus == Panel::Log {
+                    self.log_scroll = (self.log_scroll + 1).min(self.log.len().saturating_sub(1));
+                }
+            }
+            Action::ScrollDown => {
+                if self.focus == Panel::Log {
+                    self.log_scroll = self.log_scroll.saturating_sub(1);
+                }
+            }
+            Action::ToggleHelp => self.show_help = !self.show_help,
+            Action::Quit => self.quit = true,
+            Action::Tick(wall_s) => {
+                if self.paused || self.engine.is_finished() {
+                    return;
+                }
+                let speed = self.speed();
+                let until = if speed.is_infinite() {
+                    u64::MAX
+                } else {
+                    self.debt_ns += wall_s * speed * 1e9;
+                    let step = self.debt_ns.floor();
+                    self.debt_ns -= step;
+                    self.engine.now().saturating_add(step as u64)
+                };
+                let status = self.engine.run_until(until, EVENTS_PER_FRAME);
+                if status == RunStatus::Finished {
+                    self.paused = true;
+                }
+                self.absorb();
+            }
+        }
+    }
+
+    /// Moves new metric rows and trace records into the history and the log.
+    fn absorb(&mut self) {
+        let rows = self.engine.drain_rows();
+        self.absorb_rows(&rows);
+        let recs = self.engine.drain_trace();
+        let skip = recs.len().saturating_sub(LOG_LIMIT);
+        for r in &recs[skip..] {
+            let line = self.describe(r);
+            if self.log.len() >= LOG_LIMIT {
+                self.log.pop_front();
+            }
+            self.log.push_back(line);
+        }
+    }
+
+    fn absorb_rows(&mut self, rows: &[Row]) {
+        let model = self.engine.model();
+        let ngroups = model.groups.len();
+        let mut i = 0;
+        while i < rows.len() {
+            let t = rows[i].time;
+            let mut s = Sample {
+                time: t,
+                groups: vec![(0.0, 0.0, 0); ngroups],
+                partition_lag: model
+                    .groups
+                    .iter()
+                    .map(|g| vec![0; model.topics[g.topic].partitions as usize])
+                    .collect(),
+                ..Sample::default()
+            };
+            while i < rows.len() && rows[i].time == t {
+                let r = &rows[i];
+                i += 1;
+                let v = r.value.as_f64();
+                if r.component == "total" {
+                    match r.metric {
+                        "dlq_depth" => s.dlq_depth = v as u64,
+                        "processed" => {}
+                        "ordering_violations" => self.totals[0] += v as u64,
+                        "duplicates" => self.totals[1] += v as u64,
+                        "lost" => self.totals[2] += v as u64,
+                        "retries" => self.totals[3] += v as u64,
+                        _ => {}
+                    }
+                    continue;
+                }
+                if let Some(p) = model.producers.iter().position(|p| p.name == r.component) {
+                    let _ = p;
+                    if r.metric == "throughput_out" {
+                        s.rate_in += v;
+                    }
+                    continue;
+                }
+                let (gname, part) = match r.component.split_once('/') {
+                    Some((g, p)) => (g, p.parse::<usize>().ok()),
+                    None => (r.component.as_str(), None),
+                };
+                let Some(g) = model.groups.iter().position(|x| x.name == gname) else {
+                    continue;
+                };
+                match (part, r.metric) {
+                    (Some(p), "lag") => {
+                        if let Some(slot) = s.partition_lag[g].get_mut(p) {
+                            *slot = v as u64;
+                        }
+                    }
+                    (None, "throughput_out") => s.rate_out += v,
+                    (None, "latency_p50") => s.groups[g].0 = v,
+                    (None, "latency_p99") => s.groups[g].1 = v,
+                    (None, "lag") => s.groups[g].2 = v as u64,
+                    _ => {}
+                }
+            }
+            s.anomalies = self.totals;
+            if self.history.len() >= HISTORY_LIMIT {
+                self.history.pop_front();
+            }
+            self.history.push_back(s);
+        }
+    }
+
+    /// One log line for a trace record.
+    pub fn describe(&self, r: &TraceRec) -> String {
+        let comp = self
+            .names
+            .get(r.component as usize)
+            .map_or("?", String::as_str);
+        let mut line = format!(
+            "{:>10.6} {:<13} {:<12}",
+            r.t as f64 / 1e9,
+            r.kind.name(),
+            comp
+        );
+        if r.instance != NA32 {
+            line.push_str(&format!(" #{}", r.instance + 1));
+        }
+        if r.msg != NA64 {
+            line.push_str(&format!(" msg {}", r.msg));
+        }
+        if let Some(k) = self.engine.model().keys.name(r.key) {
+            line.push_str(&format!(" key {k}"));
+        }
+        if r.partition != NA32 {
+            line.push_str(&format!(" p{}", r.partition));
+        }
+        if r.offset != NA64 {
+            line.push_str(&format!("@{}", r.offset));
+        }
+        if r.attempt != NA32 && r.attempt > 1 {
+            line.push_str(&format!(" attempt {}", r.attempt));
+        }
+        line
+    }
+
+    /// Cumulative anomaly counters: ordering violations, duplicates, lost, retries.
+    pub fn totals(&self) -> [u64; 4] {
+        self.totals
+    }
+}
