@@ -2248,6 +2248,11 @@ impl Engine {
             .collect()
     }
 
+    /// How many instances of group `g` are running (not crashed).
+    pub fn instances_alive(&self, g: usize) -> usize {
+        self.groups[g].insts.iter().filter(|i| i.alive).count()
+    }
+
     /// Which instance owns each partition of group `g` (None while unassigned).
     pub fn owners(&self, g: usize) -> Vec<Option<u32>> {
         self.groups[g].parts.iter().map(|gp| gp.owner).collect()

@@ -158,7 +158,12 @@ fn draw_topology(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         let owners = app.engine.owners(gi);
         let alive = owners.iter().filter(|o| o.is_some()).count();
         let lag = last.and_then(|s| s.groups.get(gi)).map_or(0, |x| x.2);
-        let (state, style) = if alive < owners.len() {
+        let up = app.engine.instances_alive(gi);
+        let crashed = g.instances as usize - up;
+        let crashed_text = format!("{crashed} crashed");
+        let (state, style) = if crashed > 0 {
+            (crashed_text.as_str(), theme.bad())
+        } else if alive < owners.len() {
             ("unassigned partitions", theme.bad())
         } else if lag > 1_000 {
             ("lagging", theme.warn())

@@ -129,3 +129,13 @@ fn running_at_max_speed_reaches_the_end_in_bounded_batches() {
     assert!(frames > 1, "a frame simulates a bounded number of events");
     assert!(app.paused, "pauses when finished");
 }
+
+#[test]
+fn the_readme_key_table_is_the_keymap() {
+    let readme = std::fs::read_to_string(format!("{}/README.md", env!("CARGO_MANIFEST_DIR")))
+        .expect("README");
+    for b in KEYMAP {
+        let row = format!("| `{}` | {} |", b.key, b.help);
+        assert!(readme.contains(&row), "README lacks the key row {row}");
+    }
+}
