@@ -38,6 +38,12 @@ pub enum Action {
     Step,
     /// Run to the next metrics sample.
     StepInterval,
+    /// Go back one event (restore a checkpoint, simulate forward).
+    StepBack,
+    /// Go back to the previous metrics sample.
+    StepBackInterval,
+    /// Write the metrics so far as CSV.
+    Export,
     /// Faster.
     Faster,
     /// Slower.
@@ -84,6 +90,21 @@ pub const KEYMAP: &[Binding] = &[
         key: "s",
         action: Action::StepInterval,
         help: "step to the next sample",
+    },
+    Binding {
+        key: "b",
+        action: Action::StepBack,
+        help: "step back one event",
+    },
+    Binding {
+        key: "B",
+        action: Action::StepBackInterval,
+        help: "back to the previous sample",
+    },
+    Binding {
+        key: "e",
+        action: Action::Export,
+        help: "export metrics so far as CSV",
     },
     Binding {
         key: "+",
@@ -159,6 +180,22 @@ pub struct Sample {
     pub anomalies: [u64; 4],
 }
 
+/// Most checkpoints kept for stepping back; when full, every other one is dropped so
+/// they thin out towards the past.
+pub const CHECKPOINT_LIMIT: usize = 48;
+/// Events between two checkpoints (before thinning).
+pub const CHECKPOINT_EVERY: u64 = 50_000;
+
+/// Everything that stepping back must restore: the engine and what was derived from it.
+#[derive(Clone)]
+pub struct SimState {
+    engine: Engine,
+    history: VecDeque<Sample>,
+    log: VecDeque<String>,
+    totals: [u64; 4],
+    rows: usize,
+}
+
 /// The application state.
 pub struct App {
     /// The simulation.
@@ -185,6 +222,12 @@ pub struct App {
     debt_ns: f64,
     /// Cumulative anomaly counters.
     totals: [u64; 4],
+    /// Every metric row so far, for export (a few hundred per sample).
+    pub rows: Vec<Row>,
+    /// Snapshots to step back to, by event count.
+    checkpoints: Vec<SimState>,
+    /// One line for the status bar (the export's file name, say).
+    pub message: Option<String>,
 }
 
 impl App {
@@ -198,7 +241,7 @@ impl App {
             },
         );
         let names = engine.component_names().to_vec();
-        App {
+        let mut app = App {
             engine,
             paused: true,
             speed: 6,
@@ -211,7 +254,132 @@ impl App {
             names,
             debt_ns: 0.0,
             totals: [0; 4],
+            rows: Vec::new(),
+            checkpoints: Vec::new(),
+            message: None,
+        };
+        app.checkpoint();
+        app
+    }
+
+    fn state(&self) -> SimState {
+        SimState {
+            engine: self.engine.clone(),
+            history: self.history.clone(),
+            log: self.log.clone(),
+            totals: self.totals,
+            rows: self.rows.len(),
         }
+    }
+
+    fn restore(&mut self, s: SimState) {
+        self.engine = s.engine;
+        self.history = s.history;
+        self.log = s.log;
+        self.totals = s.totals;
+        self.rows.truncate(s.rows);
+        self.log_scroll = 0;
+    }
+
+    /// Keeps a checkpoint of the current state (thinning old ones when full).
+    fn checkpoint(&mut self) {
+        let steps = self.engine.steps();
+        if self
+            .checkpoints
+            .last()
+            .is_some_and(|c| c.engine.steps() >= steps)
+        {
+            return;
+        }
+        if self.checkpoints.len() >= CHECKPOINT_LIMIT {
+            // Keep the first (t = 0) and every other one after it.
+            let mut i = 0;
+            self.checkpoints.retain(|_| {
+                i += 1;
+                i == 1 || i % 2 == 0
+            });
+        }
+        let st = self.state();
+        self.checkpoints.push(st);
+    }
+
+    /// Runs forward to `until` (ns) or `budget` events, stopping at checkpoint
+    /// boundaries to take checkpoints.
+    fn advance(&mut self, until: u64, budget: u64) -> RunStatus {
+        let mut left = budget;
+        loop {
+            let to_boundary = CHECKPOINT_EVERY - self.engine.steps() % CHECKPOINT_EVERY;
+            let chunk = left.min(to_boundary);
+            let status = self.engine.run_until(until, chunk);
+            left -= chunk.min(left);
+            self.absorb();
+            if self.engine.steps().is_multiple_of(CHECKPOINT_EVERY) {
+                self.checkpoint();
+            }
+            if status != RunStatus::BudgetSpent || left == 0 {
+                return status;
+            }
+        }
+    }
+
+    /// Goes back to the state after exactly `target` events: restores the nearest
+    /// checkpoint at or before it and simulates forward. The result is identical to
+    /// having stopped there on the way forward.
+    fn rewind_to_steps(&mut self, target: u64) {
+        let Some(cp) = self
+            .checkpoints
+            .iter()
+            .rev()
+            .find(|c| c.engine.steps() <= target)
+            .cloned()
+        else {
+            return;
+        };
+        self.checkpoints.retain(|c| c.engine.steps() <= target);
+        self.restore(cp);
+        while self.engine.steps() < target {
+            let left = target - self.engine.steps();
+            self.engine.run_until(u64::MAX, left);
+            self.absorb();
+        }
+    }
+
+    /// Goes back to just after the sample at `time` (ns).
+    fn rewind_to_time(&mut self, time: u64) {
+        let Some(cp) = self
+            .checkpoints
+            .iter()
+            .rev()
+            .find(|c| c.engine.now() <= time)
+            .cloned()
+        else {
+            return;
+        };
+        let keep = cp.engine.steps();
+        self.checkpoints.retain(|c| c.engine.steps() <= keep);
+        self.restore(cp);
+        self.run_to_sample(time);
+    }
+
+    /// Runs until the metrics sample at `time` (ns) has been taken, and no further:
+    /// the state then ends on an event, so stepping back and forth lands on it again.
+    fn run_to_sample(&mut self, time: u64) {
+        if time >= self.model().duration.0 {
+            self.advance(u64::MAX, u64::MAX);
+            return;
+        }
+        self.advance(time, u64::MAX);
+        while self.engine.last_sample_time() < time && !self.engine.is_finished() {
+            self.advance(u64::MAX, 1);
+        }
+    }
+
+    /// The CSV of every metric row so far.
+    pub fn export_csv(&self) -> std::io::Result<Vec<u8>> {
+        let mut w =
+            crate::output::csv::CsvWriter::new(Vec::new()).map_err(std::io::Error::other)?;
+        w.write(&self.rows).map_err(std::io::Error::other)?;
+        w.finish()
     }
 
     /// The model.
@@ -233,15 +401,34 @@ impl App {
             }
             Action::Step => {
                 self.paused = true;
-                self.engine.step();
-                self.absorb();
+                self.advance(u64::MAX, 1);
             }
             Action::StepInterval => {
                 self.paused = true;
                 let iv = self.model().metrics_interval.0;
                 let next = self.engine.last_sample_time().saturating_add(iv);
-                self.engine.run_until(next.saturating_add(1), u64::MAX);
-                self.absorb();
+                self.run_to_sample(next);
+            }
+            Action::StepBack => {
+                self.paused = true;
+                let steps = self.engine.steps();
+                if steps > 0 {
+                    self.rewind_to_steps(steps - 1);
+                }
+            }
+            Action::StepBackInterval => {
+                self.paused = true;
+                let iv = self.model().metrics_interval.0;
+                let last = self.engine.last_sample_time();
+                // Back to the sample before the current one (or to t = 0).
+                match last.checked_sub(iv) {
+                    Some(t) if t > 0 && last > 0 => self.rewind_to_time(t),
+                    _ => self.rewind_to_steps(0),
+                }
+            }
+            Action::Export => {
+                // The file is written by the shell (`tui::run`); here only the request.
+                self.message = Some("export requested".to_string());
             }
             Action::Faster => self.speed = (self.speed + 1).min(SPEEDS.len() - 1),
             Action::Slower => self.speed = self.speed.saturating_sub(1),
@@ -280,11 +467,10 @@ impl App {
                     self.debt_ns -= step;
                     self.engine.now().saturating_add(step as u64)
                 };
-                let status = self.engine.run_until(until, EVENTS_PER_FRAME);
+                let status = self.advance(until, EVENTS_PER_FRAME);
                 if status == RunStatus::Finished {
                     self.paused = true;
                 }
-                self.absorb();
             }
         }
     }
@@ -293,6 +479,7 @@ impl App {
     fn absorb(&mut self) {
         let rows = self.engine.drain_rows();
         self.absorb_rows(&rows);
+        self.rows.extend(rows);
         let recs = self.engine.drain_trace();
         let skip = recs.len().saturating_sub(LOG_LIMIT);
         for r in &recs[skip..] {

@@ -49,6 +49,28 @@ pub fn action_for(key: KeyEvent) -> Option<Action> {
         .map(|b| b.action)
 }
 
+/// Writes the metrics so far to `edasim-<scenario>-<t>s.csv` in the current directory
+/// (atomically) and says where, or what went wrong.
+fn export(app: &App) -> String {
+    let name = format!(
+        "edasim-{}-{:.0}s.csv",
+        app.model().name,
+        app.engine.now() as f64 / 1e9
+    );
+    let tmp = format!(".{name}.tmp-{}", std::process::id());
+    let result = app
+        .export_csv()
+        .and_then(|bytes| std::fs::write(&tmp, bytes))
+        .and_then(|_| std::fs::rename(&tmp, &name));
+    match result {
+        Ok(()) => format!("exported {} metric rows to {name}", app.rows.len()),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            format!("export failed: {e}")
+        }
+    }
+}
+
 /// Runs the TUI on `model` until the user quits.
 #[allow(clippy::disallowed_methods)] // the shell reads the clock and the environment
 pub fn run(model: Model) -> io::Result<()> {
@@ -85,7 +107,12 @@ pub fn run(model: Model) -> io::Result<()> {
                 ev = events.next() => match ev {
                     Some(Ok(Event::Key(key))) => {
                         if let Some(a) = action_for(key) {
-                            app.update(a);
+                            app.message = None;
+                            if a == Action::Export {
+                                app.message = Some(export(&app));
+                            } else {
+                                app.update(a);
+                            }
                             dirty = true;
                         }
                     }

@@ -62,7 +62,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: Theme) {
     .areas(area);
     draw_header(frame, header, app, theme);
     draw_status(frame, status, app, theme);
-    let counters_h = if body.height >= 14 { 4 } else { 0 };
+    let counters_h = if body.height >= 14 { 5 } else { 0 };
     let log_h = if body.height >= 24 {
         body.height / 3
     } else {
@@ -129,10 +129,17 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
 }
 
 fn draw_status(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
+    if let Some(m) = &app.message {
+        frame.render_widget(
+            Paragraph::new(Line::styled(format!(" {m}"), theme.accent())),
+            area,
+        );
+        return;
+    }
     let mut spans = Vec::new();
     for b in KEYMAP
         .iter()
-        .filter(|b| ["space", "n", "s", "+", "-", "tab", "?", "q"].contains(&b.key))
+        .filter(|b| ["space", "n", "s", "b", "+", "-", "e", "?", "q"].contains(&b.key))
     {
         spans.push(Span::styled(
             format!(" {} ", b.key),
@@ -330,14 +337,55 @@ fn draw_counters(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         .engine
         .anomalies()
         .rev()
-        .take(2)
+        .take(1)
         .map(|a| a.explain(app.model()))
         .collect();
     for text in latest {
         lines.push(Line::from(format!(" {text}")));
     }
+    let next: Vec<String> = app
+        .engine
+        .upcoming(4)
+        .into_iter()
+        .map(|(t, ev)| format!("{:.6} {}", t as f64 / 1e9, describe_event(app, ev)))
+        .collect();
+    lines.push(Line::from(vec![
+        Span::styled(" next: ", Style::new().add_modifier(Modifier::BOLD)),
+        Span::raw(next.join("  ·  ")),
+    ]));
     let block = Block::bordered().title(" anomalies ");
     frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+/// A scheduled event in words, for the "next" line.
+pub fn describe_event(app: &App, ev: crate::sim::queue::Ev) -> String {
+    use crate::sim::queue::Ev;
+    let m = app.model();
+    let group = |g: u32| m.groups.get(g as usize).map_or("?", |x| x.name.as_str());
+    match ev {
+        Ev::Produce { producer } | Ev::Resend { producer, .. } => {
+            format!(
+                "produce {}",
+                m.producers
+                    .get(producer as usize)
+                    .map_or("?", |p| p.name.as_str())
+            )
+        }
+        Ev::Done { group: g, .. } => format!("done {}", group(g)),
+        Ev::RetryDue { group: g, .. } => format!("retry {}", group(g)),
+        Ev::AutoCommit {
+            group: g, instance, ..
+        } => format!("commit {}#{}", group(g), instance + 1),
+        Ev::FaultStart { .. } => "crash".to_string(),
+        Ev::FaultEnd { .. } => "restart".to_string(),
+        Ev::Detect {
+            group: g, instance, ..
+        } => format!("detect {}#{} gone", group(g), instance + 1),
+        Ev::RebalanceDone { group: g, .. } | Ev::AssignRevoked { group: g, .. } => {
+            format!("rebalance {}", group(g))
+        }
+        Ev::Sample => "sample".to_string(),
+    }
 }
 
 fn draw_log(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
