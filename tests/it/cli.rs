@@ -8,11 +8,27 @@ fn edasim() -> Command {
     c
 }
 
-fn tmpdir(name: &str) -> std::path::PathBuf {
+/// A scratch directory, removed when the test ends.
+struct TmpDir(std::path::PathBuf);
+
+impl std::ops::Deref for TmpDir {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TmpDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tmpdir(name: &str) -> TmpDir {
     let d = std::env::temp_dir().join(format!("edasim-test-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).expect("tmp");
-    d
+    TmpDir(d)
 }
 
 #[test]
@@ -61,7 +77,7 @@ fn headless_run_writes_csv_and_trace_atomically() {
         assert!(line.get(field).is_some(), "trace lacks {field}");
     }
     // Only the final files remain: no temporary leftovers.
-    let names: Vec<String> = std::fs::read_dir(&d)
+    let names: Vec<String> = std::fs::read_dir(&*d)
         .expect("dir")
         .map(|e| e.expect("e").file_name().to_string_lossy().into_owned())
         .collect();
@@ -212,6 +228,6 @@ fn ctrl_c_leaves_no_output_file() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let left: Vec<_> = std::fs::read_dir(&d).expect("dir").collect();
+    let left: Vec<_> = std::fs::read_dir(&*d).expect("dir").collect();
     assert!(left.is_empty(), "files left behind: {left:?}");
 }
