@@ -618,6 +618,22 @@ impl Engine {
         );
     }
 
+    /// Traces what happened to a work item of group `g`.
+    #[inline]
+    fn tr_work(&mut self, kind: TraceKind, g: usize, work: &Work) {
+        let comp = self.plan.group_comp + g as u32;
+        self.tracer.rec(
+            self.now,
+            kind,
+            comp,
+            work.instance,
+            Some(&work.rec),
+            work.partition,
+            work.offset,
+            work.attempt,
+        );
+    }
+
     // ----- producers -----------------------------------------------------------
 
     /// The first arrival strictly after `t` (ns), or None past the end of the run.
@@ -919,11 +935,7 @@ impl Engine {
             return;
         }
         let spec = &self.model.groups[g];
-        let (failure_rate, max_attempts, comp) = (
-            spec.failure_rate,
-            spec.retry.max_attempts,
-            self.plan.group_comp + g as u32,
-        );
+        let (failure_rate, max_attempts) = (spec.failure_rate, spec.retry.max_attempts);
         let gs = &mut self.groups[g];
         let i = work.instance as usize;
         gs.insts[i].busy -= 1;
@@ -932,15 +944,7 @@ impl Engine {
             || (failure_rate > 0.0 && self.groups[g].fail_rng.random::<f64>() < failure_rate);
         if failed {
             self.groups[g].c.failures += 1;
-            self.tr(
-                TraceKind::Fail,
-                comp,
-                i as u32,
-                Some(&work.rec),
-                work.partition,
-                work.offset,
-                work.attempt,
-            );
+            self.tr_work(TraceKind::Fail, g, &work);
             if work.stale {
                 self.free_work(g, w);
                 let cause = work.redelivery.unwrap_or(Cause::Rebalance(self.now));
@@ -959,15 +963,7 @@ impl Engine {
                         token,
                     },
                 );
-                self.tr(
-                    TraceKind::Retry,
-                    comp,
-                    i as u32,
-                    Some(&work.rec),
-                    work.partition,
-                    work.offset,
-                    work.attempt,
-                );
+                self.tr_work(TraceKind::Retry, g, &work);
             } else {
                 self.give_up(g, &work);
                 self.complete(g, w, &work);
@@ -985,22 +981,13 @@ impl Engine {
 
     /// The last attempt failed: dead-letter the record, or lose it.
     fn give_up(&mut self, g: usize, work: &Work) {
-        let comp = self.plan.group_comp + g as u32;
         let first = self.account(g, work);
         match self.model.groups[g].dead_letter {
             Some(dlq) => {
                 if first {
                     self.groups[g].c.dead_lettered += 1;
                 }
-                self.tr(
-                    TraceKind::DeadLetter,
-                    comp,
-                    work.instance,
-                    Some(&work.rec),
-                    work.partition,
-                    work.offset,
-                    work.attempt,
-                );
+                self.tr_work(TraceKind::DeadLetter, g, work);
                 let rec = Record {
                     produced_at: self.now,
                     accounted: 0,
@@ -1020,15 +1007,7 @@ impl Engine {
                 self.append(dlq, part, rec);
             }
             None => {
-                self.tr(
-                    TraceKind::Drop,
-                    comp,
-                    work.instance,
-                    Some(&work.rec),
-                    work.partition,
-                    work.offset,
-                    work.attempt,
-                );
+                self.tr_work(TraceKind::Drop, g, work);
                 if first {
                     self.groups[g].c.lost += 1;
                     self.note(
@@ -1095,7 +1074,6 @@ impl Engine {
 
     #[inline]
     fn apply_success(&mut self, g: usize, work: &Work) {
-        let comp = self.plan.group_comp + g as u32;
         let first = self.account(g, work);
         let latency = self.now.saturating_sub(work.rec.produced_at);
         let gs = &mut self.groups[g];
@@ -1146,15 +1124,7 @@ impl Engine {
                 gs.key_last[work.rec.key as usize] = (work.rec.produced_at, work.rec.msg);
             }
         }
-        self.tr(
-            TraceKind::Ack,
-            comp,
-            work.instance,
-            Some(&work.rec),
-            work.partition,
-            work.offset,
-            work.attempt,
-        );
+        self.tr_work(TraceKind::Ack, g, work);
         // Follow-up events keep the key and the correlation id. Those of a duplicate
         // are copies: their originals were emitted the first time.
         for k in 0..self.model.groups[g].emits.len() {
@@ -1415,30 +1385,13 @@ impl Engine {
         if !self.account(g, work) {
             return;
         }
-        let comp = self.plan.group_comp + g as u32;
         if in_log {
             self.groups[g].c.lost += 1;
-            self.tr(
-                TraceKind::Drop,
-                comp,
-                work.instance,
-                Some(&work.rec),
-                work.partition,
-                work.offset,
-                work.attempt,
-            );
+            self.tr_work(TraceKind::Drop, g, work);
             self.note(AnomalyKind::Lost, g, work, 0, cause);
         } else {
             self.groups[g].c.expired += 1;
-            self.tr(
-                TraceKind::Expire,
-                comp,
-                work.instance,
-                Some(&work.rec),
-                work.partition,
-                work.offset,
-                work.attempt,
-            );
+            self.tr_work(TraceKind::Expire, g, work);
             self.note(AnomalyKind::Expired, g, work, 0, Cause::Retention);
         }
     }
