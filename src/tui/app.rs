@@ -322,21 +322,25 @@ impl App {
         }
     }
 
+    /// Restores the latest checkpoint that `fits` and forgets the later ones; false if
+    /// none fits (the first checkpoint, t = 0, always does for sensible targets).
+    fn restore_latest(&mut self, fits: impl Fn(&Engine) -> bool) -> bool {
+        let Some(i) = self.checkpoints.iter().rposition(|c| fits(&c.engine)) else {
+            return false;
+        };
+        self.checkpoints.truncate(i + 1);
+        let cp = self.checkpoints[i].clone();
+        self.restore(cp);
+        true
+    }
+
     /// Goes back to the state after exactly `target` events: restores the nearest
     /// checkpoint at or before it and simulates forward. The result is identical to
     /// having stopped there on the way forward.
     fn rewind_to_steps(&mut self, target: u64) {
-        let Some(cp) = self
-            .checkpoints
-            .iter()
-            .rev()
-            .find(|c| c.engine.steps() <= target)
-            .cloned()
-        else {
+        if !self.restore_latest(|e| e.steps() <= target) {
             return;
-        };
-        self.checkpoints.retain(|c| c.engine.steps() <= target);
-        self.restore(cp);
+        }
         while self.engine.steps() < target {
             let left = target - self.engine.steps();
             self.engine.run_until(u64::MAX, left);
@@ -346,19 +350,9 @@ impl App {
 
     /// Goes back to just after the sample at `time` (ns).
     fn rewind_to_time(&mut self, time: u64) {
-        let Some(cp) = self
-            .checkpoints
-            .iter()
-            .rev()
-            .find(|c| c.engine.now() <= time)
-            .cloned()
-        else {
-            return;
-        };
-        let keep = cp.engine.steps();
-        self.checkpoints.retain(|c| c.engine.steps() <= keep);
-        self.restore(cp);
-        self.run_to_sample(time);
+        if self.restore_latest(|e| e.now() <= time) {
+            self.run_to_sample(time);
+        }
     }
 
     /// Runs until the metrics sample at `time` (ns) has been taken, and no further:
@@ -523,8 +517,7 @@ impl App {
                     }
                     continue;
                 }
-                if let Some(p) = model.producers.iter().position(|p| p.name == r.component) {
-                    let _ = p;
+                if model.producers.iter().any(|p| p.name == r.component) {
                     if r.metric == "throughput_out" {
                         s.rate_in += v;
                     }

@@ -147,7 +147,6 @@ fn draw_status(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         ));
         spans.push(Span::raw(format!(" {} ", b.help)));
     }
-    let _ = app;
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
@@ -238,7 +237,7 @@ fn draw_charts(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         ),
     ];
     for (gi, g) in app.model().groups.iter().enumerate() {
-        let (p50, p99, lag) = last
+        let (_, p99, lag) = last
             .and_then(|s| s.groups.get(gi).copied())
             .unwrap_or((0.0, 0.0, 0));
         rows.push((
@@ -249,7 +248,6 @@ fn draw_charts(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             format!("{:<7.7} lag {lag:>8} ", g.name),
             tail(&|s| s.groups.get(gi).map_or(0, |x| x.2)),
         ));
-        let _ = p50;
     }
     rows.push((
         format!("dlq depth {:>10} ", last.map_or(0, |s| s.dlq_depth)),
