@@ -107,6 +107,28 @@ impl KeyTable {
     }
 }
 
+impl KeyTable {
+    /// The id of the key spelled `text`, if some producer has it (the TUI's filter and
+    /// run-until prompt; never on the hot path).
+    pub fn find(&self, text: &str) -> Option<KeyId> {
+        self.spaces.iter().rev().find_map(|s| {
+            let idx = match &s.names {
+                KeyNames::List(l) => l.iter().position(|k| k == text)? as u64,
+                KeyNames::Format(f) => {
+                    let (pre, post) = f.split_once("{}")?;
+                    let mid = text.strip_prefix(pre)?.strip_suffix(post)?;
+                    let n: u64 = mid.parse().ok()?;
+                    if n == 0 || n > u64::from(s.count) || key_from_format(f, n) != text {
+                        return None;
+                    }
+                    n - 1
+                }
+            };
+            (idx < u64::from(s.count)).then(|| s.base + idx as KeyId)
+        })
+    }
+}
+
 /// `format` with every `{}` replaced by `n`.
 pub fn key_from_format(format: &str, n: u64) -> String {
     format.replace("{}", &n.to_string())

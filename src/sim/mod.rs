@@ -460,6 +460,21 @@ impl Engine {
         std::mem::take(&mut self.tracer.recs)
     }
 
+    /// Sequence number of the last trace record made (0 before the first).
+    pub fn trace_seq(&self) -> u64 {
+        self.tracer.seq
+    }
+
+    /// Records retained in topic `t` that some consumer has yet to commit (all of them
+    /// when nobody consumes it, as for a dead-letter topic), and the age in ns of the
+    /// oldest of them since it was first produced.
+    pub fn topic_backlog(&self, t: usize) -> (u64, u64) {
+        if t >= self.topics.len() {
+            return (0, 0);
+        }
+        self.topic_depth(t)
+    }
+
     /// Stops recording trace records (a shell whose trace file is full).
     pub fn stop_tracing(&mut self) {
         self.tracer.on = false;

@@ -5,15 +5,22 @@ use std::collections::VecDeque;
 
 use crate::metrics::Row;
 use crate::model::Model;
-use crate::sim::trace::{NA32, NA64, TraceRec};
+use crate::sim::trace::{NA32, NA64, TraceKind, TraceRec};
 use crate::sim::{Engine, Options, RunStatus};
 
+use super::query::{Filter, Goal, parse_goal};
+
 /// Metric samples kept for the charts (one per metrics interval).
-pub const HISTORY_LIMIT: usize = 240;
-/// Lines kept in the event log.
-pub const LOG_LIMIT: usize = 2_000;
-/// Most events simulated between two frames, so input is never starved.
-pub const EVENTS_PER_FRAME: u64 = 400_000;
+pub const HISTORY_LIMIT: usize = 600;
+/// Trace records kept for the event log, its filter and the message inspector.
+pub const JOURNAL_LIMIT: usize = 200_000;
+/// Events simulated in one slice of work; the shell runs slices until its frame budget
+/// is spent, so input is never starved.
+pub const SLICE_EVENTS: u64 = 20_000;
+/// Records the log moves by on a page (`h`/`l`).
+pub const PAGE: usize = 10;
+/// Samples the charts pan by on `h`/`l`.
+pub const PAN: usize = 10;
 
 /// Speeds offered by `+` and `-`: simulated seconds per wall-clock second.
 pub const SPEEDS: [f64; 10] = [
@@ -32,7 +39,7 @@ pub const SPEEDS: [f64; 10] = [
 /// What the user (or the clock) asks for.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Action {
-    /// Run or pause.
+    /// Run or pause (pausing also cancels a run-until).
     TogglePause,
     /// Process one event.
     Step,
@@ -42,6 +49,14 @@ pub enum Action {
     StepBack,
     /// Go back to the previous metrics sample.
     StepBackInterval,
+    /// Open the run-until prompt.
+    Goto,
+    /// Open the log filter prompt.
+    Filter,
+    /// Show the journey of the selected message (or close it).
+    Inspect,
+    /// Close the prompt, the inspector, the help, or clear the filter.
+    Close,
     /// Write the metrics so far as CSV.
     Export,
     /// Faster.
@@ -52,16 +67,34 @@ pub enum Action {
     FocusNext,
     /// Previous panel.
     FocusPrev,
-    /// Scroll the focused panel up.
+    /// Scroll the focused panel up (the log: select an older record).
     ScrollUp,
-    /// Scroll the focused panel down.
+    /// Scroll the focused panel down (the log: select a newer record).
     ScrollDown,
+    /// Page back (the log: older; the charts: back in time).
+    PageBack,
+    /// Page forward (the log: newer; the charts: forward in time).
+    PageForward,
     /// Show or hide the key help.
     ToggleHelp,
     /// Leave.
     Quit,
-    /// Wall-clock time passed (seconds): advance the simulation if running.
+    /// Wall-clock time passed (seconds): owe the simulation that much time at the
+    /// current speed, and do one slice of work.
     Tick(f64),
+    /// One more slice of owed work (the shell calls it while [`App::busy`] and its frame
+    /// budget lasts).
+    Work,
+    /// A character typed into the open prompt.
+    Char(char),
+    /// Delete the prompt's last character.
+    Backspace,
+    /// Submit the prompt.
+    Submit,
+    /// Focus a panel (a mouse click).
+    Focus(Panel),
+    /// Select a log record by its trace sequence number (a mouse click).
+    Select(u64),
 }
 
 /// One key binding: the key as shown, the action, and what it does.
@@ -74,7 +107,7 @@ pub struct Binding {
     pub help: &'static str,
 }
 
-/// The keymap: drives key handling, the help overlay and the status bar.
+/// The keymap: drives key handling, the help overlay, the status bar and the README.
 pub const KEYMAP: &[Binding] = &[
     Binding {
         key: "space",
@@ -100,6 +133,26 @@ pub const KEYMAP: &[Binding] = &[
         key: "B",
         action: Action::StepBackInterval,
         help: "back to the previous sample",
+    },
+    Binding {
+        key: "g",
+        action: Action::Goto,
+        help: "run until a time, #event, msg, key or metric > x",
+    },
+    Binding {
+        key: "/",
+        action: Action::Filter,
+        help: "filter the log by component, key or msg",
+    },
+    Binding {
+        key: "enter",
+        action: Action::Inspect,
+        help: "journey of the selected message",
+    },
+    Binding {
+        key: "esc",
+        action: Action::Close,
+        help: "close / clear the filter",
     },
     Binding {
         key: "e",
@@ -129,12 +182,22 @@ pub const KEYMAP: &[Binding] = &[
     Binding {
         key: "k",
         action: Action::ScrollUp,
-        help: "scroll up (also ↑)",
+        help: "up: older log line (also ↑)",
     },
     Binding {
         key: "j",
         action: Action::ScrollDown,
-        help: "scroll down (also ↓)",
+        help: "down: newer log line (also ↓)",
+    },
+    Binding {
+        key: "h",
+        action: Action::PageBack,
+        help: "page back in log / charts (also ←)",
+    },
+    Binding {
+        key: "l",
+        action: Action::PageForward,
+        help: "page forward (also →)",
     },
     Binding {
         key: "?",
@@ -161,7 +224,7 @@ pub enum Panel {
 
 const PANELS: [Panel; 3] = [Panel::Topology, Panel::Charts, Panel::Log];
 
-/// One metrics sample of the whole system, reduced to what the charts draw.
+/// One metrics sample of the whole system, reduced to what the screen draws.
 #[derive(Clone, Debug, Default)]
 pub struct Sample {
     /// Sample time, ns.
@@ -174,6 +237,14 @@ pub struct Sample {
     pub groups: Vec<(f64, f64, u64)>,
     /// Per group and partition: lag.
     pub partition_lag: Vec<Vec<u64>>,
+    /// Per producer: records per second.
+    pub producer_rate: Vec<f64>,
+    /// Per topic: records appended per second.
+    pub topic_rate: Vec<f64>,
+    /// Per group: records delivered per second.
+    pub group_in: Vec<f64>,
+    /// Per group: records dead-lettered per second.
+    pub group_dlq: Vec<f64>,
     /// Total dead-letter depth.
     pub dlq_depth: u64,
     /// Cumulative counters: ordering violations, duplicates, lost, retries.
@@ -187,13 +258,33 @@ pub const CHECKPOINT_LIMIT: usize = 48;
 pub const CHECKPOINT_EVERY: u64 = 50_000;
 
 /// Everything that stepping back must restore: the engine and what was derived from it.
+/// The journal is not copied: it is cut back to the restored engine's trace position.
 #[derive(Clone)]
 pub struct SimState {
     engine: Engine,
     history: VecDeque<Sample>,
-    log: VecDeque<String>,
     totals: [u64; 4],
     rows: usize,
+}
+
+/// Which prompt is open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PromptKind {
+    /// `g`: run until.
+    Goto,
+    /// `/`: filter the log.
+    Filter,
+}
+
+/// A one-line prompt in the status bar.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Prompt {
+    /// Which.
+    pub kind: PromptKind,
+    /// What was typed.
+    pub text: String,
+    /// Why the last submission was refused.
+    pub error: Option<String>,
 }
 
 /// The application state.
@@ -212,13 +303,27 @@ pub struct App {
     pub quit: bool,
     /// Metric samples, oldest first.
     pub history: VecDeque<Sample>,
-    /// Event log lines, oldest first.
-    pub log: VecDeque<String>,
-    /// Scroll offset of the log from its end.
-    pub log_scroll: usize,
+    /// How many samples the charts are panned back from the newest.
+    pub chart_pan: usize,
+    /// The latest trace records, oldest first (the event log, its filter, journeys).
+    pub journal: VecDeque<TraceRec>,
+    /// The selected log record (trace seq); `None` follows the newest.
+    pub selected: Option<u64>,
+    /// The log filter.
+    pub filter: Option<Filter>,
+    /// The open prompt.
+    pub prompt: Option<Prompt>,
+    /// The message whose journey is shown.
+    pub inspect: Option<u64>,
+    /// Where `g` is running to.
+    pub goal: Option<Goal>,
+    /// Trace records made by the last single step (first and last seq).
+    pub step_mark: Option<(u64, u64)>,
     /// Component names, for the log.
     names: Vec<String>,
-    /// Simulated time owed to the clock (ns) when running slower than real time.
+    /// Simulated time owed by the clock (ns); `u64::MAX` at full speed.
+    owed_until: u64,
+    /// Fractional nanoseconds owed, carried between ticks at slow speeds.
     debt_ns: f64,
     /// Cumulative anomaly counters.
     totals: [u64; 4],
@@ -249,9 +354,16 @@ impl App {
             show_help: false,
             quit: false,
             history: VecDeque::new(),
-            log: VecDeque::new(),
-            log_scroll: 0,
+            chart_pan: 0,
+            journal: VecDeque::new(),
+            selected: None,
+            filter: None,
+            prompt: None,
+            inspect: None,
+            goal: None,
+            step_mark: None,
             names,
+            owed_until: 0,
             debt_ns: 0.0,
             totals: [0; 4],
             rows: Vec::new(),
@@ -262,11 +374,15 @@ impl App {
         app
     }
 
+    /// Component names, indexed as in trace records.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
     fn state(&self) -> SimState {
         SimState {
             engine: self.engine.clone(),
             history: self.history.clone(),
-            log: self.log.clone(),
             totals: self.totals,
             rows: self.rows.len(),
         }
@@ -275,10 +391,13 @@ impl App {
     fn restore(&mut self, s: SimState) {
         self.engine = s.engine;
         self.history = s.history;
-        self.log = s.log;
         self.totals = s.totals;
         self.rows.truncate(s.rows);
-        self.log_scroll = 0;
+        let seq = self.engine.trace_seq();
+        while self.journal.back().is_some_and(|r| r.seq > seq) {
+            self.journal.pop_back();
+        }
+        self.chart_pan = 0;
     }
 
     /// Keeps a checkpoint of the current state (thinning old ones when full).
@@ -334,17 +453,16 @@ impl App {
         true
     }
 
-    /// Goes back to the state after exactly `target` events: restores the nearest
-    /// checkpoint at or before it and simulates forward. The result is identical to
-    /// having stopped there on the way forward.
-    fn rewind_to_steps(&mut self, target: u64) {
-        if !self.restore_latest(|e| e.steps() <= target) {
+    /// Goes to the state after exactly `target` events: when it lies behind, restores
+    /// the nearest checkpoint at or before it; then simulates forward. The result is
+    /// identical to having stopped there on the way forward.
+    fn go_to_steps(&mut self, target: u64) {
+        if self.engine.steps() > target && !self.restore_latest(|e| e.steps() <= target) {
             return;
         }
-        while self.engine.steps() < target {
+        while self.engine.steps() < target && !self.engine.is_finished() {
             let left = target - self.engine.steps();
-            self.engine.run_until(u64::MAX, left);
-            self.absorb();
+            self.advance(u64::MAX, left);
         }
     }
 
@@ -386,38 +504,94 @@ impl App {
         SPEEDS[self.speed]
     }
 
+    /// Whether simulation work is owed: running behind the clock, or a run-until
+    /// under way. The shell keeps sending [`Action::Work`] while this holds and its
+    /// frame budget lasts.
+    pub fn busy(&self) -> bool {
+        if self.engine.is_finished() {
+            return false;
+        }
+        self.goal.is_some() || (!self.paused && self.engine.now() < self.owed_until)
+    }
+
     /// Applies an action.
     pub fn update(&mut self, action: Action) {
+        if self.prompt.is_some() && self.prompt_action(action) {
+            return;
+        }
         match action {
             Action::TogglePause => {
-                self.paused = !self.paused;
+                if self.goal.take().is_some() {
+                    self.paused = true;
+                    self.message = Some("run-until cancelled".to_string());
+                } else {
+                    self.paused = !self.paused;
+                }
+                self.owed_until = self.engine.now();
                 self.debt_ns = 0.0;
             }
             Action::Step => {
-                self.paused = true;
+                self.stop();
+                let first = self.engine.trace_seq() + 1;
                 self.advance(u64::MAX, 1);
+                let last = self.engine.trace_seq();
+                self.step_mark = (last >= first).then_some((first, last));
             }
             Action::StepInterval => {
-                self.paused = true;
+                self.stop();
                 let iv = self.model().metrics_interval.0;
                 let next = self.engine.last_sample_time().saturating_add(iv);
                 self.run_to_sample(next);
             }
             Action::StepBack => {
-                self.paused = true;
+                self.stop();
                 let steps = self.engine.steps();
                 if steps > 0 {
-                    self.rewind_to_steps(steps - 1);
+                    self.go_to_steps(steps - 1);
                 }
             }
             Action::StepBackInterval => {
-                self.paused = true;
+                self.stop();
                 let iv = self.model().metrics_interval.0;
                 let last = self.engine.last_sample_time();
                 // Back to the sample before the current one (or to t = 0).
                 match last.checked_sub(iv) {
                     Some(t) if t > 0 && last > 0 => self.rewind_to_time(t),
-                    _ => self.rewind_to_steps(0),
+                    _ => self.go_to_steps(0),
+                }
+            }
+            Action::Goto | Action::Filter => {
+                let kind = if action == Action::Goto {
+                    PromptKind::Goto
+                } else {
+                    PromptKind::Filter
+                };
+                let text = match (kind, &self.filter) {
+                    (PromptKind::Filter, Some(f)) => f.text.clone(),
+                    _ => String::new(),
+                };
+                self.prompt = Some(Prompt {
+                    kind,
+                    text,
+                    error: None,
+                });
+            }
+            Action::Inspect => {
+                if self.inspect.take().is_none() {
+                    let msg = self.selected_record().map(|r| r.msg);
+                    match msg {
+                        Some(m) if m != NA64 => self.inspect = Some(m),
+                        Some(_) => {
+                            self.message = Some("this event carries no message".to_string());
+                        }
+                        None => self.message = Some("no event to inspect yet".to_string()),
+                    }
+                }
+            }
+            Action::Close => {
+                if self.inspect.take().is_none() && !std::mem::take(&mut self.show_help) {
+                    self.filter = None;
+                    self.selected = None;
                 }
             }
             Action::Export => {
@@ -436,53 +610,346 @@ impl App {
                 };
                 self.focus = PANELS[j];
             }
-            Action::ScrollUp => {
-                if self.focus == Panel::Log {
-                    self.log_scroll = (self.log_scroll + 1).min(self.log.len().saturating_sub(1));
-                }
+            Action::Focus(p) => self.focus = p,
+            Action::Select(seq) => {
+                self.focus = Panel::Log;
+                self.selected = Some(seq);
             }
-            Action::ScrollDown => {
-                if self.focus == Panel::Log {
-                    self.log_scroll = self.log_scroll.saturating_sub(1);
-                }
-            }
+            Action::ScrollUp => self.scroll(1, true),
+            Action::ScrollDown => self.scroll(1, false),
+            Action::PageBack => self.scroll(PAGE, true),
+            Action::PageForward => self.scroll(PAGE, false),
             Action::ToggleHelp => self.show_help = !self.show_help,
             Action::Quit => self.quit = true,
             Action::Tick(wall_s) => {
-                if self.paused || self.engine.is_finished() {
-                    return;
+                if !self.paused && self.goal.is_none() {
+                    let speed = self.speed();
+                    if speed.is_infinite() {
+                        self.owed_until = u64::MAX;
+                    } else {
+                        self.debt_ns += wall_s * speed * 1e9;
+                        let step = self.debt_ns.floor();
+                        self.debt_ns -= step;
+                        self.owed_until = self
+                            .owed_until
+                            .max(self.engine.now())
+                            .saturating_add(step as u64);
+                    }
                 }
-                let speed = self.speed();
-                let until = if speed.is_infinite() {
-                    u64::MAX
+                self.work();
+            }
+            Action::Work => self.work(),
+            Action::Char(_) | Action::Backspace | Action::Submit => {}
+        }
+    }
+
+    /// Pauses and cancels a run-until (every debugger step does).
+    fn stop(&mut self) {
+        self.paused = true;
+        self.goal = None;
+        self.step_mark = None;
+        self.owed_until = self.engine.now();
+    }
+
+    /// Keys while a prompt is open; true when the action was consumed.
+    fn prompt_action(&mut self, action: Action) -> bool {
+        let Some(p) = self.prompt.as_mut() else {
+            return false;
+        };
+        match action {
+            Action::Char(c) => {
+                if p.text.chars().count() < 80 {
+                    p.text.push(c);
+                }
+                p.error = None;
+            }
+            Action::Backspace => {
+                p.text.pop();
+                p.error = None;
+            }
+            Action::Close => self.prompt = None,
+            Action::Submit => {
+                let (kind, text) = (p.kind, p.text.clone());
+                match self.submit(kind, &text) {
+                    Ok(()) => self.prompt = None,
+                    Err(e) => {
+                        if let Some(p) = self.prompt.as_mut() {
+                            p.error = Some(e);
+                        }
+                    }
+                }
+            }
+            Action::Quit | Action::Tick(_) | Action::Work | Action::Focus(_) => return false,
+            _ => {}
+        }
+        true
+    }
+
+    fn submit(&mut self, kind: PromptKind, text: &str) -> Result<(), String> {
+        match kind {
+            PromptKind::Filter => {
+                self.filter = if text.trim().is_empty() {
+                    None
                 } else {
-                    self.debt_ns += wall_s * speed * 1e9;
-                    let step = self.debt_ns.floor();
-                    self.debt_ns -= step;
-                    self.engine.now().saturating_add(step as u64)
+                    Some(Filter::parse(text, self.engine.model(), &self.names)?)
                 };
-                let status = self.advance(until, EVENTS_PER_FRAME);
-                if status == RunStatus::Finished {
-                    self.paused = true;
+                self.selected = None;
+                self.focus = Panel::Log;
+            }
+            PromptKind::Goto => {
+                let goal = parse_goal(text, self.engine.model(), &self.names)?;
+                self.stop();
+                match goal {
+                    // Behind us: rewind now, like `b`.
+                    Goal::Time(t) if t <= self.engine.now() => {
+                        if self.restore_latest(|e| e.now() <= t) {
+                            self.advance(t, u64::MAX);
+                        }
+                        self.message = Some(format!("back at {}", goal.describe()));
+                    }
+                    Goal::Event(n) if n <= self.engine.steps() => {
+                        self.go_to_steps(n);
+                        self.message = Some(format!("back at {}", goal.describe()));
+                    }
+                    g => {
+                        self.message = Some(format!("running until {}", g.describe()));
+                        self.goal = Some(g);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One slice of owed work: the run-until, or running with the clock.
+    fn work(&mut self) {
+        if let Some(goal) = self.goal.clone() {
+            self.work_goal(&goal);
+            return;
+        }
+        if self.paused || self.engine.is_finished() || self.engine.now() >= self.owed_until {
+            return;
+        }
+        if self.advance(self.owed_until, SLICE_EVENTS) == RunStatus::Finished {
+            self.paused = true;
+        }
+    }
+
+    /// One slice of a run-until; stops exactly at the goal.
+    fn work_goal(&mut self, goal: &Goal) {
+        let start = self.engine.steps();
+        let reached = match goal {
+            Goal::Time(t) => {
+                self.advance(*t, SLICE_EVENTS);
+                self.engine.now() >= *t
+            }
+            Goal::Event(n) => {
+                let left = n.saturating_sub(start).min(SLICE_EVENTS);
+                self.advance(u64::MAX, left);
+                self.engine.steps() >= *n
+            }
+            Goal::Msg(_) | Goal::Key(..) => {
+                let seq0 = self.engine.trace_seq();
+                self.advance(u64::MAX, SLICE_EVENTS);
+                let hit = self
+                    .journal
+                    .iter()
+                    .rev()
+                    .take_while(|r| r.seq > seq0)
+                    .any(|r| goal.hit_by(r));
+                if hit {
+                    // Back to the slice's start, then one event at a time to the hit.
+                    self.go_to_steps(start);
+                    loop {
+                        let seq = self.engine.trace_seq();
+                        if self.advance(u64::MAX, 1) == RunStatus::Finished {
+                            break;
+                        }
+                        let found = self
+                            .journal
+                            .iter()
+                            .rev()
+                            .take_while(|r| r.seq > seq)
+                            .any(|r| goal.hit_by(r));
+                        if found {
+                            self.step_mark = Some((seq + 1, self.engine.trace_seq()));
+                            break;
+                        }
+                    }
+                }
+                hit
+            }
+            Goal::Metric { .. } => {
+                let iv = self.model().metrics_interval.0;
+                let mut met = false;
+                while !met
+                    && !self.engine.is_finished()
+                    && self.engine.steps() - start < SLICE_EVENTS
+                {
+                    let rows0 = self.rows.len();
+                    let next = self.engine.last_sample_time().saturating_add(iv);
+                    self.run_to_sample(next);
+                    met = goal.met_by(&self.rows[rows0.min(self.rows.len())..]);
+                }
+                met
+            }
+        };
+        if reached {
+            self.goal = None;
+            self.paused = true;
+            self.owed_until = self.engine.now();
+            self.selected = None;
+            self.message = Some(format!(
+                "reached {} at t = {:.6} s, event #{}",
+                goal.describe(),
+                self.engine.now() as f64 / 1e9,
+                self.engine.steps()
+            ));
+        } else if self.engine.is_finished() {
+            self.goal = None;
+            self.paused = true;
+            self.message = Some(format!("{} not reached: the run finished", goal.describe()));
+        }
+    }
+
+    /// Moves the selection (log) or pans the charts by `n`, towards the past if `back`.
+    fn scroll(&mut self, n: usize, back: bool) {
+        match self.focus {
+            Panel::Log => {
+                for _ in 0..n {
+                    self.selected = match (self.selected, back) {
+                        (None, true) => self
+                            .neighbour(None, true)
+                            .and_then(|cur| self.neighbour(Some(cur), true).or(Some(cur))),
+                        (None, false) => None,
+                        (Some(s), true) => self.neighbour(Some(s), true).or(Some(s)),
+                        (Some(s), false) => self.neighbour(Some(s), false),
+                    };
+                    // Reaching the newest record follows the log again.
+                    if self.selected.is_some() && self.selected == self.neighbour(None, true) {
+                        self.selected = None;
+                    }
+                }
+            }
+            Panel::Charts => {
+                let max = self.history.len().saturating_sub(1);
+                self.chart_pan = if back {
+                    (self.chart_pan + n.max(PAN)).min(max)
+                } else {
+                    self.chart_pan.saturating_sub(n.max(PAN))
+                };
+            }
+            Panel::Topology => {}
+        }
+    }
+
+    /// Whether the filter passes a record.
+    pub fn passes(&self, r: &TraceRec) -> bool {
+        self.filter.as_ref().is_none_or(|f| f.matches(r))
+    }
+
+    /// The nearest record passing the filter before (`back`) or after `from`; from the
+    /// newest end when `from` is `None`.
+    fn neighbour(&self, from: Option<u64>, back: bool) -> Option<u64> {
+        let n = self.journal.len();
+        match from {
+            None => self
+                .journal
+                .iter()
+                .rev()
+                .find(|r| self.passes(r))
+                .map(|r| r.seq),
+            Some(seq) => {
+                let i = self.journal.partition_point(|r| r.seq < seq);
+                if back {
+                    (0..i.min(n))
+                        .rev()
+                        .map(|j| &self.journal[j])
+                        .find(|r| self.passes(r))
+                        .map(|r| r.seq)
+                } else {
+                    (i + 1..n)
+                        .map(|j| &self.journal[j])
+                        .find(|r| self.passes(r))
+                        .map(|r| r.seq)
                 }
             }
         }
     }
 
-    /// Moves new metric rows and trace records into the history and the log.
+    /// The selected record, or the newest passing the filter.
+    pub fn selected_record(&self) -> Option<&TraceRec> {
+        match self.selected {
+            Some(seq) => {
+                let i = self.journal.partition_point(|r| r.seq < seq);
+                self.journal.get(i).filter(|r| r.seq == seq)
+            }
+            None => self.journal.iter().rev().find(|r| self.passes(r)),
+        }
+    }
+
+    /// The log lines to show in `height` rows: records passing the filter, oldest first,
+    /// and the index of the selected one among them. The newest `height` records are
+    /// shown unless the selection lies further back, in which case it is the last row.
+    pub fn log_window(&self, height: usize) -> (Vec<&TraceRec>, Option<usize>) {
+        if height == 0 {
+            return (Vec::new(), None);
+        }
+        let mut back: Vec<&TraceRec> = Vec::new();
+        let mut sel: Option<usize> = None;
+        for r in self.journal.iter().rev() {
+            if !self.passes(r) {
+                continue;
+            }
+            if self.selected == Some(r.seq) {
+                sel = Some(back.len());
+            }
+            back.push(r);
+            let enough = match (self.selected, sel) {
+                (None, _) => back.len() >= height,
+                (Some(_), None) => false,
+                (Some(_), Some(i)) => back.len() >= height.max(i + 1),
+            };
+            if enough {
+                break;
+            }
+        }
+        let sel = match (self.selected, sel) {
+            (None, _) if !back.is_empty() => Some(0),
+            (_, s) => s,
+        };
+        // `back` is newest first; pick the window and turn it oldest first.
+        let (from, to) = match sel {
+            Some(i) if i >= height => (i + 1 - height, i + 1),
+            _ => (0, back.len().min(height)),
+        };
+        let mut window: Vec<&TraceRec> = back[from..to].to_vec();
+        window.reverse();
+        let sel = sel.map(|i| to - 1 - i);
+        (window, sel)
+    }
+
+    /// Every kept trace record of message `msg` (its correlation id), in order.
+    pub fn journey(&self, msg: u64) -> Vec<TraceRec> {
+        self.journal
+            .iter()
+            .filter(|r| r.msg == msg)
+            .copied()
+            .collect()
+    }
+
+    /// Moves new metric rows and trace records into the history and the journal.
     fn absorb(&mut self) {
         let rows = self.engine.drain_rows();
-        self.absorb_rows(&rows);
-        self.rows.extend(rows);
-        let recs = self.engine.drain_trace();
-        let skip = recs.len().saturating_sub(LOG_LIMIT);
-        for r in &recs[skip..] {
-            let line = self.describe(r);
-            if self.log.len() >= LOG_LIMIT {
-                self.log.pop_front();
-            }
-            self.log.push_back(line);
+        if !rows.is_empty() {
+            self.absorb_rows(&rows);
+            self.rows.extend(rows);
         }
+        let recs = self.engine.drain_trace();
+        let skip = recs.len().saturating_sub(JOURNAL_LIMIT);
+        let over = (self.journal.len() + recs.len() - skip).saturating_sub(JOURNAL_LIMIT);
+        self.journal.drain(..over.min(self.journal.len()));
+        self.journal.extend(&recs[skip..]);
     }
 
     fn absorb_rows(&mut self, rows: &[Row]) {
@@ -499,8 +966,13 @@ impl App {
                     .iter()
                     .map(|g| vec![0; model.topics[g.topic].partitions as usize])
                     .collect(),
+                producer_rate: vec![0.0; model.producers.len()],
+                topic_rate: vec![0.0; model.topics.len()],
+                group_in: vec![0.0; ngroups],
+                group_dlq: vec![0.0; ngroups],
                 ..Sample::default()
             };
+            let iv = model.metrics_interval.as_secs_f64().max(1e-9);
             while i < rows.len() && rows[i].time == t {
                 let r = &rows[i];
                 i += 1;
@@ -508,7 +980,6 @@ impl App {
                 if r.component == "total" {
                     match r.metric {
                         "dlq_depth" => s.dlq_depth = v as u64,
-                        "processed" => {}
                         "ordering_violations" => self.totals[0] += v as u64,
                         "duplicates" => self.totals[1] += v as u64,
                         "lost" => self.totals[2] += v as u64,
@@ -517,9 +988,16 @@ impl App {
                     }
                     continue;
                 }
-                if model.producers.iter().any(|p| p.name == r.component) {
+                if let Some(p) = model.producers.iter().position(|p| p.name == r.component) {
                     if r.metric == "throughput_out" {
                         s.rate_in += v;
+                        s.producer_rate[p] = v;
+                    }
+                    continue;
+                }
+                if let Some(tp) = model.topics.iter().position(|x| x.name == r.component) {
+                    if r.metric == "throughput_in" {
+                        s.topic_rate[tp] = v;
                     }
                     continue;
                 }
@@ -537,6 +1015,8 @@ impl App {
                         }
                     }
                     (None, "throughput_out") => s.rate_out += v,
+                    (None, "throughput_in") => s.group_in[g] = v,
+                    (None, "dead_lettered") => s.group_dlq[g] = v / iv,
                     (None, "latency_p50") => s.groups[g].0 = v,
                     (None, "latency_p99") => s.groups[g].1 = v,
                     (None, "lag") => s.groups[g].2 = v as u64,
@@ -584,8 +1064,66 @@ impl App {
         line
     }
 
+    /// The topology edges the last single step crossed, as (from, to) nodes.
+    pub fn crossed(&self) -> Vec<(Node, Node)> {
+        let Some((first, last)) = self.step_mark else {
+            return Vec::new();
+        };
+        let m = self.engine.model();
+        let plan_topic = m.producers.len() as u32;
+        let plan_group = plan_topic + m.topics.len() as u32;
+        let node_of = |c: u32| {
+            if c < plan_topic {
+                Some(Node::Producer(c as usize))
+            } else if c < plan_group {
+                Some(Node::Topic((c - plan_topic) as usize))
+            } else {
+                let g = (c - plan_group) as usize;
+                (g < m.groups.len()).then_some(Node::Group(g))
+            }
+        };
+        let mut out = Vec::new();
+        let mut prev: Option<Node> = None;
+        for r in self
+            .journal
+            .iter()
+            .filter(|r| r.seq >= first && r.seq <= last)
+        {
+            let Some(node) = node_of(r.component) else {
+                continue;
+            };
+            let edge = match (r.kind, node) {
+                (TraceKind::Append, Node::Topic(t)) => prev
+                    .filter(|p| matches!(p, Node::Producer(_) | Node::Group(_)))
+                    .map(|p| (p, Node::Topic(t))),
+                (TraceKind::Deliver, Node::Group(g)) => {
+                    Some((Node::Topic(m.groups[g].topic), node))
+                }
+                _ => None,
+            };
+            if let Some(e) = edge
+                && !out.contains(&e)
+            {
+                out.push(e);
+            }
+            prev = Some(node);
+        }
+        out
+    }
+
     /// Cumulative anomaly counters: ordering violations, duplicates, lost, retries.
     pub fn totals(&self) -> [u64; 4] {
         self.totals
     }
+}
+
+/// A node of the topology.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Node {
+    /// A producer, by index.
+    Producer(usize),
+    /// A topic, by index.
+    Topic(usize),
+    /// A consumer group, by index.
+    Group(usize),
 }

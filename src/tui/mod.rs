@@ -5,12 +5,17 @@
 //! Ctrl-C and on panic (mouse capture included).
 
 pub mod app;
+pub mod graph;
+pub mod query;
 pub mod ui;
 
 use std::io;
 use std::time::{Duration, Instant};
 
-use crossterm::event::{Event, EventStream, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event::{
+    Event, EventStream, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent,
+    MouseEventKind,
+};
 use futures::StreamExt;
 
 use crate::model::Model;
@@ -19,22 +24,37 @@ pub use ui::Theme;
 
 /// Frame period while running (about 30 frames per second).
 const FRAME: Duration = Duration::from_millis(33);
+/// Wall time a frame may spend simulating before it draws and reads input again.
+const WORK_BUDGET: Duration = Duration::from_millis(20);
 
-/// Maps a key to an action through the keymap.
-pub fn action_for(key: KeyEvent) -> Option<Action> {
+/// Maps a key to an action: through the keymap, or as text while a prompt is open
+/// (`typing`).
+pub fn action_for(key: KeyEvent, typing: bool) -> Option<Action> {
     if key.kind != KeyEventKind::Press {
         return None;
     }
+    if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
+        return Some(Action::Quit);
+    }
+    if typing {
+        return match key.code {
+            KeyCode::Char(c) => Some(Action::Char(c)),
+            KeyCode::Backspace => Some(Action::Backspace),
+            KeyCode::Enter => Some(Action::Submit),
+            KeyCode::Esc => Some(Action::Close),
+            _ => None,
+        };
+    }
     let label = match key.code {
-        KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {
-            return Some(Action::Quit);
-        }
         KeyCode::Char(' ') => "space",
         KeyCode::Tab => "tab",
         KeyCode::BackTab => "shift-tab",
+        KeyCode::Enter => "enter",
+        KeyCode::Esc => "esc",
         KeyCode::Up => "k",
         KeyCode::Down => "j",
-        KeyCode::Esc => "q",
+        KeyCode::Left | KeyCode::PageUp => "h",
+        KeyCode::Right | KeyCode::PageDown => "l",
         KeyCode::Char(c) => {
             return app::KEYMAP
                 .iter()
@@ -47,6 +67,32 @@ pub fn action_for(key: KeyEvent) -> Option<Action> {
         .iter()
         .find(|b| b.key == label)
         .map(|b| b.action)
+}
+
+/// Maps a mouse event to an action: a click focuses the panel under it (selecting the
+/// log line clicked), the wheel scrolls the panel under it.
+pub fn mouse_action(ev: MouseEvent, screen: ratatui::layout::Rect, app: &App) -> Option<Action> {
+    let hit = ui::hit_test(screen, app, ev.column, ev.row)?;
+    match ev.kind {
+        MouseEventKind::Down(MouseButton::Left) => Some(match hit {
+            ui::Hit::LogRecord(seq) => Action::Select(seq),
+            ui::Hit::Panel(p) => Action::Focus(p),
+        }),
+        MouseEventKind::ScrollUp | MouseEventKind::ScrollDown => {
+            let panel = match hit {
+                ui::Hit::LogRecord(_) => app::Panel::Log,
+                ui::Hit::Panel(p) => p,
+            };
+            Some(if panel != app.focus {
+                Action::Focus(panel)
+            } else if ev.kind == MouseEventKind::ScrollUp {
+                Action::ScrollUp
+            } else {
+                Action::ScrollDown
+            })
+        }
+        _ => None,
+    }
 }
 
 /// Writes the metrics so far to `edasim-<scenario>-<t>s.csv` in the current directory
@@ -98,36 +144,61 @@ pub fn run(model: Model) -> io::Result<()> {
                 terminal.draw(|f| ui::draw(f, &app, theme))?;
                 dirty = false;
             }
-            let wait = if app.paused {
+            // Owed work: poll input without waiting. Otherwise sleep a frame (running)
+            // or a while (paused) unless a key comes first.
+            let wait = if app.busy() {
+                Duration::ZERO
+            } else if app.paused {
                 Duration::from_millis(250)
             } else {
                 FRAME
             };
+            let mut input = false;
             tokio::select! {
+                biased;
                 ev = events.next() => match ev {
                     Some(Ok(Event::Key(key))) => {
-                        if let Some(a) = action_for(key) {
+                        if let Some(a) = action_for(key, app.prompt.is_some()) {
                             app.message = None;
                             if a == Action::Export {
                                 app.message = Some(export(&app));
                             } else {
                                 app.update(a);
                             }
-                            dirty = true;
+                            input = true;
                         }
                     }
-                    Some(Ok(Event::Resize(..))) => dirty = true,
+                    Some(Ok(Event::Mouse(m))) => {
+                        let size = terminal.size()?;
+                        let screen = ratatui::layout::Rect::new(0, 0, size.width, size.height);
+                        if let Some(a) = mouse_action(m, screen, &app) {
+                            app.update(a);
+                            input = true;
+                        }
+                    }
+                    Some(Ok(Event::Resize(..))) => input = true,
                     Some(Ok(_)) => {}
                     Some(Err(e)) => return Err(e),
                     None => break,
                 },
                 _ = tokio::time::sleep(wait) => {}
             }
+            if app.quit {
+                break;
+            }
+            if input {
+                // Show the answer to a key at once; the simulation resumes after.
+                dirty = true;
+                continue;
+            }
             let now = Instant::now();
             let dt = now.duration_since(last).as_secs_f64();
             last = now;
-            if !app.paused {
+            if !app.paused || app.busy() {
                 app.update(Action::Tick(dt));
+                while app.busy() && now.elapsed() < WORK_BUDGET {
+                    app.update(Action::Work);
+                }
                 dirty = true;
             }
             if app.quit {

@@ -58,16 +58,45 @@ fn every_binding_is_reachable_from_a_key() {
             "space" => KeyCode::Char(' '),
             "tab" => KeyCode::Tab,
             "shift-tab" => KeyCode::BackTab,
+            "enter" => KeyCode::Enter,
+            "esc" => KeyCode::Esc,
             k => KeyCode::Char(k.chars().next().expect("a key")),
         };
         let ev = KeyEvent::new(code, KeyModifiers::NONE);
-        assert_eq!(action_for(ev), Some(b.action), "key {}", b.key);
+        assert_eq!(action_for(ev, false), Some(b.action), "key {}", b.key);
+    }
+    let key = |c| KeyEvent::new(c, KeyModifiers::NONE);
+    for (code, action) in [
+        (KeyCode::Up, Action::ScrollUp),
+        (KeyCode::Down, Action::ScrollDown),
+        (KeyCode::Left, Action::PageBack),
+        (KeyCode::Right, Action::PageForward),
+        (KeyCode::PageUp, Action::PageBack),
+        (KeyCode::PageDown, Action::PageForward),
+    ] {
+        assert_eq!(action_for(key(code), false), Some(action), "{code:?}");
     }
     let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
-    assert_eq!(action_for(ctrl_c), Some(Action::Quit));
+    assert_eq!(action_for(ctrl_c, false), Some(Action::Quit));
+    assert_eq!(action_for(ctrl_c, true), Some(Action::Quit));
     let mut release = KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE);
     release.kind = KeyEventKind::Release;
-    assert_eq!(action_for(release), None, "only presses count");
+    assert_eq!(action_for(release, false), None, "only presses count");
+    // In a prompt, keys are text.
+    assert_eq!(
+        action_for(key(KeyCode::Char('q')), true),
+        Some(Action::Char('q'))
+    );
+    assert_eq!(
+        action_for(key(KeyCode::Char(' ')), true),
+        Some(Action::Char(' '))
+    );
+    assert_eq!(action_for(key(KeyCode::Enter), true), Some(Action::Submit));
+    assert_eq!(
+        action_for(key(KeyCode::Backspace), true),
+        Some(Action::Backspace)
+    );
+    assert_eq!(action_for(key(KeyCode::Esc), true), Some(Action::Close));
 }
 
 #[test]
@@ -102,10 +131,42 @@ fn keys_change_the_state_they_promise() {
     assert_eq!(app.focus, focus);
     app.update(Action::FocusNext); // from the charts to the log
     assert_eq!(app.focus, edasim::tui::app::Panel::Log);
+    assert_eq!(app.selected, None, "the log follows the newest record");
+    let newest = app.journal.back().expect("records").seq;
     app.update(Action::ScrollUp);
-    assert_eq!(app.log_scroll, 1);
+    assert_eq!(app.selected, Some(newest - 1), "up selects the one before");
+    app.update(Action::PageBack);
+    assert_eq!(app.selected, Some(newest - 11));
+    app.update(Action::PageForward);
     app.update(Action::ScrollDown);
-    assert_eq!(app.log_scroll, 0);
+    assert_eq!(app.selected, None, "down past the newest follows again");
+    app.update(Action::FocusPrev);
+    let pan = app.chart_pan;
+    app.update(Action::PageBack);
+    assert!(app.chart_pan > pan, "h pans the charts back");
+    app.update(Action::PageForward);
+    assert_eq!(app.chart_pan, pan);
+    app.update(Action::FocusNext);
+    app.update(Action::Inspect);
+    assert!(app.inspect.is_some() || app.message.is_some());
+    app.update(Action::Close);
+    assert_eq!(app.inspect, None);
+    app.update(Action::Goto);
+    assert!(app.prompt.is_some());
+    app.update(Action::Char('x'));
+    app.update(Action::Submit);
+    assert!(
+        app.prompt.as_ref().is_some_and(|p| p.error.is_some()),
+        "a bad target keeps the prompt open with the reason"
+    );
+    app.update(Action::Close);
+    assert!(app.prompt.is_none());
+    app.update(Action::Filter);
+    app.update(Action::Char('b'));
+    app.update(Action::Submit);
+    assert!(app.filter.is_some());
+    app.update(Action::Close);
+    assert!(app.filter.is_none(), "esc clears the filter");
     app.update(Action::ToggleHelp);
     assert!(app.show_help);
     assert!(screen(&app, 80, 24).contains("keys"));
@@ -218,4 +279,207 @@ fn export_writes_the_metrics_so_far_as_tidy_csv() {
     app.update(Action::StepBackInterval);
     let csv = String::from_utf8(app.export_csv().expect("csv")).expect("utf-8");
     assert!(csv.contains("4.000,billing,processed,") && !csv.contains("5.000,"));
+}
+
+/// Types `text` into the prompt opened by `open` and submits it.
+fn prompt(app: &mut App, open: Action, text: &str) {
+    app.update(open);
+    for c in text.chars() {
+        app.update(Action::Char(c));
+    }
+    app.update(Action::Submit);
+    assert!(
+        app.prompt.is_none(),
+        "{text}: {:?}",
+        app.prompt.as_ref().and_then(|p| p.error.clone())
+    );
+}
+
+/// Lets a run-until finish, as the shell would between frames.
+fn finish_goal(app: &mut App) {
+    let mut slices = 0;
+    while app.busy() {
+        app.update(Action::Work);
+        slices += 1;
+        assert!(slices < 10_000);
+    }
+}
+
+#[test]
+fn run_until_stops_exactly_at_each_kind_of_target() {
+    let mut app = App::new(bundled("flash-sale.toml"));
+    prompt(&mut app, Action::Goto, "2.5s");
+    finish_goal(&mut app);
+    assert_eq!(app.engine.now(), 2_500_000_000);
+    assert!(
+        app.message
+            .as_deref()
+            .is_some_and(|m| m.starts_with("reached"))
+    );
+
+    prompt(&mut app, Action::Goto, "#5000");
+    finish_goal(&mut app);
+    assert_eq!(app.engine.steps(), 5000);
+
+    // A message id: stops on the first event of that message, and no later.
+    let next_msg = app
+        .journal
+        .iter()
+        .map(|r| r.msg)
+        .filter(|&m| m != u64::MAX)
+        .max();
+    let target = next_msg.expect("messages") + 50;
+    prompt(&mut app, Action::Goto, &format!("msg {target}"));
+    finish_goal(&mut app);
+    let last = *app.journal.back().expect("records");
+    assert_eq!(last.msg, target, "the last event touches the message");
+    let (first, last) = app.step_mark.expect("the hit is marked");
+    assert!(
+        app.journal
+            .iter()
+            .filter(|r| r.msg == target)
+            .all(|r| r.seq >= first && r.seq <= last),
+        "stopped at the message's first event"
+    );
+
+    // A key, then a metric threshold at sample granularity.
+    prompt(&mut app, Action::Goto, "key user-1");
+    finish_goal(&mut app);
+    let key = app.model().keys.find("user-1").expect("key");
+    assert_eq!(app.journal.back().map(|r| r.key), Some(key));
+    prompt(&mut app, Action::Goto, "payment.lag > 1k");
+    finish_goal(&mut app);
+    let lag = app.history.back().expect("sample").groups[1].2;
+    assert!(lag > 1000, "payment lag {lag}");
+    assert!(app.engine.now() > 60_000_000_000, "only during the spike");
+    assert_eq!(app.engine.now(), app.engine.last_sample_time());
+
+    // Backwards: a time behind us rewinds, identical to going forward.
+    let steps = app.engine.steps();
+    prompt(&mut app, Action::Goto, "#5000");
+    assert_eq!(app.engine.steps(), 5000);
+    let mut fresh = App::new(bundled("flash-sale.toml"));
+    prompt(&mut fresh, Action::Goto, "#5000");
+    finish_goal(&mut fresh);
+    (app.message, fresh.message) = (None, None);
+    assert_eq!(screen(&app, 120, 40), screen(&fresh, 120, 40));
+    assert!(steps > 5000);
+
+    // Space cancels a run-until.
+    prompt(&mut app, Action::Goto, "290s");
+    app.update(Action::Work);
+    app.update(Action::TogglePause);
+    assert!(app.goal.is_none() && app.paused && !app.busy());
+}
+
+#[test]
+fn the_filter_narrows_the_log_and_enter_shows_a_journey() {
+    let mut app = App::new(bundled("flash-sale.toml"));
+    for _ in 0..3 {
+        app.update(Action::StepInterval);
+    }
+    prompt(&mut app, Action::Filter, "payment#2");
+    let (window, sel) = app.log_window(30);
+    assert_eq!(window.len(), 30);
+    assert_eq!(sel, Some(29), "the newest is selected");
+    let payment = app
+        .names()
+        .iter()
+        .position(|n| n == "payment")
+        .expect("payment") as u32;
+    assert!(
+        window
+            .iter()
+            .all(|r| r.component == payment && r.instance == 1)
+    );
+    let text = screen(&app, 120, 40);
+    assert!(text.contains("filter: payment#2"), "{text}");
+
+    // Select an acked record's message and inspect it.
+    let acked = window
+        .iter()
+        .rev()
+        .find(|r| r.kind == edasim::sim::trace::TraceKind::Ack)
+        .map(|r| (r.seq, r.msg))
+        .expect("an ack");
+    app.update(Action::Select(acked.0));
+    app.update(Action::Inspect);
+    assert_eq!(app.inspect, Some(acked.1));
+    let journey = app.journey(acked.1);
+    let kinds: Vec<&str> = journey.iter().map(|r| r.kind.name()).collect();
+    assert_eq!(&kinds[..2], &["produce", "append"], "{kinds:?}");
+    assert!(kinds.contains(&"deliver") && kinds.contains(&"ack"));
+    let text = screen(&app, 120, 40);
+    assert!(text.contains(&format!("msg {}", acked.1)), "{text}");
+    assert!(
+        text.contains("checkout") && text.contains("processed once"),
+        "{text}"
+    );
+    snap("tui-journey-120x40", text);
+    app.update(Action::Inspect);
+    assert_eq!(app.inspect, None, "enter again closes");
+
+    prompt(&mut app, Action::Filter, "msg 3");
+    let (window, _) = app.log_window(50);
+    assert!(!window.is_empty() && window.iter().all(|r| r.msg == 3));
+    prompt(&mut app, Action::Filter, "key user-13022");
+    let (window, _) = app.log_window(50);
+    assert!(
+        window
+            .iter()
+            .all(|r| app.model().keys.name(r.key).as_deref() == Some("user-13022"))
+    );
+}
+
+#[test]
+fn a_step_marks_its_log_lines_and_the_edge_it_crossed() {
+    use edasim::tui::app::Node;
+    let mut app = App::new(bundled("flash-sale.toml"));
+    app.update(Action::Step);
+    // The first event is a produce: checkout → orders, then delivery to the groups.
+    let crossed = app.crossed();
+    assert!(
+        crossed.contains(&(Node::Producer(0), Node::Topic(0))),
+        "{crossed:?}"
+    );
+    assert!(
+        crossed.contains(&(Node::Topic(0), Node::Group(0))),
+        "{crossed:?}"
+    );
+    let text = screen(&app, 120, 40);
+    assert!(text.contains("▸"), "step lines are marked:\n{text}");
+    app.update(Action::StepBack);
+    assert!(app.crossed().is_empty());
+}
+
+#[test]
+fn the_mouse_focuses_panels_and_selects_log_lines() {
+    use edasim::tui::app::Panel;
+    use edasim::tui::ui::{Hit, hit_test, layout};
+    use ratatui::layout::Rect;
+    let mut app = App::new(bundled("flash-sale.toml"));
+    app.update(Action::StepInterval);
+    let area = Rect::new(0, 0, 120, 40);
+    let a = layout(area, &app);
+    assert_eq!(
+        hit_test(area, &app, a.topology.x + 2, a.topology.y + 1),
+        Some(Hit::Panel(Panel::Topology))
+    );
+    let row = a.log.y + a.log.height - 2;
+    let Some(Hit::LogRecord(seq)) = hit_test(area, &app, a.log.x + 3, row) else {
+        panic!("the bottom log row holds a record")
+    };
+    assert_eq!(Some(seq), app.journal.back().map(|r| r.seq));
+    app.update(Action::Select(seq - 1));
+    assert_eq!((app.focus, app.selected), (Panel::Log, Some(seq - 1)));
+    let click = |x, y| crossterm::event::MouseEvent {
+        kind: crossterm::event::MouseEventKind::Down(crossterm::event::MouseButton::Left),
+        column: x,
+        row: y,
+        modifiers: KeyModifiers::NONE,
+    };
+    assert_eq!(
+        edasim::tui::mouse_action(click(a.charts.x + 1, a.charts.y + 1), area, &app),
+        Some(Action::Focus(Panel::Charts))
+    );
 }
