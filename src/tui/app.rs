@@ -566,13 +566,9 @@ impl App {
                 } else {
                     PromptKind::Filter
                 };
-                let text = match (kind, &self.filter) {
-                    (PromptKind::Filter, Some(f)) => f.text.clone(),
-                    _ => String::new(),
-                };
                 self.prompt = Some(Prompt {
                     kind,
-                    text,
+                    text: String::new(),
                     error: None,
                 });
             }
