@@ -619,7 +619,7 @@ fn draw_charts(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         } else {
             rows.push((
                 format!(
-                    "{:<8.8}{:>7} lag{:>5} ",
+                    "{:<8.8}{:>6} lag{:>5} ",
                     g.name,
                     short_ms(p99),
                     compact(lag as f64)
