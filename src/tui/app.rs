@@ -698,8 +698,9 @@ impl App {
                 match goal {
                     // Behind us: rewind now, like `b`.
                     Goal::Time(t) if t <= self.engine.now() => {
-                        if self.restore_latest(|e| e.now() <= t) {
+                        if self.restore_latest(|e| e.now() < t || e.steps() == 0) {
                             self.advance(t, u64::MAX);
+                            self.finish_instant(t);
                         }
                         self.message = Some(format!("back at {}", goal.describe()));
                     }
@@ -731,13 +732,31 @@ impl App {
         }
     }
 
+    /// Processes the events scheduled at exactly `t` (a metrics sample, say), so that
+    /// "run until t" shows everything that happened at t.
+    fn finish_instant(&mut self, t: u64) {
+        while !self.engine.is_finished()
+            && self
+                .engine
+                .upcoming(1)
+                .first()
+                .is_some_and(|(at, _)| *at == t)
+        {
+            self.advance(u64::MAX, 1);
+        }
+    }
+
     /// One slice of a run-until; stops exactly at the goal.
     fn work_goal(&mut self, goal: &Goal) {
         let start = self.engine.steps();
         let reached = match goal {
             Goal::Time(t) => {
                 self.advance(*t, SLICE_EVENTS);
-                self.engine.now() >= *t
+                let there = self.engine.now() >= *t;
+                if there {
+                    self.finish_instant(*t);
+                }
+                there
             }
             Goal::Event(n) => {
                 let left = n.saturating_sub(start).min(SLICE_EVENTS);
@@ -795,12 +814,16 @@ impl App {
             self.paused = true;
             self.owed_until = self.engine.now();
             self.selected = None;
-            self.message = Some(format!(
-                "reached {} at t = {:.6} s, event #{}",
-                goal.describe(),
-                self.engine.now() as f64 / 1e9,
-                self.engine.steps()
-            ));
+            let at = match goal {
+                Goal::Time(_) => format!("event #{}", self.engine.steps()),
+                Goal::Event(_) => format!("t = {:.6} s", self.engine.now() as f64 / 1e9),
+                _ => format!(
+                    "t = {:.6} s, event #{}",
+                    self.engine.now() as f64 / 1e9,
+                    self.engine.steps()
+                ),
+            };
+            self.message = Some(format!("reached {} ({at})", goal.describe()));
         } else if self.engine.is_finished() {
             self.goal = None;
             self.paused = true;

@@ -394,7 +394,7 @@ fn group_state(app: &App, gi: usize, theme: Theme) -> (String, Style) {
     } else if assigned < owners.len() {
         ("rebalancing".to_string(), theme.bad())
     } else if lag > 1_000 {
-        ("▲ lagging".to_string(), theme.warn())
+        ("lagging".to_string(), theme.warn())
     } else {
         ("healthy".to_string(), theme.good())
     }
@@ -431,11 +431,11 @@ fn topology_graph(app: &App, theme: Theme) -> DiGraph<NodeView, EdgeView> {
                 let (depth, age) = app.engine.topic_backlog(i);
                 if depth > 0 {
                     (
-                        format!("{depth} dead · oldest {}", short_duration(age)),
+                        format!("{depth} · oldest {}", short_duration(age)),
                         theme.warn(),
                     )
                 } else {
-                    ("0 dead".to_string(), theme.dim())
+                    ("empty".to_string(), theme.dim())
                 }
             } else {
                 (format!("{} part", t.partitions), theme.dim())
@@ -462,7 +462,7 @@ fn topology_graph(app: &App, theme: Theme) -> DiGraph<NodeView, EdgeView> {
                 } else {
                     style
                 },
-                detail: format!("lag {} · {state}", compact(lag as f64)),
+                detail: format!("lag {} {state}", compact(lag as f64)),
                 detail_style: style,
             })
         })
@@ -555,7 +555,7 @@ fn draw_topology(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
 }
 
 /// Width of the chart labels.
-const LABEL: u16 = 24;
+const LABEL: u16 = 25;
 
 fn draw_charts(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let n = app.history.len();
@@ -785,11 +785,12 @@ fn draw_counters(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             ]));
         }
     }
-    let para = Paragraph::new(lines).wrap(Wrap { trim: false });
+    // Beside the charts explanations wrap; stacked, each keeps to its line.
     if bordered {
+        let para = Paragraph::new(lines).wrap(Wrap { trim: false });
         frame.render_widget(para.block(block), area);
     } else {
-        frame.render_widget(para, area);
+        frame.render_widget(Paragraph::new(lines), area);
     }
 }
 

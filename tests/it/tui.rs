@@ -483,3 +483,23 @@ fn the_mouse_focuses_panels_and_selects_log_lines() {
         Some(Action::Focus(Panel::Charts))
     );
 }
+
+#[test]
+fn run_until_a_sample_time_includes_that_sample() {
+    let mut a = App::new(bundled("flash-sale.toml"));
+    prompt(&mut a, Action::Goto, "3s");
+    finish_goal(&mut a);
+    let mut b = App::new(bundled("flash-sale.toml"));
+    for _ in 0..3 {
+        b.update(Action::StepInterval);
+    }
+    assert_eq!(a.history.len(), 3, "the sample at 3 s is on screen");
+    (a.message, b.message) = (None, None);
+    assert_eq!(screen(&a, 120, 40), screen(&b, 120, 40));
+    // And back to a sample time behind us: the same screen as going forward.
+    prompt(&mut a, Action::Goto, "10s");
+    finish_goal(&mut a);
+    prompt(&mut a, Action::Goto, "3s");
+    a.message = None;
+    assert_eq!(screen(&a, 120, 40), screen(&b, 120, 40));
+}
