@@ -13,7 +13,7 @@ use super::query::{Filter, Goal, parse_goal};
 /// Metric samples kept for the charts (one per metrics interval).
 pub const HISTORY_LIMIT: usize = 600;
 /// Trace records kept for the event log, its filter and the message inspector.
-pub const JOURNAL_LIMIT: usize = 200_000;
+pub const JOURNAL_LIMIT: usize = 1_000_000;
 /// Events simulated in one slice of work; the shell runs slices until its frame budget
 /// is spent, so input is never starved.
 pub const SLICE_EVENTS: u64 = 20_000;

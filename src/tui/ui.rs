@@ -362,6 +362,25 @@ pub fn short_ms(ms: f64) -> String {
     }
 }
 
+/// A rate per second in at most four characters, for edge labels: `0.5`, `188`, `5.1k`,
+/// `14k`, `2.3M`.
+pub fn rate_label(v: f64) -> String {
+    let a = v.abs();
+    if a >= 1e7 {
+        format!("{:.0}M", v / 1e6)
+    } else if a >= 1e6 {
+        format!("{:.1}M", v / 1e6)
+    } else if a >= 9_999.5 {
+        format!("{:.0}k", v / 1e3)
+    } else if a >= 999.5 {
+        format!("{:.1}k", v / 1e3)
+    } else if a >= 10.0 || v == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
 /// A duration in ns as a short text: `850us`, `12ms`, `3.2s`, `4m05s`.
 pub fn short_duration(ns: u64) -> String {
     let s = ns as f64 / 1e9;
@@ -407,7 +426,7 @@ fn topology_graph(app: &App, theme: Theme) -> DiGraph<NodeView, EdgeView> {
     let last = app.history.back();
     let crossed = app.crossed();
     let mut g: DiGraph<NodeView, EdgeView> = DiGraph::new();
-    let rate = |v: f64| format!("{}/s", compact(v));
+    let rate = rate_label;
     let producers: Vec<NodeIndex> = m
         .producers
         .iter()
@@ -416,7 +435,7 @@ fn topology_graph(app: &App, theme: Theme) -> DiGraph<NodeView, EdgeView> {
             g.add_node(NodeView {
                 title: p.name.clone(),
                 title_style: theme.accent(),
-                detail: format!("{}/s", compact(last.map_or(0.0, |s| s.producer_rate[i]))),
+                detail: m.events.get(p.event as usize).cloned().unwrap_or_default(),
                 detail_style: theme.dim(),
             })
         })
@@ -546,7 +565,7 @@ fn topology_lines(app: &App, width: u16, height: u16) -> Vec<Line<'static>> {
 
 fn draw_topology(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let block = Block::bordered()
-        .title(" topology ")
+        .title(" topology · rates per second ")
         .border_style(theme.border(app.focus == Panel::Topology));
     let inner = block.inner(area);
     let g = topology_graph(app, theme);
@@ -619,7 +638,7 @@ fn draw_charts(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         } else {
             rows.push((
                 format!(
-                    "{:<8.8}{:>6} lag{:>5} ",
+                    "{:<8.8}{:>6} lag {:>5} ",
                     g.name,
                     short_ms(p99),
                     compact(lag as f64)
@@ -948,12 +967,19 @@ pub fn journey_lines(app: &App, msg: u64, width: u16) -> Vec<Line<'static>> {
         .find(|r| r.kind == TraceKind::Produce)
         .map(|r| r.t);
     let mut prev_lane: Option<usize> = None;
-    let mut last_append_lane: Option<usize> = None;
+    // A delivery comes from the topic its group consumes.
+    let topic_comp = m.producers.len() as u32;
+    let group_comp = topic_comp + m.topics.len() as u32;
+    let source_lane = |r: &TraceRec| {
+        let g = r.component.checked_sub(group_comp)? as usize;
+        let t = topic_comp + m.groups.get(g)?.topic as u32;
+        lanes.iter().position(|&(c, _)| c == t)
+    };
     for r in &recs {
         let li = lanes.iter().position(|&l| l == lane_of(r)).unwrap_or(0);
         let from = match r.kind {
             TraceKind::Append => prev_lane,
-            TraceKind::Deliver => last_append_lane,
+            TraceKind::Deliver => source_lane(r),
             _ => None,
         }
         .filter(|&f| f != li);
@@ -981,20 +1007,30 @@ pub fn journey_lines(app: &App, msg: u64, width: u16) -> Vec<Line<'static>> {
             _ => '●',
         };
         let chart: String = cells.into_iter().collect();
-        let mut desc = r.kind.name().replace('_', " ");
-        if r.partition != NA32 {
-            desc.push_str(&format!(" p{}", r.partition));
-            if r.offset != NA64 {
-                desc.push_str(&format!("@{}", r.offset));
+        let mut desc = match r.kind {
+            TraceKind::ProcessStart => "start".to_string(),
+            TraceKind::DeadLetter => "dead letter".to_string(),
+            k => k.name().to_string(),
+        };
+        let at = |d: &mut String| {
+            if r.partition != NA32 {
+                d.push_str(&format!(" p{}", r.partition));
+                if r.offset != NA64 {
+                    d.push_str(&format!("@{}", r.offset));
+                }
             }
-        }
-        if r.attempt != NA32 && matches!(r.kind, TraceKind::ProcessStart | TraceKind::Fail) {
-            desc.push_str(&format!(" try {}", r.attempt));
-        }
-        if r.kind == TraceKind::Ack
-            && let Some(p) = produced_at
-        {
-            desc.push_str(&format!(" +{}", short_duration(r.t.saturating_sub(p))));
+        };
+        match r.kind {
+            TraceKind::Produce | TraceKind::Append | TraceKind::Deliver => at(&mut desc),
+            TraceKind::ProcessStart | TraceKind::Fail if r.attempt != NA32 => {
+                desc.push_str(&format!(" (try {})", r.attempt));
+            }
+            TraceKind::Ack => {
+                if let Some(p) = produced_at {
+                    desc.push_str(&format!(" +{}", short_duration(r.t.saturating_sub(p))));
+                }
+            }
+            _ => {}
         }
         let style = match r.kind {
             TraceKind::Fail | TraceKind::DeadLetter | TraceKind::Drop | TraceKind::Expire => {
@@ -1007,9 +1043,6 @@ pub fn journey_lines(app: &App, msg: u64, width: u16) -> Vec<Line<'static>> {
             Span::raw(chart),
             Span::styled(desc, style),
         ]));
-        if r.kind == TraceKind::Append {
-            last_append_lane = Some(li);
-        }
         prev_lane = Some(li);
     }
     // Outcome per group: acks (more than one is a duplicate), attempts, dead letters.
@@ -1035,10 +1068,15 @@ pub fn journey_lines(app: &App, msg: u64, width: u16) -> Vec<Line<'static>> {
         } else if acks == 1 {
             "processed once".to_string()
         } else {
-            "in flight".to_string()
+            "not processed yet".to_string()
+        };
+        let open = match of_group.last().map(|r| r.kind) {
+            Some(TraceKind::Deliver | TraceKind::ProcessStart) => ", one attempt in flight",
+            Some(TraceKind::Fail | TraceKind::Retry) => ", a retry pending",
+            _ => "",
         };
         out.push(Line::from(format!(
-            " {}: {verdict}, {tries} attempt{}",
+            " {}: {verdict}, {tries} attempt{}{open}",
             g.name,
             if tries == 1 { "" } else { "s" }
         )));
