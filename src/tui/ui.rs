@@ -430,8 +430,7 @@ fn topology_graph(app: &App, theme: Theme) -> DiGraph<NodeView, EdgeView> {
     let producers: Vec<NodeIndex> = m
         .producers
         .iter()
-        .enumerate()
-        .map(|(i, p)| {
+        .map(|p| {
             g.add_node(NodeView {
                 title: p.name.clone(),
                 title_style: theme.accent(),
