@@ -160,8 +160,15 @@ impl EventQueue {
     pub fn upcoming(&self, n: usize) -> Vec<Scheduled> {
         let skip = usize::from(self.hole);
         let mut v: Vec<Scheduled> = self.heap.iter().skip(skip).copied().collect();
+        if n == 0 {
+            return Vec::new();
+        }
+        // The n earliest first (linear), then only those sorted.
+        if n < v.len() {
+            v.select_nth_unstable_by_key(n - 1, Scheduled::key);
+            v.truncate(n);
+        }
         v.sort_by_key(Scheduled::key);
-        v.truncate(n);
         v
     }
 

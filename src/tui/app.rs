@@ -397,6 +397,14 @@ impl App {
         while self.journal.back().is_some_and(|r| r.seq > seq) {
             self.journal.pop_back();
         }
+        if self.selected.is_some_and(|s| s > seq) {
+            self.selected = None;
+        }
+        if let Some(m) = self.inspect
+            && !self.journal.iter().any(|r| r.msg == m)
+        {
+            self.inspect = None;
+        }
         self.chart_pan = 0;
     }
 
@@ -457,7 +465,9 @@ impl App {
     /// the nearest checkpoint at or before it; then simulates forward. The result is
     /// identical to having stopped there on the way forward.
     fn go_to_steps(&mut self, target: u64) {
-        if self.engine.steps() > target && !self.restore_latest(|e| e.steps() <= target) {
+        let behind = self.engine.steps() > target
+            || (self.engine.steps() == target && self.engine.is_finished());
+        if behind && !self.restore_latest(|e| e.steps() <= target && !e.is_finished()) {
             return;
         }
         while self.engine.steps() < target && !self.engine.is_finished() {
@@ -468,7 +478,7 @@ impl App {
 
     /// Goes back to just after the sample at `time` (ns).
     fn rewind_to_time(&mut self, time: u64) {
-        if self.restore_latest(|e| e.now() <= time) {
+        if self.restore_latest(|e| e.now() < time || e.steps() == 0) {
             self.run_to_sample(time);
         }
     }
@@ -476,14 +486,23 @@ impl App {
     /// Runs until the metrics sample at `time` (ns) has been taken, and no further:
     /// the state then ends on an event, so stepping back and forth lands on it again.
     fn run_to_sample(&mut self, time: u64) {
+        while !self.run_to_sample_within(time, u64::MAX) {}
+    }
+
+    /// [`Self::run_to_sample`] within about `budget` events; true once there (or the
+    /// run has finished).
+    fn run_to_sample_within(&mut self, time: u64, budget: u64) -> bool {
         if time >= self.model().duration.0 {
-            self.advance(u64::MAX, u64::MAX);
-            return;
+            return self.advance(u64::MAX, budget) == RunStatus::Finished;
         }
-        self.advance(time, u64::MAX);
+        if self.advance(time, budget) == RunStatus::BudgetSpent {
+            return false;
+        }
+        // At `time`: the sample is among the events scheduled at that instant.
         while self.engine.last_sample_time() < time && !self.engine.is_finished() {
             self.advance(u64::MAX, 1);
         }
+        true
     }
 
     /// The CSV of every metric row so far.
@@ -508,10 +527,10 @@ impl App {
     /// under way. The shell keeps sending [`Action::Work`] while this holds and its
     /// frame budget lasts.
     pub fn busy(&self) -> bool {
-        if self.engine.is_finished() {
-            return false;
-        }
-        self.goal.is_some() || (!self.paused && self.engine.now() < self.owed_until)
+        // A goal is settled (reached, or "not reached") by the next slice of work,
+        // even when the run has already finished.
+        self.goal.is_some()
+            || (!self.engine.is_finished() && !self.paused && self.engine.now() < self.owed_until)
     }
 
     /// Applies an action.
@@ -525,17 +544,18 @@ impl App {
                     self.paused = true;
                     self.message = Some("run-until cancelled".to_string());
                 } else {
-                    self.paused = !self.paused;
+                    // A finished run stays paused: there is nothing left to run.
+                    self.paused = !self.paused || self.engine.is_finished();
+                }
+                if !self.paused {
+                    self.step_mark = None;
                 }
                 self.owed_until = self.engine.now();
                 self.debt_ns = 0.0;
             }
             Action::Step => {
                 self.stop();
-                let first = self.engine.trace_seq() + 1;
-                self.advance(u64::MAX, 1);
-                let last = self.engine.trace_seq();
-                self.step_mark = (last >= first).then_some((first, last));
+                self.step_one();
             }
             Action::StepInterval => {
                 self.stop();
@@ -546,8 +566,15 @@ impl App {
             Action::StepBack => {
                 self.stop();
                 let steps = self.engine.steps();
-                if steps > 0 {
-                    self.go_to_steps(steps - 1);
+                if self.engine.is_finished() {
+                    // Finished is one state past the last event: back to just after it.
+                    self.go_to_steps(steps);
+                } else if steps >= 2 {
+                    // Back one event, marked as `n` would have marked it.
+                    self.go_to_steps(steps - 2);
+                    self.step_one();
+                } else {
+                    self.go_to_steps(0);
                 }
             }
             Action::StepBackInterval => {
@@ -594,8 +621,16 @@ impl App {
                 // The file is written by the shell (`tui::run`); here only the request.
                 self.message = Some("export requested".to_string());
             }
-            Action::Faster => self.speed = (self.speed + 1).min(SPEEDS.len() - 1),
-            Action::Slower => self.speed = self.speed.saturating_sub(1),
+            Action::Faster | Action::Slower => {
+                self.speed = if action == Action::Faster {
+                    (self.speed + 1).min(SPEEDS.len() - 1)
+                } else {
+                    self.speed.saturating_sub(1)
+                };
+                // Time owed at the old speed (all of it, at "max") is forgiven.
+                self.owed_until = self.engine.now();
+                self.debt_ns = 0.0;
+            }
             Action::FocusNext | Action::FocusPrev => {
                 let i = PANELS.iter().position(|p| *p == self.focus).unwrap_or(0);
                 let n = PANELS.len();
@@ -637,6 +672,14 @@ impl App {
             Action::Work => self.work(),
             Action::Char(_) | Action::Backspace | Action::Submit => {}
         }
+    }
+
+    /// Processes one event and marks the trace records it wrote.
+    fn step_one(&mut self) {
+        let first = self.engine.trace_seq() + 1;
+        self.advance(u64::MAX, 1);
+        let last = self.engine.trace_seq();
+        self.step_mark = (last >= first).then_some((first, last));
     }
 
     /// Pauses and cancels a run-until (every debugger step does).
@@ -777,9 +820,7 @@ impl App {
                     self.go_to_steps(start);
                     loop {
                         let seq = self.engine.trace_seq();
-                        if self.advance(u64::MAX, 1) == RunStatus::Finished {
-                            break;
-                        }
+                        let status = self.advance(u64::MAX, 1);
                         let found = self
                             .journal
                             .iter()
@@ -790,6 +831,9 @@ impl App {
                             self.step_mark = Some((seq + 1, self.engine.trace_seq()));
                             break;
                         }
+                        if status == RunStatus::Finished {
+                            break;
+                        }
                     }
                 }
                 hit
@@ -797,13 +841,16 @@ impl App {
             Goal::Metric { .. } => {
                 let iv = self.model().metrics_interval.0;
                 let mut met = false;
-                while !met
-                    && !self.engine.is_finished()
-                    && self.engine.steps() - start < SLICE_EVENTS
-                {
+                while !met && !self.engine.is_finished() {
+                    let spent = self.engine.steps() - start;
+                    if spent >= SLICE_EVENTS {
+                        break;
+                    }
+                    // Only whole samples are judged; a slice may end mid-interval and
+                    // the next one carries on from there.
                     let rows0 = self.rows.len();
                     let next = self.engine.last_sample_time().saturating_add(iv);
-                    self.run_to_sample(next);
+                    self.run_to_sample_within(next, SLICE_EVENTS - spent);
                     met = goal.met_by(&self.rows[rows0.min(self.rows.len())..]);
                 }
                 met
@@ -887,7 +934,8 @@ impl App {
                         .find(|r| self.passes(r))
                         .map(|r| r.seq)
                 } else {
-                    (i + 1..n)
+                    let i = self.journal.partition_point(|r| r.seq <= seq);
+                    (i..n)
                         .map(|j| &self.journal[j])
                         .find(|r| self.passes(r))
                         .map(|r| r.seq)
@@ -969,6 +1017,12 @@ impl App {
         let over = (self.journal.len() + recs.len() - skip).saturating_sub(JOURNAL_LIMIT);
         self.journal.drain(..over.min(self.journal.len()));
         self.journal.extend(&recs[skip..]);
+        // A selection that scrolled out of the journal falls back to the newest record.
+        if let (Some(sel), Some(front)) = (self.selected, self.journal.front())
+            && sel < front.seq
+        {
+            self.selected = None;
+        }
     }
 
     fn absorb_rows(&mut self, rows: &[Row]) {
@@ -1103,11 +1157,8 @@ impl App {
         };
         let mut out = Vec::new();
         let mut prev: Option<Node> = None;
-        for r in self
-            .journal
-            .iter()
-            .filter(|r| r.seq >= first && r.seq <= last)
-        {
+        let from = self.journal.partition_point(|r| r.seq < first);
+        for r in self.journal.range(from..).take_while(|r| r.seq <= last) {
             let Some(node) = node_of(r.component) else {
                 continue;
             };

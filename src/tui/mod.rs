@@ -37,7 +37,11 @@ pub fn action_for(key: KeyEvent, typing: bool) -> Option<Action> {
         return Some(Action::Quit);
     }
     if typing {
+        let chord = key
+            .modifiers
+            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
         return match key.code {
+            KeyCode::Char(_) if chord => None,
             KeyCode::Char(c) => Some(Action::Char(c)),
             KeyCode::Backspace => Some(Action::Backspace),
             KeyCode::Enter => Some(Action::Submit),
@@ -72,6 +76,15 @@ pub fn action_for(key: KeyEvent, typing: bool) -> Option<Action> {
 /// Maps a mouse event to an action: a click focuses the panel under it (selecting the
 /// log line clicked), the wheel scrolls the panel under it.
 pub fn mouse_action(ev: MouseEvent, screen: ratatui::layout::Rect, app: &App) -> Option<Action> {
+    // Motion, drags and releases do nothing; skip the hit test (a layout) for them.
+    if !matches!(
+        ev.kind,
+        MouseEventKind::Down(MouseButton::Left)
+            | MouseEventKind::ScrollUp
+            | MouseEventKind::ScrollDown
+    ) {
+        return None;
+    }
     let hit = ui::hit_test(screen, app, ev.column, ev.row)?;
     match ev.kind {
         MouseEventKind::Down(MouseButton::Left) => Some(match hit {
@@ -209,5 +222,7 @@ pub fn run(model: Model) -> io::Result<()> {
     });
     let _ = crossterm::execute!(io::stdout(), crossterm::event::DisableMouseCapture);
     ratatui::restore();
+    // The terminal is ours no more: later panics print plainly.
+    drop(std::panic::take_hook());
     result
 }

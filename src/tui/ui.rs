@@ -94,7 +94,8 @@ pub struct Areas {
 
 /// Rows the charts want: two rates, per group p99 and lag, partition lag bars.
 fn chart_rows(app: &App) -> u16 {
-    3 + 2 * app.model().groups.len() as u16
+    let groups = u16::try_from(app.model().groups.len()).unwrap_or(u16::MAX);
+    groups.saturating_mul(2).saturating_add(3)
 }
 
 /// Rows the charts need at least: two rates and one row per group.
@@ -647,10 +648,10 @@ fn draw_charts(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         }
     }
     for (i, (label, data)) in rows.iter().enumerate() {
-        let y = inner.y + i as u16;
-        if y >= inner.y + inner.height {
+        let Some(i) = u16::try_from(i).ok().filter(|i| *i < inner.height) else {
             break;
-        }
+        };
+        let y = inner.y + i;
         let label_area = Rect {
             x: inner.x,
             y,
@@ -1086,7 +1087,10 @@ pub fn journey_lines(app: &App, msg: u64, width: u16) -> Vec<Line<'static>> {
 fn draw_inspector(frame: &mut Frame, area: Rect, app: &App, msg: u64, _theme: Theme) {
     let w = area.width.saturating_sub(4).clamp(20, 110).min(area.width);
     let lines = journey_lines(app, msg, w.saturating_sub(2));
-    let h = (lines.len() as u16 + 2).min(area.height);
+    let h = u16::try_from(lines.len())
+        .unwrap_or(u16::MAX)
+        .saturating_add(2)
+        .min(area.height);
     let r = Rect {
         x: area.x + (area.width - w) / 2,
         y: area.y + (area.height - h) / 2,

@@ -503,3 +503,98 @@ fn run_until_a_sample_time_includes_that_sample() {
     a.message = None;
     assert_eq!(screen(&a, 120, 40), screen(&b, 120, 40));
 }
+
+#[test]
+fn slowing_down_from_max_speed_stops_the_full_speed_run() {
+    let mut app = App::new(bundled("flash-sale.toml"));
+    app.update(Action::TogglePause);
+    while app.speed().is_finite() {
+        app.update(Action::Faster);
+    }
+    app.update(Action::Tick(0.033));
+    assert!(app.busy(), "at max speed there is always work owed");
+    app.update(Action::Slower);
+    assert!(app.speed().is_finite());
+    assert!(!app.busy(), "time owed at max speed is forgiven");
+    let t0 = app.engine.now();
+    app.update(Action::Tick(0.1));
+    let owed = (0.1 * app.speed() * 1e9) as u64;
+    assert!(app.engine.now() <= t0 + owed, "runs at the new speed only");
+}
+
+#[test]
+fn a_run_until_after_the_end_says_it_was_not_reached() {
+    let mut app = App::new(bundled("commit-auto.toml"));
+    prompt(&mut app, Action::Goto, "#999999999");
+    finish_goal(&mut app);
+    assert!(app.engine.is_finished());
+    assert!(app.goal.is_none());
+    // Once finished, a new goal is settled by the next slice instead of hanging.
+    prompt(&mut app, Action::Goto, "msg 999999999");
+    assert!(app.busy());
+    finish_goal(&mut app);
+    assert!(app.goal.is_none());
+    let msg = app.message.clone().unwrap_or_default();
+    assert!(msg.contains("not reached"), "{msg}");
+    // Space on a finished run keeps it paused: there is nothing to run.
+    app.update(Action::TogglePause);
+    assert!(app.paused);
+}
+
+#[test]
+fn step_back_lands_on_the_state_step_forward_showed() {
+    let mut app = App::new(bundled("flash-sale.toml"));
+    for _ in 0..40 {
+        app.update(Action::Step);
+    }
+    let at_40 = screen(&app, 120, 40);
+    app.update(Action::Step);
+    app.update(Action::StepBack);
+    assert_eq!(app.engine.steps(), 40);
+    assert_eq!(
+        screen(&app, 120, 40),
+        at_40,
+        "same marks and log as after `n`"
+    );
+    // From the finished state, `b` goes to just after the last event and `n` returns.
+    let mut app = App::new(bundled("commit-auto.toml"));
+    prompt(&mut app, Action::Goto, "#999999999");
+    finish_goal(&mut app);
+    let end = (app.engine.steps(), app.engine.summary().events);
+    let finished = screen(&app, 120, 40);
+    app.update(Action::StepBack);
+    assert!(!app.engine.is_finished());
+    assert_eq!(app.engine.steps(), end.0);
+    app.update(Action::Step);
+    assert!(app.engine.is_finished());
+    assert_eq!(screen(&app, 120, 40), finished);
+}
+
+#[test]
+fn a_metric_goal_works_in_bounded_slices() {
+    let mut app = App::new(bundled("flash-sale.toml"));
+    prompt(&mut app, Action::Goto, "payment.lag > 1000000000");
+    let mut slices = 0;
+    while app.busy() && slices < 3 {
+        let before = app.engine.steps();
+        app.update(Action::Work);
+        assert!(
+            app.engine.steps() - before <= 20_000 + 100,
+            "a slice is bounded"
+        );
+        slices += 1;
+    }
+    assert!(app.goal.is_some(), "still under way after three slices");
+    app.update(Action::TogglePause);
+    assert!(app.goal.is_none(), "space cancels it");
+}
+
+#[test]
+fn control_chords_are_not_typed_into_the_prompt() {
+    let ctrl_w = KeyEvent::new(KeyCode::Char('w'), KeyModifiers::CONTROL);
+    assert_eq!(action_for(ctrl_w, true), None);
+    let shift_a = KeyEvent::new(KeyCode::Char('A'), KeyModifiers::SHIFT);
+    assert_eq!(action_for(shift_a, true), Some(Action::Char('A')));
+    let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    assert_eq!(action_for(ctrl_c, true), Some(Action::Quit));
+}
