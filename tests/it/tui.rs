@@ -174,13 +174,19 @@ fn keys_change_the_state_they_promise() {
     assert!(app.quit);
 }
 
-#[test]
-fn running_at_max_speed_reaches_the_end_in_bounded_batches() {
-    let mut app = App::new(bundled("flash-sale.toml"));
+/// A bundled scenario, running, at "max" speed.
+fn running_at_max_speed(name: &str) -> App {
+    let mut app = App::new(bundled(name));
     app.update(Action::TogglePause);
     while app.speed().is_finite() {
         app.update(Action::Faster);
     }
+    app
+}
+
+#[test]
+fn running_at_max_speed_reaches_the_end_in_bounded_batches() {
+    let mut app = running_at_max_speed("flash-sale.toml");
     let mut frames = 0;
     while !app.engine.is_finished() {
         app.update(Action::Tick(0.033));
@@ -506,11 +512,7 @@ fn run_until_a_sample_time_includes_that_sample() {
 
 #[test]
 fn slowing_down_from_max_speed_stops_the_full_speed_run() {
-    let mut app = App::new(bundled("flash-sale.toml"));
-    app.update(Action::TogglePause);
-    while app.speed().is_finite() {
-        app.update(Action::Faster);
-    }
+    let mut app = running_at_max_speed("flash-sale.toml");
     app.update(Action::Tick(0.033));
     assert!(app.busy(), "at max speed there is always work owed");
     app.update(Action::Slower);
