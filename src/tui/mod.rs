@@ -137,7 +137,7 @@ pub fn run(model: Model) -> io::Result<()> {
         color: std::env::var_os("NO_COLOR").is_none(),
     };
     let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
+        .enable_all()
         .build()?;
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -150,6 +150,7 @@ pub fn run(model: Model) -> io::Result<()> {
     let result = rt.block_on(async {
         let mut app = App::new(model);
         let mut events = EventStream::new();
+        let mut ending = Ending::new()?;
         let mut last = Instant::now();
         let mut dirty = true;
         loop {
@@ -194,6 +195,7 @@ pub fn run(model: Model) -> io::Result<()> {
                     Some(Err(e)) => return Err(e),
                     None => break,
                 },
+                () = ending.wait() => break,
                 _ = tokio::time::sleep(wait) => {}
             }
             if app.quit {
@@ -225,4 +227,38 @@ pub fn run(model: Model) -> io::Result<()> {
     // The terminal is ours no more: later panics print plainly.
     drop(std::panic::take_hook());
     result
+}
+
+/// SIGTERM and SIGHUP: the loop ends as on `q`, so the terminal is restored.
+struct Ending {
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Ending {
+    fn new() -> io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self {
+                term: signal(SignalKind::terminate())?,
+                hup: signal(SignalKind::hangup())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Self {})
+    }
+
+    /// Resolves when one of the signals arrives (never, off Unix).
+    async fn wait(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.hup.recv() => {}
+        }
+        #[cfg(not(unix))]
+        std::future::pending::<()>().await
+    }
 }
