@@ -17,6 +17,9 @@ pub const JOURNAL_LIMIT: usize = 1_000_000;
 /// Events simulated in one slice of work; the shell runs slices until its frame budget
 /// is spent, so input is never starved.
 pub const SLICE_EVENTS: u64 = 20_000;
+/// Events `s` and `B` may simulate at once (about 25 ms) before they carry on as a
+/// run-until in slices.
+pub const SYNC_EVENTS: u64 = 100_000;
 /// Records the log moves by on a page (`h`/`l`).
 pub const PAGE: usize = 10;
 /// Samples the charts pan by on `h`/`l`.
@@ -479,18 +482,24 @@ impl App {
     /// Goes back to just after the sample at `time` (ns).
     fn rewind_to_time(&mut self, time: u64) {
         if self.restore_latest(|e| e.now() < time || e.steps() == 0) {
-            self.run_to_sample(time);
+            self.step_to_sample(time);
         }
     }
 
-    /// Runs until the metrics sample at `time` (ns) has been taken, and no further:
-    /// the state then ends on an event, so stepping back and forth lands on it again.
-    fn run_to_sample(&mut self, time: u64) {
-        while !self.run_to_sample_within(time, u64::MAX) {}
+    /// Runs to just after the sample at `time`: at once when that takes a few frames'
+    /// worth of events at most, else as a run-until in slices, so that input is never
+    /// starved however busy an interval is.
+    fn step_to_sample(&mut self, time: u64) {
+        if !self.run_to_sample_within(time, SYNC_EVENTS) {
+            let goal = Goal::Sample(time);
+            self.message = Some(format!("running until {}", goal.describe()));
+            self.goal = Some(goal);
+        }
     }
 
-    /// [`Self::run_to_sample`] within about `budget` events; true once there (or the
-    /// run has finished).
+    /// Runs until the metrics sample at `time` (ns) has been taken, and no further,
+    /// within about `budget` events; true once there (or the run has finished). The
+    /// state then ends on an event, so stepping back and forth lands on it again.
     fn run_to_sample_within(&mut self, time: u64, budget: u64) -> bool {
         if time >= self.model().duration.0 {
             return self.advance(u64::MAX, budget) == RunStatus::Finished;
@@ -561,7 +570,7 @@ impl App {
                 self.stop();
                 let iv = self.model().metrics_interval.0;
                 let next = self.engine.last_sample_time().saturating_add(iv);
-                self.run_to_sample(next);
+                self.step_to_sample(next);
             }
             Action::StepBack => {
                 self.stop();
@@ -801,6 +810,7 @@ impl App {
                 }
                 there
             }
+            Goal::Sample(t) => self.run_to_sample_within(*t, SLICE_EVENTS),
             Goal::Event(n) => {
                 let left = n.saturating_sub(start).min(SLICE_EVENTS);
                 self.advance(u64::MAX, left);
@@ -862,7 +872,7 @@ impl App {
             self.owed_until = self.engine.now();
             self.selected = None;
             let at = match goal {
-                Goal::Time(_) => format!("event #{}", self.engine.steps()),
+                Goal::Time(_) | Goal::Sample(_) => format!("event #{}", self.engine.steps()),
                 Goal::Event(_) => format!("t = {:.6} s", self.engine.now() as f64 / 1e9),
                 _ => format!(
                     "t = {:.6} s, event #{}",

@@ -80,6 +80,9 @@ impl Cmp {
 pub enum Goal {
     /// Simulated time, ns.
     Time(u64),
+    /// Just after the metrics sample at this time, ns (where `s` and `B` stop; not
+    /// typed at the prompt).
+    Sample(u64),
     /// Number of events processed.
     Event(u64),
     /// The next trace record of this message (correlation id).
@@ -104,6 +107,7 @@ impl Goal {
     pub fn describe(&self) -> String {
         match self {
             Goal::Time(t) => format!("t = {:.6} s", *t as f64 / 1e9),
+            Goal::Sample(t) => format!("the sample at {:.3} s", *t as f64 / 1e9),
             Goal::Event(n) => format!("event #{n}"),
             Goal::Msg(m) => format!("msg {m}"),
             Goal::Key(_, k) => format!("key {k}"),

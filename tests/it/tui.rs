@@ -600,3 +600,29 @@ fn control_chords_are_not_typed_into_the_prompt() {
     let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
     assert_eq!(action_for(ctrl_c, true), Some(Action::Quit));
 }
+
+#[test]
+fn a_long_interval_is_stepped_in_slices_and_back_lands_on_the_same_screen() {
+    let mut model = bundled("flash-sale.toml");
+    // One sample every two minutes: far more events an interval (about a million by
+    // 120 s) than `s` simulates at once.
+    model.metrics_interval = edasim::time::SimDuration(120_000_000_000);
+    let mut app = App::new(model);
+    app.update(Action::StepInterval);
+    assert!(app.busy(), "the rest of the interval is left to slices");
+    assert!(app.engine.steps() <= edasim::tui::app::SYNC_EVENTS + 100);
+    finish_goal(&mut app);
+    assert_eq!(app.engine.last_sample_time(), 120_000_000_000);
+    assert_eq!(app.history.len(), 1);
+    let steps = app.engine.steps();
+    app.message = None;
+    let at_120 = screen(&app, 120, 40);
+    app.update(Action::StepInterval);
+    finish_goal(&mut app);
+    assert_eq!(app.history.len(), 2);
+    app.update(Action::StepBackInterval);
+    finish_goal(&mut app);
+    assert_eq!(app.engine.steps(), steps);
+    app.message = None;
+    assert_eq!(screen(&app, 120, 40), at_120);
+}
