@@ -111,11 +111,7 @@ pub fn mouse_action(ev: MouseEvent, screen: ratatui::layout::Rect, app: &App) ->
 /// Writes the metrics so far to `edasim-<scenario>-<t>s.csv` in the current directory
 /// (atomically) and says where, or what went wrong.
 fn export(app: &App) -> String {
-    let name = format!(
-        "edasim-{}-{:.0}s.csv",
-        app.model().name,
-        app.engine.now() as f64 / 1e9
-    );
+    let name = export_name(app.model().name.as_str(), app.engine.now());
     let tmp = format!(".{name}.tmp-{}", std::process::id());
     let result = app
         .export_csv()
@@ -128,6 +124,15 @@ fn export(app: &App) -> String {
             format!("export failed: {e}")
         }
     }
+}
+
+/// The export's file name: the scenario and the simulated time to the millisecond
+/// (trailing zeros dropped), so exports at different moments never overwrite each other.
+pub fn export_name(scenario: &str, now_ns: u64) -> String {
+    let ms = now_ns / 1_000_000;
+    let t = format!("{}.{:03}", ms / 1000, ms % 1000);
+    let t = t.trim_end_matches('0').trim_end_matches('.');
+    format!("edasim-{scenario}-{t}s.csv")
 }
 
 /// Runs the TUI on `model` until the user quits.
@@ -260,5 +265,21 @@ impl Ending {
         }
         #[cfg(not(unix))]
         std::future::pending::<()>().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::export_name;
+
+    #[test]
+    fn export_names_carry_the_time_to_the_millisecond() {
+        assert_eq!(export_name("flash-sale", 0), "edasim-flash-sale-0s.csv");
+        assert_eq!(
+            export_name("flash-sale", 130_829_400_000),
+            "edasim-flash-sale-130.829s.csv"
+        );
+        assert_eq!(export_name("a", 60_000_000_000), "edasim-a-60s.csv");
+        assert_eq!(export_name("a", 1_500_000_000), "edasim-a-1.5s.csv");
     }
 }
