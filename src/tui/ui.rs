@@ -435,7 +435,14 @@ fn topology_graph(app: &App, theme: Theme) -> DiGraph<NodeView, EdgeView> {
             g.add_node(NodeView {
                 title: p.name.clone(),
                 title_style: theme.accent(),
-                detail: m.events.get(p.event as usize).cloned().unwrap_or_default(),
+                // The event name when the scenario gives one, else the arrival process.
+                detail: match m.events.get(p.event as usize) {
+                    Some(e) if e != "Event" => e.clone(),
+                    _ => match p.dist {
+                        crate::scenario::format::RateDist::Poisson => "poisson".to_string(),
+                        crate::scenario::format::RateDist::Constant => "constant".to_string(),
+                    },
+                },
                 detail_style: theme.dim(),
             })
         })

@@ -626,3 +626,10 @@ fn a_long_interval_is_stepped_in_slices_and_back_lands_on_the_same_screen() {
     app.message = None;
     assert_eq!(screen(&app, 120, 40), at_120);
 }
+
+#[test]
+fn a_producer_without_an_event_name_shows_its_arrival_process() {
+    let text = screen(&App::new(bundled("mm1.toml")), 120, 40);
+    assert!(text.contains("poisson"), "{text}");
+    assert!(!text.contains("Event "), "{text}");
+}
