@@ -1,7 +1,8 @@
 //! The TUI's costs: drawing one whole frame of `flash-sale` at 120×40 on ratatui's
 //! TestBackend (target: under 5 ms), at t = 0, in the calm at 60 s, and at the peak of
 //! the spike with the log filtered; and one slice of simulation work at full speed
-//! (what a frame runs between two reads of the keyboard).
+//! (what a frame runs between two reads of the keyboard); and stepping back, near and
+//! far.
 //!
 //! Run: `cargo bench --bench tui`.
 
@@ -90,4 +91,41 @@ fn work_slice_at_full_speed(b: Bencher) {
             app.update(Action::Tick(0.0));
             app
         });
+}
+
+/// `b` then `n` at the end of the run: restoring the latest checkpoint and simulating
+/// forward to one event back (the pair returns to the same state each time).
+#[divan::bench(sample_count = 20)]
+fn step_back_then_forward_at_the_end(b: Bencher) {
+    let mut app = App::new(bundled("flash-sale.toml"));
+    while !app.engine.is_finished() {
+        app.update(Action::StepInterval);
+    }
+    app.update(Action::StepBack);
+    b.bench_local(|| {
+        app.update(Action::StepBack);
+        app.update(Action::Step);
+    });
+}
+
+/// From the end back to just after an early checkpoint: the log has long dropped those
+/// records, so the rewind starts from an earlier checkpoint to rebuild `REWIND_LOG` of
+/// them (the dearest rewind there is).
+#[divan::bench(sample_count = 5)]
+fn far_rewind_rebuilding_the_log(b: Bencher) {
+    b.with_inputs(|| {
+        let mut app = App::new(bundled("flash-sale.toml"));
+        while !app.engine.is_finished() {
+            app.update(Action::StepInterval);
+        }
+        app
+    })
+    .bench_local_values(|mut app| {
+        app.update(Action::Goto);
+        for c in "#1000002".chars() {
+            app.update(Action::Char(c));
+        }
+        app.update(Action::Submit);
+        app
+    });
 }

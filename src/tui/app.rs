@@ -14,6 +14,11 @@ use super::query::{Filter, Goal, parse_goal};
 pub const HISTORY_LIMIT: usize = 600;
 /// Trace records kept for the event log, its filter and the message inspector.
 pub const JOURNAL_LIMIT: usize = 1_000_000;
+/// Trace records the log is sure to hold after going back (when that many were
+/// written): checkpoints do not carry the journal, so a rewind that would leave it
+/// shorter re-simulates from an earlier checkpoint to rebuild them. A tenth of the
+/// journal: enough for the log, its filter and most journeys, and cheap to rebuild.
+pub const REWIND_LOG: u64 = JOURNAL_LIMIT as u64 / 10;
 /// Events simulated in one slice of work; the shell runs slices until its frame budget
 /// is spent, so input is never starved.
 pub const SLICE_EVENTS: u64 = 20_000;
@@ -334,6 +339,9 @@ pub struct App {
     pub rows: Vec<Row>,
     /// Snapshots to step back to, by event count.
     checkpoints: Vec<SimState>,
+    /// A checkpoint was restored: the log may be short of [`REWIND_LOG`] records once
+    /// the rewind has arrived.
+    log_check: bool,
     /// One line for the status bar (the export's file name, say).
     pub message: Option<String>,
 }
@@ -371,6 +379,7 @@ impl App {
             totals: [0; 4],
             rows: Vec::new(),
             checkpoints: Vec::new(),
+            log_check: false,
             message: None,
         };
         app.checkpoint();
@@ -392,6 +401,7 @@ impl App {
     }
 
     fn restore(&mut self, s: SimState) {
+        self.log_check = true;
         self.engine = s.engine;
         self.history = s.history;
         self.totals = s.totals;
@@ -462,6 +472,41 @@ impl App {
         let cp = self.checkpoints[i].clone();
         self.restore(cp);
         true
+    }
+
+    /// After a rewind has arrived: when the log holds fewer than [`REWIND_LOG`] records
+    /// (the ones before the restored checkpoint had left the journal), goes back to a
+    /// checkpoint that many records earlier and simulates forward to the same state
+    /// again, rebuilding the log on the way. Selection and inspector stay as they were.
+    fn refill_log(&mut self) {
+        self.log_check = false;
+        let seq = self.engine.trace_seq();
+        if self.journal.len() as u64 >= seq.min(REWIND_LOG) {
+            return;
+        }
+        let (steps, now, finished) = (
+            self.engine.steps(),
+            self.engine.now(),
+            self.engine.is_finished(),
+        );
+        let (selected, inspect) = (self.selected, self.inspect);
+        let from = seq.saturating_sub(REWIND_LOG);
+        if !self.restore_latest(|e| e.trace_seq() <= from) {
+            return;
+        }
+        while self.engine.steps() < steps && !self.engine.is_finished() {
+            let left = steps - self.engine.steps();
+            self.advance(u64::MAX, left);
+        }
+        if finished {
+            self.advance(u64::MAX, u64::MAX);
+        } else if self.engine.now() < now {
+            // The clock had moved past the last event (a time goal): every event before
+            // `now` is already in, so this only moves the clock.
+            self.advance(now, u64::MAX);
+        }
+        (self.selected, self.inspect) = (selected, inspect);
+        self.log_check = false;
     }
 
     /// Goes to the state after exactly `target` events: when it lies behind, restores
@@ -544,6 +589,13 @@ impl App {
 
     /// Applies an action.
     pub fn update(&mut self, action: Action) {
+        self.apply(action);
+        if self.log_check && self.goal.is_none() {
+            self.refill_log();
+        }
+    }
+
+    fn apply(&mut self, action: Action) {
         if self.prompt.is_some() && self.prompt_action(action) {
             return;
         }

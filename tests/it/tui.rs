@@ -7,6 +7,9 @@ use edasim::tui::{Action, Theme, action_for, ui};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
+use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
+
 use crate::bundled;
 
 fn screen(app: &App, w: u16, h: u16) -> String {
@@ -632,4 +635,141 @@ fn a_producer_without_an_event_name_shows_its_arrival_process() {
     let text = screen(&App::new(bundled("mm1.toml")), 120, 40);
     assert!(text.contains("poisson"), "{text}");
     assert!(!text.contains("Event "), "{text}");
+}
+
+/// One thing a user can do to the clock.
+#[derive(Clone, Debug)]
+enum Move {
+    Step,
+    Back,
+    Interval,
+    BackInterval,
+    /// `g #(now + k)`.
+    Jump(u64),
+    /// `g #(now - k)`.
+    JumpBack(u64),
+    /// `g <ms>ms`.
+    Time(u64),
+}
+
+fn any_move() -> impl Strategy<Value = Move> {
+    prop_oneof![
+        3 => Just(Move::Step),
+        3 => Just(Move::Back),
+        2 => Just(Move::Interval),
+        2 => Just(Move::BackInterval),
+        1 => (1u64..=60_000).prop_map(Move::Jump),
+        1 => (1u64..=60_000).prop_map(Move::JumpBack),
+        1 => (0u64..=95_000).prop_map(Move::Time),
+    ]
+}
+
+/// What the user sees and exports, apart from marks, messages and the log.
+fn observable(app: &App) -> (String, Vec<u8>, String) {
+    (
+        serde_json::to_string(&app.engine.summary()).expect("json"),
+        app.export_csv().expect("csv"),
+        format!("{:?}", app.history),
+    )
+}
+
+/// The log is a window on the newest records, and checkpoints do not carry it: after
+/// going back it may lack some of the oldest records that going forward would still
+/// hold, but it holds the newest `REWIND_LOG` at least, and what it holds is the same.
+fn same_log(back: &App, forward: &App) -> bool {
+    let (ja, jb) = (&back.journal, &forward.journal);
+    let least = jb.len().min(edasim::tui::app::REWIND_LOG as usize);
+    ja.len() >= least && ja.len() <= jb.len() && ja.iter().eq(jb.iter().skip(jb.len() - ja.len()))
+}
+
+/// Walks `moves` through `scenario`, then goes straight forward to where the walk
+/// stopped and compares.
+fn walk(scenario: &str, moves: &[Move], ms_scale: u64) -> Result<(), TestCaseError> {
+    let model = bundled(scenario);
+    let mut a = App::new(model.clone());
+    for m in moves {
+        let steps = a.engine.steps();
+        match m {
+            Move::Step => a.update(Action::Step),
+            Move::Back => a.update(Action::StepBack),
+            Move::Interval => a.update(Action::StepInterval),
+            Move::BackInterval => a.update(Action::StepBackInterval),
+            Move::Jump(k) => prompt(&mut a, Action::Goto, &format!("#{}", steps + k)),
+            Move::JumpBack(k) => {
+                prompt(
+                    &mut a,
+                    Action::Goto,
+                    &format!("#{}", steps.saturating_sub(*k)),
+                );
+            }
+            Move::Time(ms) => prompt(&mut a, Action::Goto, &format!("{}ms", ms * ms_scale)),
+        }
+        finish_goal(&mut a);
+    }
+    let mut b = App::new(model);
+    let target = if a.engine.is_finished() {
+        u64::MAX / 2
+    } else {
+        a.engine.steps()
+    };
+    prompt(&mut b, Action::Goto, &format!("#{target}"));
+    finish_goal(&mut b);
+    if b.engine.now() < a.engine.now() {
+        // `a` ended on a time goal past its last event: the clock moved on alone.
+        prompt(&mut b, Action::Goto, &format!("{}ns", a.engine.now()));
+        finish_goal(&mut b);
+    }
+    prop_assert_eq!(b.engine.steps(), a.engine.steps());
+    prop_assert_eq!(b.engine.is_finished(), a.engine.is_finished());
+    prop_assert!(observable(&a) == observable(&b), "after {:?}", moves);
+    prop_assert!(same_log(&a, &b), "after {:?}", moves);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+
+    /// However the user wanders back and forth through time, where they stop is the
+    /// state going straight forward to the same event gives: same counters, same CSV,
+    /// same log, same charts.
+    #[test]
+    fn any_walk_through_time_lands_on_the_forward_state(
+        moves in proptest::collection::vec(any_move(), 1..=24),
+    ) {
+        walk("commit-auto.toml", &moves, 1)?;
+    }
+
+    /// The same through the flash sale's crash, retries and rebalances, with jumps of
+    /// up to 300 s (so checkpoints are thinned on the way).
+    #[test]
+    fn any_walk_through_the_flash_sale_lands_on_the_forward_state(
+        moves in proptest::collection::vec(any_move(), 1..=10),
+    ) {
+        walk("flash-sale.toml", &moves, 3)?;
+    }
+}
+
+#[test]
+fn going_far_back_keeps_the_log_of_where_you_land() {
+    let model = bundled("flash-sale.toml");
+    let mut a = App::new(model.clone());
+    // To the end (the journal has long dropped the first records), then back to just
+    // after a checkpoint (one is kept every 50,000 events).
+    prompt(&mut a, Action::Goto, "#999999999");
+    finish_goal(&mut a);
+    prompt(&mut a, Action::Goto, "#150002");
+    let mut b = App::new(model);
+    prompt(&mut b, Action::Goto, "#150002");
+    finish_goal(&mut b);
+    assert_eq!(a.engine.steps(), b.engine.steps());
+    assert!(!b.journal.is_empty());
+    assert!(
+        same_log(&a, &b),
+        "log after going back: {} records, forward: {}",
+        a.journal.len(),
+        b.journal.len()
+    );
+    a.message = None;
+    b.message = None;
+    assert_eq!(screen(&a, 120, 40), screen(&b, 120, 40));
 }
