@@ -117,11 +117,16 @@ impl Goal {
                 cmp,
                 value,
             } => format!(
-                "{}{metric} {} {value}",
+                "{}{metric} {} {value}{}",
                 component
                     .as_ref()
                     .map_or(String::new(), |c| format!("{c}.")),
-                cmp.symbol()
+                cmp.symbol(),
+                if metric.starts_with("latency") {
+                    " ms"
+                } else {
+                    ""
+                }
             ),
         }
     }
@@ -411,6 +416,12 @@ mod tests {
             panic!("p99 goal")
         };
         assert_eq!((metric.as_str(), value), ("latency_p99", 200.0));
+        let described = |text| g(text).map(|goal| goal.describe());
+        assert_eq!(
+            described("payment.p99 > 10s"),
+            Ok("payment.latency_p99 > 10000 ms".to_string())
+        );
+        assert_eq!(described("dlq > 0"), Ok("dlq_depth > 0".to_string()));
         assert!(g("payment/3.lag < 5").is_ok());
         assert!(g("nobody.lag > 1").is_err());
         assert!(g("lagg > 1").is_err());
