@@ -441,6 +441,11 @@ impl Engine {
         self.queue.len()
     }
 
+    /// Time of the next scheduled event, if any (what `run_until` would take next).
+    pub fn next_event_time(&mut self) -> Option<u64> {
+        self.queue.peek_time()
+    }
+
     /// The next `n` scheduled events as (time ns, description).
     pub fn upcoming(&self, n: usize) -> Vec<(u64, Ev)> {
         self.queue

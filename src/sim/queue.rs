@@ -158,11 +158,11 @@ impl EventQueue {
 
     /// Pending events in firing order (for display; sorts a copy).
     pub fn upcoming(&self, n: usize) -> Vec<Scheduled> {
-        let skip = usize::from(self.hole);
-        let mut v: Vec<Scheduled> = self.heap.iter().skip(skip).copied().collect();
         if n == 0 {
             return Vec::new();
         }
+        let skip = usize::from(self.hole);
+        let mut v: Vec<Scheduled> = self.heap.iter().skip(skip).copied().collect();
         // The n earliest first (linear), then only those sorted.
         if n < v.len() {
             v.select_nth_unstable_by_key(n - 1, Scheduled::key);

@@ -19,6 +19,8 @@ pub const JOURNAL_LIMIT: usize = 1_000_000;
 /// shorter re-simulates from an earlier checkpoint to rebuild them. A tenth of the
 /// journal: enough for the log, its filter and most journeys, and cheap to rebuild.
 pub const REWIND_LOG: u64 = JOURNAL_LIMIT as u64 / 10;
+/// The most events a log rebuild may re-simulate (about 75 ms).
+pub const REFILL_EVENTS: u64 = 300_000;
 /// Events simulated in one slice of work; the shell runs slices until its frame budget
 /// is spent, so input is never starved.
 pub const SLICE_EVENTS: u64 = 20_000;
@@ -410,7 +412,15 @@ impl App {
         while self.journal.back().is_some_and(|r| r.seq > seq) {
             self.journal.pop_back();
         }
-        if self.selected.is_some_and(|s| s > seq) {
+        // Selection and inspector are judged where the rewind arrives (`settle`).
+        self.chart_pan = 0;
+    }
+
+    /// After a rewind has arrived: rebuilds a short log, then lets go of a selection
+    /// or a journey that no longer exists there.
+    fn settle(&mut self) {
+        self.refill_log();
+        if self.selected.is_some() && self.selected_record().is_none() {
             self.selected = None;
         }
         if let Some(m) = self.inspect
@@ -418,7 +428,6 @@ impl App {
         {
             self.inspect = None;
         }
-        self.chart_pan = 0;
     }
 
     /// Keeps a checkpoint of the current state (thinning old ones when full).
@@ -477,7 +486,7 @@ impl App {
     /// After a rewind has arrived: when the log holds fewer than [`REWIND_LOG`] records
     /// (the ones before the restored checkpoint had left the journal), goes back to a
     /// checkpoint that many records earlier and simulates forward to the same state
-    /// again, rebuilding the log on the way. Selection and inspector stay as they were.
+    /// again, rebuilding the log on the way. Selection, inspector and chart pan stay.
     fn refill_log(&mut self) {
         self.log_check = false;
         let seq = self.engine.trace_seq();
@@ -489,8 +498,20 @@ impl App {
             self.engine.now(),
             self.engine.is_finished(),
         );
-        let (selected, inspect) = (self.selected, self.inspect);
         let from = seq.saturating_sub(REWIND_LOG);
+        // Where thinned checkpoints lie too far back, the log stays short rather than
+        // the screen freezing for the re-run.
+        let near = |e: &Engine| steps.saturating_sub(e.steps()) <= REFILL_EVENTS;
+        if !self
+            .checkpoints
+            .iter()
+            .rev()
+            .find(|c| c.engine.trace_seq() <= from)
+            .is_some_and(|c| near(&c.engine))
+        {
+            return;
+        }
+        let pan = self.chart_pan;
         if !self.restore_latest(|e| e.trace_seq() <= from) {
             return;
         }
@@ -505,7 +526,7 @@ impl App {
             // `now` is already in, so this only moves the clock.
             self.advance(now, u64::MAX);
         }
-        (self.selected, self.inspect) = (selected, inspect);
+        self.chart_pan = pan;
         self.log_check = false;
     }
 
@@ -549,11 +570,15 @@ impl App {
         if time >= self.model().duration.0 {
             return self.advance(u64::MAX, budget) == RunStatus::Finished;
         }
+        let start = self.engine.steps();
         if self.advance(time, budget) == RunStatus::BudgetSpent {
             return false;
         }
         // At `time`: the sample is among the events scheduled at that instant.
         while self.engine.last_sample_time() < time && !self.engine.is_finished() {
+            if self.engine.steps() - start >= budget {
+                return false;
+            }
             self.advance(u64::MAX, 1);
         }
         true
@@ -591,7 +616,7 @@ impl App {
     pub fn update(&mut self, action: Action) {
         self.apply(action);
         if self.log_check && self.goal.is_none() {
-            self.refill_log();
+            self.settle();
         }
     }
 
@@ -626,13 +651,17 @@ impl App {
             }
             Action::StepBack => {
                 self.stop();
+                // Finished is one state past the last event, so `b` from there lands
+                // just after it; otherwise one event back.
                 let steps = self.engine.steps();
-                if self.engine.is_finished() {
-                    // Finished is one state past the last event: back to just after it.
-                    self.go_to_steps(steps);
-                } else if steps >= 2 {
-                    // Back one event, marked as `n` would have marked it.
-                    self.go_to_steps(steps - 2);
+                let target = if self.engine.is_finished() {
+                    steps
+                } else {
+                    steps.saturating_sub(1)
+                };
+                if target >= 1 {
+                    // Marked as `n` into that state would have marked it.
+                    self.go_to_steps(target - 1);
                     self.step_one();
                 } else {
                     self.go_to_steps(0);
@@ -642,9 +671,10 @@ impl App {
                 self.stop();
                 let iv = self.model().metrics_interval.0;
                 let last = self.engine.last_sample_time();
-                // Back to the sample before the current one (or to t = 0).
-                match last.checked_sub(iv) {
-                    Some(t) if t > 0 && last > 0 => self.rewind_to_time(t),
+                // Back to the sample before the current one (or to t = 0); the last
+                // sample, at the end of the run, need not lie on the interval grid.
+                match last.saturating_sub(1) / iv * iv {
+                    t if t > 0 => self.rewind_to_time(t),
                     _ => self.go_to_steps(0),
                 }
             }
@@ -839,13 +869,7 @@ impl App {
     /// Processes the events scheduled at exactly `t` (a metrics sample, say), so that
     /// "run until t" shows everything that happened at t.
     fn finish_instant(&mut self, t: u64) {
-        while !self.engine.is_finished()
-            && self
-                .engine
-                .upcoming(1)
-                .first()
-                .is_some_and(|(at, _)| *at == t)
-        {
+        while !self.engine.is_finished() && self.engine.next_event_time() == Some(t) {
             self.advance(u64::MAX, 1);
         }
     }

@@ -37,9 +37,12 @@ pub fn action_for(key: KeyEvent, typing: bool) -> Option<Action> {
         return Some(Action::Quit);
     }
     if typing {
-        let chord = key
-            .modifiers
-            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+        // Ctrl- or Alt-chords are not text; both at once is AltGr on Windows, which is.
+        let (ctrl, alt) = (
+            key.modifiers.contains(KeyModifiers::CONTROL),
+            key.modifiers.contains(KeyModifiers::ALT),
+        );
+        let chord = ctrl != alt;
         return match key.code {
             KeyCode::Char(_) if chord => None,
             KeyCode::Char(c) => Some(Action::Char(c)),
@@ -144,18 +147,20 @@ pub fn run(model: Model) -> io::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let hook = std::panic::take_hook();
+    type Hook = dyn Fn(&std::panic::PanicHookInfo<'_>) + Sync + Send + 'static;
+    let original: std::sync::Arc<Hook> = std::panic::take_hook().into();
+    let chained = std::sync::Arc::clone(&original);
     std::panic::set_hook(Box::new(move |info| {
         let _ = crossterm::execute!(io::stdout(), crossterm::event::DisableMouseCapture);
         ratatui::restore();
-        hook(info);
+        chained(info);
     }));
     let mut terminal = ratatui::init();
     let _ = crossterm::execute!(io::stdout(), crossterm::event::EnableMouseCapture);
     let result = rt.block_on(async {
         let mut app = App::new(model);
         let mut events = EventStream::new();
-        let mut ending = Ending::new()?;
+        let mut ending = Ending::new();
         let mut last = Instant::now();
         let mut dirty = true;
         loop {
@@ -229,41 +234,43 @@ pub fn run(model: Model) -> io::Result<()> {
     });
     let _ = crossterm::execute!(io::stdout(), crossterm::event::DisableMouseCapture);
     ratatui::restore();
-    // The terminal is ours no more: later panics print plainly.
+    // The terminal is ours no more: later panics go to the hook that was there before.
     drop(std::panic::take_hook());
+    std::panic::set_hook(Box::new(move |info| original(info)));
     result
 }
 
-/// SIGTERM and SIGHUP: the loop ends as on `q`, so the terminal is restored.
+/// SIGTERM and SIGHUP: the loop ends as on `q`, so the terminal is restored. Where the
+/// handlers cannot be installed, the TUI runs without them.
 struct Ending {
     #[cfg(unix)]
-    term: tokio::signal::unix::Signal,
-    #[cfg(unix)]
-    hup: tokio::signal::unix::Signal,
+    signals: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
 }
 
 impl Ending {
-    fn new() -> io::Result<Self> {
+    fn new() -> Self {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
-            Ok(Self {
-                term: signal(SignalKind::terminate())?,
-                hup: signal(SignalKind::hangup())?,
-            })
+            let signals = signal(SignalKind::terminate())
+                .and_then(|term| Ok((term, signal(SignalKind::hangup())?)))
+                .ok();
+            Self { signals }
         }
         #[cfg(not(unix))]
-        Ok(Self {})
+        Self {}
     }
 
-    /// Resolves when one of the signals arrives (never, off Unix).
+    /// Resolves when one of the signals arrives (never, without handlers).
     async fn wait(&mut self) {
         #[cfg(unix)]
-        tokio::select! {
-            _ = self.term.recv() => {}
-            _ = self.hup.recv() => {}
+        if let Some((term, hup)) = self.signals.as_mut() {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = hup.recv() => {}
+            }
+            return;
         }
-        #[cfg(not(unix))]
         std::future::pending::<()>().await
     }
 }

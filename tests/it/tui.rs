@@ -570,6 +570,10 @@ fn step_back_lands_on_the_state_step_forward_showed() {
     app.update(Action::StepBack);
     assert!(!app.engine.is_finished());
     assert_eq!(app.engine.steps(), end.0);
+    assert!(
+        app.step_mark.is_some(),
+        "the last event is marked, as `n` marks it"
+    );
     app.update(Action::Step);
     assert!(app.engine.is_finished());
     assert_eq!(screen(&app, 120, 40), finished);
@@ -602,6 +606,12 @@ fn control_chords_are_not_typed_into_the_prompt() {
     assert_eq!(action_for(shift_a, true), Some(Action::Char('A')));
     let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
     assert_eq!(action_for(ctrl_c, true), Some(Action::Quit));
+    // AltGr arrives as Ctrl+Alt on Windows and types text.
+    let altgr_at = KeyEvent::new(
+        KeyCode::Char('@'),
+        KeyModifiers::CONTROL | KeyModifiers::ALT,
+    );
+    assert_eq!(action_for(altgr_at, true), Some(Action::Char('@')));
 }
 
 #[test]
@@ -772,4 +782,44 @@ fn going_far_back_keeps_the_log_of_where_you_land() {
     a.message = None;
     b.message = None;
     assert_eq!(screen(&a, 120, 40), screen(&b, 120, 40));
+}
+
+#[test]
+fn a_selection_survives_a_step_back_that_keeps_its_record() {
+    let mut app = App::new(bundled("flash-sale.toml"));
+    // Past the checkpoint at 100,000 events, so `b` restores it and re-simulates.
+    prompt(&mut app, Action::Goto, "#100500");
+    finish_goal(&mut app);
+    app.update(Action::Focus(edasim::tui::app::Panel::Log));
+    app.update(Action::ScrollUp);
+    app.update(Action::ScrollUp);
+    let seq = app.selected.expect("a selection");
+    assert!(seq > 0);
+    app.update(Action::Step);
+    let after_n = screen(&app, 120, 40);
+    app.update(Action::Step);
+    app.update(Action::StepBack);
+    assert_eq!(app.selected, Some(seq));
+    assert_eq!(screen(&app, 120, 40), after_n);
+    // Back before the record was written: the selection goes, the log follows the newest.
+    prompt(&mut app, Action::Goto, "#1000");
+    assert_eq!(app.selected, None);
+}
+
+#[test]
+fn back_an_interval_from_the_end_off_the_grid() {
+    let mut model = bundled("commit-auto.toml");
+    // 90 s is not a multiple of 7 s: the last sample, at the end, is off the grid.
+    model.metrics_interval = edasim::time::SimDuration(7_000_000_000);
+    let mut app = App::new(model);
+    prompt(&mut app, Action::Goto, "#999999999");
+    finish_goal(&mut app);
+    assert_eq!(app.engine.last_sample_time(), 90_000_000_000);
+    app.update(Action::StepBackInterval);
+    finish_goal(&mut app);
+    assert_eq!(app.engine.last_sample_time(), 84_000_000_000);
+    assert_eq!(app.engine.now(), 84_000_000_000);
+    app.update(Action::StepBackInterval);
+    finish_goal(&mut app);
+    assert_eq!(app.engine.last_sample_time(), 77_000_000_000);
 }
