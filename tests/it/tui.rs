@@ -823,3 +823,90 @@ fn back_an_interval_from_the_end_off_the_grid() {
     finish_goal(&mut app);
     assert_eq!(app.engine.last_sample_time(), 77_000_000_000);
 }
+
+/// Anything a user can do: a key (through the keymap or typed into a prompt), a click
+/// or a wheel turn somewhere, a frame's tick, a slice of work.
+#[derive(Clone, Debug)]
+enum Input {
+    Key(char),
+    Special(KeyCode),
+    Click(u16, u16),
+    Wheel(bool, u16, u16),
+    Tick(u16),
+    Work,
+}
+
+fn any_input() -> impl Strategy<Value = Input> {
+    let keys: Vec<char> = " nsbBg/e+-?kjhl#>.0123456789mtyxé€".chars().collect();
+    prop_oneof![
+        8 => proptest::sample::select(keys).prop_map(Input::Key),
+        2 => proptest::sample::select(vec![
+            KeyCode::Enter,
+            KeyCode::Esc,
+            KeyCode::Tab,
+            KeyCode::BackTab,
+            KeyCode::Backspace,
+            KeyCode::Up,
+            KeyCode::Down,
+            KeyCode::Left,
+            KeyCode::Right,
+            KeyCode::PageUp,
+            KeyCode::PageDown,
+        ])
+        .prop_map(Input::Special),
+        2 => (0u16..130, 0u16..50).prop_map(|(x, y)| Input::Click(x, y)),
+        1 => (any::<bool>(), 0u16..130, 0u16..50).prop_map(|(u, x, y)| Input::Wheel(u, x, y)),
+        2 => (0u16..500).prop_map(Input::Tick),
+        1 => Just(Input::Work),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// No sequence of inputs at any terminal size panics, and the log stays a contiguous
+    /// run of trace records ending at the engine's position.
+    #[test]
+    fn no_input_sequence_at_any_size_panics(
+        scenario in proptest::sample::select(vec!["commit-auto.toml", "flash-sale.toml", "mm1.toml"]),
+        inputs in proptest::collection::vec(any_input(), 1..=60),
+        sizes in proptest::collection::vec((1u16..=160, 1u16..=60), 1..=4),
+    ) {
+        use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+        let mut app = App::new(bundled(scenario));
+        for (i, input) in inputs.iter().enumerate() {
+            let (w, h) = sizes[i % sizes.len()];
+            let area = ratatui::layout::Rect::new(0, 0, w, h);
+            let action = match *input {
+                Input::Key(c) => action_for(
+                    KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE),
+                    app.prompt.is_some(),
+                ),
+                Input::Special(code) => {
+                    action_for(KeyEvent::new(code, KeyModifiers::NONE), app.prompt.is_some())
+                }
+                Input::Click(x, y) | Input::Wheel(_, x, y) => {
+                    let kind = match *input {
+                        Input::Wheel(true, ..) => MouseEventKind::ScrollUp,
+                        Input::Wheel(false, ..) => MouseEventKind::ScrollDown,
+                        _ => MouseEventKind::Down(MouseButton::Left),
+                    };
+                    let ev = MouseEvent { kind, column: x, row: y, modifiers: KeyModifiers::NONE };
+                    edasim::tui::mouse_action(ev, area, &app)
+                }
+                Input::Tick(ms) => Some(Action::Tick(f64::from(ms) / 1000.0)),
+                Input::Work => Some(Action::Work),
+            };
+            if let Some(a) = action {
+                app.update(a);
+            }
+            let _ = screen(&app, w, h);
+            let seqs: Vec<u64> = app.journal.iter().map(|r| r.seq).collect();
+            prop_assert!(seqs.windows(2).all(|p| p[1] == p[0] + 1), "after {:?}", input);
+            prop_assert_eq!(
+                seqs.last().copied().unwrap_or(app.engine.trace_seq()),
+                app.engine.trace_seq()
+            );
+        }
+    }
+}
