@@ -946,7 +946,11 @@ impl App {
             self.goal = None;
             self.paused = true;
             self.owed_until = self.engine.now();
-            self.selected = None;
+            if !matches!(goal, Goal::Sample(_)) {
+                // A run-until shows its arrival; `s` and `B` keep the selection, in
+                // slices as at once.
+                self.selected = None;
+            }
             let at = match goal {
                 Goal::Time(_) | Goal::Sample(_) => format!("event #{}", self.engine.steps()),
                 Goal::Event(_) => format!("t = {:.6} s", self.engine.now() as f64 / 1e9),
