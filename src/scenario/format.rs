@@ -141,6 +141,9 @@ pub struct Rate {
     pub per_second: f64,
 }
 
+/// The event name of a producer's messages when the scenario gives none.
+pub const DEFAULT_EVENT: &str = "Event";
+
 /// Shape of the gaps between messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -149,6 +152,16 @@ pub enum RateDist {
     Poisson,
     /// Even gaps of 1/rate.
     Constant,
+}
+
+impl RateDist {
+    /// The name as written in a scenario.
+    pub fn name(self) -> &'static str {
+        match self {
+            RateDist::Poisson => "poisson",
+            RateDist::Constant => "constant",
+        }
+    }
 }
 
 /// From `at`, the rate moves to `per_second` (linearly over `ramp`, if given).

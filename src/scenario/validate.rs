@@ -376,7 +376,7 @@ fn load_inner(text: &str, cx: &mut Cx) -> Option<Model> {
             "ack_loss_rate",
             ack_loss_rate,
         );
-        let event = event_id(p.v.event.as_deref().unwrap_or("Event"));
+        let event = event_id(p.v.event.as_deref().unwrap_or(super::format::DEFAULT_EVENT));
         producer_models.push(ProducerModel {
             name: p.v.name.clone(),
             topic: topic.unwrap_or(0),

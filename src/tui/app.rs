@@ -499,20 +499,12 @@ impl App {
             self.engine.is_finished(),
         );
         let from = seq.saturating_sub(REWIND_LOG);
-        // Where thinned checkpoints lie too far back, the log stays short rather than
-        // the screen freezing for the re-run.
-        let near = |e: &Engine| steps.saturating_sub(e.steps()) <= REFILL_EVENTS;
-        if !self
-            .checkpoints
-            .iter()
-            .rev()
-            .find(|c| c.engine.trace_seq() <= from)
-            .is_some_and(|c| near(&c.engine))
-        {
-            return;
-        }
         let pan = self.chart_pan;
-        if !self.restore_latest(|e| e.trace_seq() <= from) {
+        // Where thinned checkpoints lie too far back, the log stays short rather than
+        // the screen freezing for the re-run (earlier checkpoints lie further still).
+        let fits =
+            |e: &Engine| e.trace_seq() <= from && steps.saturating_sub(e.steps()) <= REFILL_EVENTS;
+        if !self.restore_latest(fits) {
             return;
         }
         while self.engine.steps() < steps && !self.engine.is_finished() {

@@ -437,11 +437,8 @@ fn topology_graph(app: &App, theme: Theme) -> DiGraph<NodeView, EdgeView> {
                 title_style: theme.accent(),
                 // The event name when the scenario gives one, else the arrival process.
                 detail: match m.events.get(p.event as usize) {
-                    Some(e) if e != "Event" => e.clone(),
-                    _ => match p.dist {
-                        crate::scenario::format::RateDist::Poisson => "poisson".to_string(),
-                        crate::scenario::format::RateDist::Constant => "constant".to_string(),
-                    },
+                    Some(e) if e != crate::scenario::format::DEFAULT_EVENT => e.clone(),
+                    _ => p.dist.name().to_string(),
                 },
                 detail_style: theme.dim(),
             })
