@@ -44,8 +44,8 @@
 //! assert!(summary.conservation.iter().all(|c| c.holds()));
 //! ```
 
+pub mod broker;
 pub mod cli;
-pub mod kafka;
 pub mod metrics;
 pub mod model;
 pub mod output;
@@ -54,3 +54,6 @@ pub mod scenario;
 pub mod sim;
 pub mod time;
 pub mod tui;
+
+/// Kafka's algorithms (partitioner, assignors) at their former path.
+pub use broker::kafka;

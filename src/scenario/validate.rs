@@ -16,7 +16,7 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::diag::{Problem, ScenarioError, line_col};
 use super::format::{self as f, Dur};
-use crate::kafka::partitioner::{murmur2, to_positive};
+use crate::broker::kafka::partitioner::{murmur2, to_positive};
 use crate::model::*;
 use crate::time::SimDuration;
 

@@ -3,25 +3,29 @@
 //! what makes a run deterministic: no tie is ever broken by memory layout.
 
 /// What happens at a scheduled instant. Kept to 16 bytes: everything else lives in the
-/// engine's arenas, addressed by index.
+/// engine's arenas, addressed by index. The enum is flat (nesting would cost a tag
+/// word), and its variants are grouped by the module that owns them: the engine hands
+/// each group to its module ([`crate::sim::Engine`]'s `dispatch`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ev {
+    // ----- producers (sim::producer)
     /// A producer sends its next message.
     Produce {
         /// Producer index.
         producer: u32,
     },
-    /// A producer re-sends a record whose ack was lost.
+    /// A producer re-sends a message whose ack was lost.
     Resend {
         /// Producer index.
         producer: u32,
         /// Slot in the producer's resend arena.
         slot: u32,
     },
+    // ----- the service runtime (sim::service)
     /// Processing of a work item ends.
     Done {
-        /// Group index.
-        group: u32,
+        /// Service index.
+        service: u32,
         /// Work item.
         work: u32,
         /// Guards against a work item that was cancelled and reused meanwhile.
@@ -29,22 +33,14 @@ pub enum Ev {
     },
     /// A failed work item's backoff has elapsed.
     RetryDue {
-        /// Group index.
-        group: u32,
+        /// Service index.
+        service: u32,
         /// Work item.
         work: u32,
         /// As in `Done`.
         token: u32,
     },
-    /// An instance auto-commits its offsets.
-    AutoCommit {
-        /// Group index.
-        group: u32,
-        /// Instance index.
-        instance: u32,
-        /// Incarnation of the instance that scheduled it.
-        incarnation: u32,
-    },
+    // ----- faults (sim::fault)
     /// A fault starts.
     FaultStart {
         /// Fault index.
@@ -55,31 +51,37 @@ pub enum Ev {
         /// Fault index.
         fault: u32,
     },
-    /// The coordinator's session timeout for a crashed instance expires.
-    Detect {
-        /// Group index.
+    // ----- brokers: each kind's own timers (broker::*)
+    /// A timer of a service's Kafka consumer group (broker::kafka).
+    Kafka {
+        /// Which.
+        timer: KafkaTimer,
+        /// Service index (its consumer group).
         group: u32,
-        /// Instance index.
+        /// Instance index, where the timer is an instance's.
         instance: u32,
-        /// Incarnation that crashed.
-        incarnation: u32,
+        /// The instance's incarnation or the group's generation that set the timer: a
+        /// newer one makes it moot.
+        stamp: u32,
     },
-    /// A rebalance completes.
-    RebalanceDone {
-        /// Group index.
-        group: u32,
-        /// Generation that started it; a newer rebalance makes it moot.
-        generation: u32,
-    },
-    /// Second round of a cooperative rebalance: revoked partitions are assigned.
-    AssignRevoked {
-        /// Group index.
-        group: u32,
-        /// As above.
-        generation: u32,
-    },
+    // ----- metrics (sim::sampler)
     /// Metrics are sampled (and retention enforced).
     Sample,
+}
+
+/// The timers of a Kafka consumer group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KafkaTimer {
+    /// An instance auto-commits its offsets (stamp: incarnation).
+    AutoCommit,
+    /// The coordinator's session timeout for a crashed instance expires (stamp:
+    /// incarnation that crashed).
+    Detect,
+    /// A rebalance completes (stamp: generation that started it).
+    RebalanceDone,
+    /// Second round of a cooperative rebalance: revoked partitions are assigned (stamp:
+    /// generation).
+    AssignRevoked,
 }
 
 /// A scheduled event.

@@ -1,7 +1,11 @@
 //! Trace records: one per simulation happening, kept compact (ids, not strings) while
 //! the engine runs. The JSON Lines writer in [`crate::output::trace`] names them.
 
-use crate::model::KeyId;
+use crate::model::{KeyId, NO_KEY};
+use crate::sim::message::Message;
+
+/// Most trace records kept between two drains; reaching it stops tracing and is reported.
+pub const TRACE_BUFFER_LIMIT: usize = 1 << 20;
 
 /// Kind of trace record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,3 +96,61 @@ pub const NA16: u16 = u16::MAX;
 pub const NA32: u32 = u32::MAX;
 /// "Does not apply" for 64-bit fields.
 pub const NA64: u64 = u64::MAX;
+
+/// Trace records collected while tracing is on.
+#[derive(Clone, Debug)]
+pub(crate) struct Tracer {
+    pub on: bool,
+    pub recs: Vec<TraceRec>,
+    pub seq: u64,
+    pub overflow: bool,
+}
+
+impl Tracer {
+    /// A tracer, recording or not.
+    pub fn new(on: bool) -> Tracer {
+        Tracer {
+            on,
+            recs: Vec::new(),
+            seq: 0,
+            overflow: false,
+        }
+    }
+
+    /// Records one happening (a no-op while tracing is off).
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub fn rec(
+        &mut self,
+        now: u64,
+        kind: TraceKind,
+        component: u32,
+        instance: u32,
+        msg: Option<&Message>,
+        partition: u32,
+        offset: u64,
+        attempt: u32,
+    ) {
+        if !self.on {
+            return;
+        }
+        if self.recs.len() >= TRACE_BUFFER_LIMIT {
+            self.overflow = true;
+            return;
+        }
+        self.seq += 1;
+        self.recs.push(TraceRec {
+            t: now,
+            seq: self.seq,
+            kind,
+            component,
+            instance,
+            msg: msg.map_or(NA64, |r| r.msg),
+            key: msg.map_or(NO_KEY, |r| r.key),
+            name: msg.map_or(NA16, |r| r.event),
+            partition,
+            offset,
+            attempt,
+        });
+    }
+}

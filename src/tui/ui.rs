@@ -819,7 +819,7 @@ fn draw_counters(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
 
 /// A scheduled event in words, for the "next" line.
 pub fn describe_event(app: &App, ev: crate::sim::queue::Ev) -> String {
-    use crate::sim::queue::Ev;
+    use crate::sim::queue::{Ev, KafkaTimer};
     let m = app.model();
     let group = |g: u32| m.groups.get(g as usize).map_or("?", |x| x.name.as_str());
     match ev {
@@ -831,19 +831,27 @@ pub fn describe_event(app: &App, ev: crate::sim::queue::Ev) -> String {
                     .map_or("?", |p| p.name.as_str())
             )
         }
-        Ev::Done { group: g, .. } => format!("done {}", group(g)),
-        Ev::RetryDue { group: g, .. } => format!("retry {}", group(g)),
-        Ev::AutoCommit {
-            group: g, instance, ..
+        Ev::Done { service: g, .. } => format!("done {}", group(g)),
+        Ev::RetryDue { service: g, .. } => format!("retry {}", group(g)),
+        Ev::Kafka {
+            timer: KafkaTimer::AutoCommit,
+            group: g,
+            instance,
+            ..
         } => format!("commit {}#{}", group(g), instance + 1),
         Ev::FaultStart { .. } => "crash".to_string(),
         Ev::FaultEnd { .. } => "restart".to_string(),
-        Ev::Detect {
-            group: g, instance, ..
+        Ev::Kafka {
+            timer: KafkaTimer::Detect,
+            group: g,
+            instance,
+            ..
         } => format!("detect {}#{} gone", group(g), instance + 1),
-        Ev::RebalanceDone { group: g, .. } | Ev::AssignRevoked { group: g, .. } => {
-            format!("rebalance {}", group(g))
-        }
+        Ev::Kafka {
+            timer: KafkaTimer::RebalanceDone | KafkaTimer::AssignRevoked,
+            group: g,
+            ..
+        } => format!("rebalance {}", group(g)),
         Ev::Sample => "sample".to_string(),
     }
 }

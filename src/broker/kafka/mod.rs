@@ -1,0 +1,261 @@
+//! The Kafka-like broker: topics of partitioned, append-only logs, read by the consumer
+//! group of every service whose source the topic is.
+//!
+//! - `partitioner.rs`, `assignor.rs`: Kafka's own algorithms, ported from the Java
+//!   client so that records and partitions land exactly where a real client puts them
+//!   (murmur2, Range, RoundRobin, CooperativeSticky);
+//! - `partition.rs`: which partition a record goes to, on every path that writes one;
+//! - `group.rs`: a service's consumer group: per partition its owner, fetch position,
+//!   committed offset and the window of completed offsets (commits cover only the
+//!   contiguous processed prefix), and key ordering;
+//! - `rebalance.rs`: joins, crashes detected after the session timeout, eager and
+//!   cooperative rebalances, revocation, auto-commit;
+//! - `retention.rs`: deleting records nobody can read again, and old ones (expired).
+//!
+//! This file holds the logs and the broker operations the engine calls: publish
+//! (`append`), `fetch`, `fate`, and the gauges (lag, depth).
+
+pub mod assignor;
+mod group;
+mod partition;
+pub mod partitioner;
+mod rebalance;
+mod retention;
+
+use std::collections::VecDeque;
+
+use crate::broker::Fate;
+use crate::metrics::Counters;
+use crate::model::{GroupModel, Model, TopicIdx};
+use crate::sim::Engine;
+use crate::sim::message::Message;
+use crate::sim::service::Delivery;
+use crate::sim::trace::{NA32, TraceKind};
+pub(crate) use group::Group;
+pub use group::KEY_BUFFER_LIMIT;
+
+/// One partition's log: records from offset `base` on.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct PartLog {
+    pub base: u64,
+    pub recs: VecDeque<Message>,
+}
+
+impl PartLog {
+    /// The offset the next record gets.
+    #[inline]
+    pub fn end(&self) -> u64 {
+        self.base + self.recs.len() as u64
+    }
+
+    /// The record at `off`, if it is still retained.
+    #[inline]
+    pub fn get(&self, off: u64) -> Option<&Message> {
+        off.checked_sub(self.base)
+            .and_then(|i| self.recs.get(i as usize))
+    }
+}
+
+/// One topic.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Topic {
+    pub parts: Vec<PartLog>,
+    /// `produced` counts originals (and numbers them: a record's ledger entry),
+    /// `copies` the rest, `expired` records retention deleted unconsumed.
+    pub c: Counters,
+}
+
+/// Every topic, and the consumer group of every service (indexed by service).
+#[derive(Clone, Debug)]
+pub(crate) struct Kafka {
+    pub topics: Vec<Topic>,
+    pub groups: Vec<Group>,
+    /// Rebalances completed, over every group.
+    pub rebalances: u64,
+}
+
+impl Kafka {
+    /// Empty topics and groups for `model`.
+    pub fn new(model: &Model) -> Kafka {
+        Kafka {
+            topics: model
+                .topics
+                .iter()
+                .map(|t| Topic {
+                    parts: vec![PartLog::default(); t.partitions as usize],
+                    c: Counters::default(),
+                })
+                .collect(),
+            groups: model
+                .groups
+                .iter()
+                .map(|g| Group::new(g.instances, model.topics[g.topic].partitions))
+                .collect(),
+            rebalances: 0,
+        }
+    }
+
+    /// The next record instance `i` of service `g` may start, if any.
+    #[inline]
+    pub fn fetch(&mut self, spec: &GroupModel, g: usize, i: usize) -> Option<Delivery> {
+        let logs = &self.topics[spec.topic].parts;
+        self.groups[g].fetch(spec, logs, i)
+    }
+
+    /// What becomes of the record at (`partition`, `offset`) when service `g` drops it:
+    /// a record still in the log at or above the committed offset is read again by
+    /// whoever owns the partition next; one below it is lost; one retention deleted
+    /// expired.
+    pub fn fate(&self, model: &Model, g: usize, partition: u32, offset: u64) -> Fate {
+        let topic = model.groups[g].topic;
+        let in_log = self.topics[topic].parts[partition as usize]
+            .get(offset)
+            .is_some();
+        let committed = self.groups[g].parts[partition as usize].committed;
+        match (in_log, offset >= committed) {
+            (true, true) => Fate::Redelivered,
+            (true, false) => Fate::Lost,
+            (false, _) => Fate::Deleted,
+        }
+    }
+}
+
+impl Engine {
+    /// Publishes `msg` to a partition of `topic`: appends it, enters an original in the
+    /// ledger of every service that reads the topic, and wakes the partition's owners.
+    pub(crate) fn append(&mut self, topic: TopicIdx, partition: u32, msg: Message) -> u64 {
+        let ts = &mut self.kafka.topics[topic];
+        let copy = msg.is_copy();
+        let msg = if copy {
+            ts.c.copies += 1;
+            msg
+        } else {
+            ts.c.produced += 1;
+            Message {
+                entry: ts.c.produced - 1,
+                ..msg
+            }
+        };
+        let log = &mut ts.parts[partition as usize];
+        let offset = log.end();
+        log.recs.push_back(msg);
+        let comp = self.plan.topic_comp + topic as u32;
+        self.tracer.rec(
+            self.now,
+            TraceKind::Append,
+            comp,
+            NA32,
+            Some(&msg),
+            partition,
+            offset,
+            NA32,
+        );
+        for k in 0..self.model.topics[topic].groups.len() {
+            let g = self.model.topics[topic].groups[k];
+            if !copy {
+                self.services[g].ledger.enter(msg.entry, self.now);
+            }
+            if let Some(owner) = self.kafka.groups[g].parts[partition as usize].owner {
+                self.try_dispatch(g, owner as usize);
+            }
+        }
+        offset
+    }
+
+    /// Service `g`'s lag in its topic: in total, the age of its oldest uncompleted
+    /// record, and per partition (lag, age).
+    pub(crate) fn group_lag(&self, g: usize) -> (u64, u64, Vec<(u64, u64)>) {
+        let topic = self.model.groups[g].topic;
+        let mut total = 0;
+        let mut oldest = 0;
+        let mut per = Vec::with_capacity(self.kafka.groups[g].parts.len());
+        for (p, gp) in self.kafka.groups[g].parts.iter().enumerate() {
+            let log = &self.kafka.topics[topic].parts[p];
+            let lag = log.end().saturating_sub(gp.committed);
+            let first_open = gp.base.max(log.base);
+            let age = match log.get(first_open) {
+                Some(r) if first_open < log.end() => self.now.saturating_sub(r.produced_at),
+                _ => 0,
+            };
+            total += lag;
+            oldest = oldest.max(age);
+            per.push((lag, age));
+        }
+        (total, oldest, per)
+    }
+
+    /// Records not yet consumed by every group (or still retained, for a topic nobody
+    /// reads), and the age of the oldest.
+    pub(crate) fn topic_depth(&self, t: usize) -> (u64, u64) {
+        let groups = &self.model.topics[t].groups;
+        let mut depth = 0;
+        let mut oldest = 0;
+        for (p, log) in self.kafka.topics[t].parts.iter().enumerate() {
+            let from = groups
+                .iter()
+                .map(|&g| self.kafka.groups[g].parts[p].committed)
+                .min()
+                .unwrap_or(log.base)
+                .max(log.base);
+            depth += log.end().saturating_sub(from);
+            if let Some(r) = log.get(from) {
+                oldest = oldest.max(self.now.saturating_sub(r.produced_at));
+            }
+        }
+        (depth, oldest)
+    }
+
+    /// Per partition of service `g`'s topic: (log end, committed, lag). For tests and
+    /// the TUI.
+    pub fn partition_offsets(&self, g: usize) -> Vec<(u64, u64, u64)> {
+        let topic = self.model.groups[g].topic;
+        self.kafka.groups[g]
+            .parts
+            .iter()
+            .enumerate()
+            .map(|(p, gp)| {
+                let end = self.kafka.topics[topic].parts[p].end();
+                (end, gp.committed, end.saturating_sub(gp.committed))
+            })
+            .collect()
+    }
+
+    /// Which instance of service `g` owns each partition (None while unassigned).
+    pub fn owners(&self, g: usize) -> Vec<Option<u32>> {
+        self.kafka.groups[g]
+            .parts
+            .iter()
+            .map(|gp| gp.owner)
+            .collect()
+    }
+
+    /// Unaccounted originals the broker still holds for service `g`: in its topic's
+    /// logs, or deleted from them while a work item still holds them. Conservation's
+    /// `pending`, found by looking; equal to the ledger's count whenever nothing was
+    /// dropped unaccounted.
+    pub(crate) fn held_unaccounted(&self, g: usize) -> u64 {
+        let topic = self.model.groups[g].topic;
+        let ledger = &self.services[g].ledger;
+        let open = |m: &Message| !m.is_copy() && !ledger.is_settled(m.entry);
+        let in_logs: u64 = self.kafka.topics[topic]
+            .parts
+            .iter()
+            .map(|log| log.recs.iter().filter(|m| open(m)).count() as u64)
+            .sum();
+        let mut deleted: Vec<u64> = self.services[g]
+            .works
+            .iter()
+            .filter(|w| w.state != crate::sim::service::WorkState::Free && open(&w.msg))
+            .filter(|w| {
+                let (p, off) = w.lease.position();
+                self.kafka.topics[topic].parts[p as usize]
+                    .get(off)
+                    .is_none()
+            })
+            .map(|w| w.msg.entry)
+            .collect();
+        deleted.sort_unstable();
+        deleted.dedup();
+        in_logs + deleted.len() as u64
+    }
+}

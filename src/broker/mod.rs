@@ -1,0 +1,98 @@
+//! Brokers: where messages wait between producers and services. Each broker kind is a
+//! module of its own behind the same few operations, which the engine's generic parts
+//! (producers, the service runtime, faults, the sampler) call and which dispatch over
+//! broker kinds with `match`, never `dyn`:
+//!
+//! - **publish**: store a message and wake the services that read it;
+//! - **fetch**: hand a free slot of a service instance the next message it may start,
+//!   with the broker's [`Lease`] on it;
+//! - **settle**: the work item finished for good (processed, dead-lettered or lost);
+//! - **release**: the work item was dropped without an outcome (its instance crashed);
+//! - **fate**: what becomes of a message dropped without an outcome ([`Fate`]);
+//! - **gauges**: depth, lag and the age of the oldest message, for the sampler;
+//! - its own timers (`Ev::Kafka`, ...) and its own reaction to instances going down
+//!   and coming back.
+//!
+//! [`kafka`] is the Kafka-like broker: partitioned logs, consumer groups, offsets,
+//! assignors and rebalances, retention. SQS-like queues, SNS-like pub/sub, RabbitMQ-like
+//! exchanges, EventBridge-like buses and Redis-like streams each get a sibling module
+//! and a variant of [`Lease`].
+
+pub mod kafka;
+
+use crate::sim::Engine;
+
+/// A broker's handle on a message it handed to a work item: what it needs to settle or
+/// take back that delivery. Small and `Copy`, so that a work item stays small.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Lease {
+    /// A record of a Kafka-like partition.
+    Kafka {
+        /// Partition.
+        partition: u32,
+        /// Offset in the partition.
+        offset: u64,
+    },
+}
+
+impl Lease {
+    /// Partition and offset for traces and anomalies (`NA` where they do not apply).
+    #[inline]
+    pub fn position(&self) -> (u32, u64) {
+        match *self {
+            Lease::Kafka { partition, offset } => (partition, offset),
+        }
+    }
+
+    /// The partition, where there is one (a dead letter without a key keeps it).
+    #[inline]
+    pub fn partition(&self) -> Option<u32> {
+        match *self {
+            Lease::Kafka { partition, .. } => Some(partition),
+        }
+    }
+}
+
+/// What becomes of a message whose work item was dropped without an outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fate {
+    /// The broker will deliver it again: nothing to count now.
+    Redelivered,
+    /// Nobody will read it again (a Kafka offset committed before processing): lost.
+    Lost,
+    /// The broker deleted it (retention): expired.
+    Deleted,
+}
+
+impl Engine {
+    /// The broker settles a work item of service `g` that finished for good.
+    #[inline]
+    pub(crate) fn settle(&mut self, g: usize, work: &crate::sim::service::Work) {
+        match work.lease {
+            Lease::Kafka { partition, offset } => {
+                let commit = self.model.groups[g].commit;
+                self.kafka.groups[g].complete(partition, offset, work.msg.key, commit);
+            }
+        }
+    }
+
+    /// The broker hears that a work item of service `g` was dropped without an outcome.
+    #[inline]
+    pub(crate) fn release(&mut self, g: usize, lease: &Lease) {
+        match *lease {
+            Lease::Kafka { partition, .. } => {
+                let gp = &mut self.kafka.groups[g].parts[partition as usize];
+                gp.active = gp.active.saturating_sub(1);
+            }
+        }
+    }
+
+    /// What becomes of the message behind `lease`, dropped by service `g`.
+    pub(crate) fn fate(&self, g: usize, lease: &Lease) -> Fate {
+        match *lease {
+            Lease::Kafka { partition, offset } => {
+                self.kafka.fate(&self.model, g, partition, offset)
+            }
+        }
+    }
+}

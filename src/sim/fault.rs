@@ -1,0 +1,81 @@
+//! Scheduled faults on services: an instance (or every instance) crashes at once and
+//! restarts after the fault's duration. What a crash does to the service runtime is
+//! generic (its work is gone); what the broker does about it (a Kafka group notices
+//! after the session timeout and rebalances) is the broker's.
+
+use super::Engine;
+use super::queue::Ev;
+use super::service::WorkState;
+use super::trace::TraceKind;
+use crate::metrics::Cause;
+
+impl Engine {
+    /// Fault `f` starts (`start`) or ends.
+    pub(crate) fn on_fault(&mut self, f: usize, start: bool) {
+        let fault = self.model.faults[f];
+        let g = fault.group;
+        let targets = match fault.instance {
+            Some(i) => i as usize..i as usize + 1,
+            None => 0..self.services[g].insts.len(),
+        };
+        if start {
+            for i in targets {
+                self.crash(g, i);
+            }
+            if let Some(d) = fault.duration {
+                self.queue.push(
+                    self.now.saturating_add(d.0),
+                    Ev::FaultEnd { fault: f as u32 },
+                );
+            }
+        } else {
+            let mut any = false;
+            for i in targets {
+                let inst = &mut self.services[g].insts[i];
+                if inst.alive {
+                    continue;
+                }
+                inst.alive = true;
+                inst.incarnation = inst.incarnation.wrapping_add(1);
+                any = true;
+                let incarnation = inst.incarnation;
+                self.kafka_member_up(g, i, incarnation);
+                self.tr_instance(TraceKind::Restart, g, i as u32);
+            }
+            if any {
+                self.kafka_members_changed(g);
+            }
+        }
+    }
+
+    /// Instance `i` of service `g` stops at once: its work is gone (lost for good if
+    /// the broker will not deliver it again), and the broker is told.
+    fn crash(&mut self, g: usize, i: usize) {
+        if !self.services[g].insts[i].alive {
+            return;
+        }
+        self.tr_instance(TraceKind::Crash, g, i as u32);
+        let cause = Cause::CommittedBeforeCrash(self.now);
+        for w in 0..self.services[g].works.len() as u32 {
+            let work = self.services[g].works[w as usize];
+            if work.state == WorkState::Free || work.instance != i as u32 {
+                continue;
+            }
+            if work.state == WorkState::Running {
+                self.services[g].running -= 1;
+            }
+            if !work.stale {
+                self.release(g, &work.lease);
+            }
+            self.free_work(g, w);
+            self.abandon(g, &work, cause);
+        }
+        let inst = &mut self.services[g].insts[i];
+        inst.alive = false;
+        inst.busy = 0;
+        inst.ready.clear();
+        inst.incarnation = inst.incarnation.wrapping_add(1);
+        let incarnation = inst.incarnation;
+        self.kafka_member_down(g, i, incarnation, cause);
+    }
+}

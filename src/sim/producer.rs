@@ -1,0 +1,277 @@
+//! Producers: arrivals on a piecewise-linear rate (thinning for Poisson), a key drawn
+//! per message, and the publish to the producer's target broker. A lost ack without
+//! idempotence makes the producer send the message again after its request timeout,
+//! and the broker, not deduplicating, writes it twice.
+
+use rand::RngExt;
+
+use super::Engine;
+use super::draw::{self, KeySampler};
+use super::message::{FLAG_COPY, Message};
+use super::queue::Ev;
+use super::trace::{NA32, NA64, TraceKind};
+use crate::metrics::Counters;
+use crate::model::*;
+use crate::rng::{self, Stream};
+
+/// A message waiting to be sent again, and the partition it goes to.
+#[derive(Clone, Debug)]
+pub(crate) struct Resend {
+    partition: u32,
+    msg: Message,
+}
+
+/// One producer's state.
+#[derive(Clone, Debug)]
+pub(crate) struct ProducerState {
+    arrivals: Stream,
+    keys_rng: Stream,
+    /// The sticky partitioner's stream.
+    pub part_rng: Stream,
+    ack_rng: Stream,
+    keys: Option<(KeyId, KeySampler)>,
+    /// Round-robin position.
+    pub rr: u32,
+    /// The sticky partitioner's current partition and the records left in its batch.
+    pub sticky_part: u32,
+    pub sticky_left: u32,
+    resend: Vec<Option<Resend>>,
+    resend_free: Vec<u32>,
+    pub c: Counters,
+}
+
+/// The initial state of every producer of `model`.
+pub(crate) fn states(model: &Model) -> Vec<ProducerState> {
+    let seed = model.seed;
+    model
+        .producers
+        .iter()
+        .map(|p| {
+            let keys = p.keys.and_then(|k| {
+                let space = model.keys.spaces.get(k.space)?;
+                Some((space.base, KeySampler::new(k.dist, space.count)))
+            });
+            let mut part_rng = rng::stream(seed, &p.name, "partition");
+            let n = model.topics[p.topic].partitions;
+            let sticky_part = (rand::Rng::next_u64(&mut part_rng) % u64::from(n)) as u32;
+            ProducerState {
+                arrivals: rng::stream(seed, &p.name, "arrivals"),
+                keys_rng: rng::stream(seed, &p.name, "keys"),
+                part_rng,
+                ack_rng: rng::stream(seed, &p.name, "acks"),
+                keys,
+                rr: 0,
+                sticky_part,
+                sticky_left: model.topics[p.topic].sticky_batch,
+                resend: Vec::new(),
+                resend_free: Vec::new(),
+                c: Counters::default(),
+            }
+        })
+        .collect()
+}
+
+impl Engine {
+    /// The first arrival strictly after `t` (ns), or None past the end of the run.
+    pub(crate) fn next_arrival(&mut self, p: usize, t: u64) -> Option<u64> {
+        let end = self.model.duration.0;
+        let dist = self.model.producers[p].dist;
+        let segs = &self.plan.segments[p];
+        let rng = &mut self.producers[p].arrivals;
+        if let [(_, rate, _, _)] = segs[..]
+            && dist == RateDist::Poisson
+        {
+            // The common case, a homogeneous Poisson process: one draw, no thinning.
+            // Same arithmetic as the general path below, so the same numbers.
+            if rate <= 0.0 {
+                return None;
+            }
+            let cand = round_half_up(t as f64 + draw::exp_gap(rate * 1e-9, rng)).max(t + 1);
+            return (cand < end).then_some(cand);
+        }
+        let mut t = t;
+        // Segments are few and time only moves forward: a linear scan from the start
+        // is cheaper than any index (one segment for a constant-rate producer).
+        let mut i = segs.iter().position(|s| t < s.2)?;
+        loop {
+            let (a, ra, b, rb) = *segs.get(i)?;
+            let lmax = ra.max(rb);
+            if lmax <= 0.0 {
+                t = b;
+                i += 1;
+                if t >= end {
+                    return None;
+                }
+                continue;
+            }
+            let cand = match dist {
+                RateDist::Poisson => t as f64 + draw::exp_gap(lmax * 1e-9, rng),
+                RateDist::Constant => {
+                    let r = rate_at(a, ra, b, rb, t);
+                    if r <= 0.0 {
+                        t = b;
+                        i += 1;
+                        continue;
+                    }
+                    t as f64 + 1e9 / r
+                }
+            };
+            let cand = round_half_up(cand).max(t + 1);
+            if cand >= b && dist == RateDist::Poisson {
+                // Memoryless: restart from the segment's end.
+                t = b;
+                i += 1;
+                if t >= end {
+                    return None;
+                }
+                continue;
+            }
+            if cand >= end {
+                return None;
+            }
+            if dist == RateDist::Poisson && ra != rb {
+                let r = rate_at(a, ra, b, rb, cand);
+                if rng.random::<f64>() * lmax > r {
+                    t = cand;
+                    continue;
+                }
+            }
+            return Some(cand);
+        }
+    }
+
+    /// Producer `p` sends a message, and schedules its next one.
+    pub(crate) fn on_produce(&mut self, p: usize) {
+        let msg = self.next_msg;
+        self.next_msg += 1;
+        let spec = &self.model.producers[p];
+        let (topic, event, request_timeout) = (spec.topic, spec.event, spec.request_timeout);
+        let resend_on_loss = spec.acks != Acks::None && spec.retries > 0 && !spec.idempotent;
+        let ack_loss_rate = spec.ack_loss_rate;
+        let ps = &mut self.producers[p];
+        let key = match &mut ps.keys {
+            Some((base, sampler)) => *base + sampler.draw(&mut ps.keys_rng),
+            None => NO_KEY,
+        };
+        let partition = self.producer_partition(p, key);
+        let m = Message {
+            msg,
+            produced_at: self.now,
+            entry: 0,
+            key,
+            event,
+            flags: 0,
+        };
+        let ps = &mut self.producers[p];
+        ps.c.produced += 1;
+        // With idempotence the broker drops the retried batch, so a lost ack changes
+        // nothing and needs no draw.
+        let lost_ack =
+            resend_on_loss && ack_loss_rate > 0.0 && ps.ack_rng.random::<f64>() < ack_loss_rate;
+        let comp = self.plan.producer_comp + p as u32;
+        self.tracer.rec(
+            self.now,
+            TraceKind::Produce,
+            comp,
+            NA32,
+            Some(&m),
+            partition,
+            NA64,
+            NA32,
+        );
+        self.append(topic, partition, m);
+        if lost_ack {
+            // The broker wrote it, the ack was lost: the producer sends it again after
+            // the request timeout and the broker, not deduplicating, writes it twice.
+            let ps = &mut self.producers[p];
+            let copy = Resend {
+                partition,
+                msg: Message {
+                    flags: FLAG_COPY,
+                    ..m
+                },
+            };
+            let slot = match ps.resend_free.pop() {
+                Some(s) => {
+                    ps.resend[s as usize] = Some(copy);
+                    s
+                }
+                None => {
+                    ps.resend.push(Some(copy));
+                    (ps.resend.len() - 1) as u32
+                }
+            };
+            let at = self.now.saturating_add(request_timeout.0);
+            self.queue.push(
+                at,
+                Ev::Resend {
+                    producer: p as u32,
+                    slot,
+                },
+            );
+        }
+        if let Some(t) = self.next_arrival(p, self.now) {
+            self.queue.push(t, Ev::Produce { producer: p as u32 });
+        }
+    }
+
+    /// Producer `p` sends again the message in resend slot `slot`.
+    pub(crate) fn on_resend(&mut self, p: usize, slot: u32) {
+        let ps = &mut self.producers[p];
+        let Some(r) = ps.resend.get_mut(slot as usize).and_then(Option::take) else {
+            return;
+        };
+        ps.resend_free.push(slot);
+        ps.c.copies += 1;
+        let topic = self.model.producers[p].topic;
+        self.append(topic, r.partition, r.msg);
+    }
+}
+
+/// `x` rounded half up to whole nanoseconds without a libm call (+ 0.5 and truncate);
+/// saturates at `u64::MAX`.
+#[inline]
+fn round_half_up(x: f64) -> u64 {
+    if x >= u64::MAX as f64 {
+        u64::MAX
+    } else {
+        (x + 0.5) as u64
+    }
+}
+
+fn rate_at(a: u64, ra: f64, b: u64, rb: f64, t: u64) -> f64 {
+    if b <= a || ra == rb {
+        return ra;
+    }
+    let x = (t.saturating_sub(a)) as f64 / (b - a) as f64;
+    ra + (rb - ra) * x.clamp(0.0, 1.0)
+}
+
+/// Piecewise-linear rate segments covering [0, end).
+pub(crate) fn rate_segments(p: &ProducerModel, end: u64) -> Vec<(u64, f64, u64, f64)> {
+    let mut segs = Vec::new();
+    let mut t = 0u64;
+    let mut rate = p.base_rate;
+    for (i, ph) in p.phases.iter().enumerate() {
+        let at = ph.at.min(end);
+        if at > t {
+            segs.push((t, rate, at, rate));
+            t = at;
+        }
+        let next_at = p.phases.get(i + 1).map_or(end, |n| n.at.min(end));
+        let ramp_end = at.saturating_add(ph.ramp).min(next_at);
+        if ph.ramp > 0 && ramp_end > t {
+            let full = at.saturating_add(ph.ramp);
+            let reached = rate_at(at, rate, full, ph.per_second, ramp_end);
+            segs.push((t, rate, ramp_end, reached));
+            rate = reached;
+            t = ramp_end;
+        } else {
+            rate = ph.per_second;
+        }
+    }
+    if t < end {
+        segs.push((t, rate, end, rate));
+    }
+    segs
+}

@@ -1,0 +1,224 @@
+//! Reports of a run so far: the conservation terms per service and the summary of every
+//! component. The types here are what `output::summary` prints and serialises.
+
+use super::Engine;
+use crate::metrics::Counters;
+
+impl Engine {
+    /// Per service, the conservation terms counted by the engine, with the pending
+    /// messages found by scanning what its broker still holds, and, as a cross-check,
+    /// by scanning its ledger.
+    pub fn conservation(&self) -> Vec<Conservation> {
+        (0..self.services.len())
+            .map(|g| {
+                let spec = &self.model.groups[g];
+                let svc = &self.services[g];
+                Conservation {
+                    group: spec.name.clone(),
+                    produced: self.kafka.topics[spec.topic].c.produced,
+                    processed_once: svc.c.processed_once,
+                    dead_lettered: svc.c.dead_lettered,
+                    pending: self.held_unaccounted(g),
+                    ledger_pending: svc.ledger.scan_open(),
+                    lost: svc.c.lost,
+                    expired: svc.c.expired,
+                    duplicates: svc.c.duplicates,
+                }
+            })
+            .collect()
+    }
+
+    /// Aggregates of the whole run so far, per component.
+    pub fn summary(&self) -> Summary {
+        let producers = self
+            .model
+            .producers
+            .iter()
+            .zip(&self.producers)
+            .map(|(m, s)| ProducerSummary {
+                name: m.name.clone(),
+                produced: s.c.produced,
+                copies: s.c.copies,
+            })
+            .collect();
+        let topics = (0..self.kafka.topics.len())
+            .map(|t| {
+                let (depth, oldest) = self.topic_depth(t);
+                TopicSummary {
+                    name: self.model.topics[t].name.clone(),
+                    appended: self.kafka.topics[t].c.produced + self.kafka.topics[t].c.copies,
+                    copies: self.kafka.topics[t].c.copies,
+                    queue_depth: depth,
+                    oldest_s: oldest as f64 / 1e9,
+                    expired: self.kafka.topics[t].c.expired,
+                }
+            })
+            .collect();
+        let groups = (0..self.services.len())
+            .map(|g| {
+                let gs = &self.services[g];
+                let (lag, lag_time, _) = self.group_lag(g);
+                let mut lat = gs.lat_run.clone();
+                lat.merge(&gs.lat_interval);
+                let ms = |ns: f64| ns / 1e6;
+                GroupSummary {
+                    name: self.model.groups[g].name.clone(),
+                    counters: Counters {
+                        produced: self.kafka.topics[self.model.groups[g].topic].c.produced,
+                        ..gs.c
+                    },
+                    latency_mean_ms: ms(lat.mean_ns()),
+                    latency_p50_ms: ms(lat.percentile_ns(50.0) as f64),
+                    latency_p95_ms: ms(lat.percentile_ns(95.0) as f64),
+                    latency_p99_ms: ms(lat.percentile_ns(99.0) as f64),
+                    latency_max_ms: ms(lat.max_ns() as f64),
+                    lag,
+                    lag_time_s: lag_time as f64 / 1e9,
+                    max_lag: gs.max_lag.max(lag),
+                    max_lag_time_s: gs.max_lag_time_ns.max(lag_time) as f64 / 1e9,
+                    in_flight: u64::from(gs.running),
+                    in_system_mean: gs.ledger.mean_in_system(self.now),
+                    dlq_depth: self.model.groups[g]
+                        .dead_letter
+                        .map_or(0, |t| self.topic_depth(t).0),
+                }
+            })
+            .collect();
+        Summary {
+            scenario: self.model.name.clone(),
+            seed: self.model.seed,
+            time_s: self.now as f64 / 1e9,
+            events: self.steps,
+            rebalances: self.kafka.rebalances,
+            producers,
+            topics,
+            groups,
+            conservation: self.conservation(),
+        }
+    }
+}
+
+/// The terms of `produced = processed_once + dead_lettered + pending + lost + expired`
+/// for one group; duplicates are counted apart.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Conservation {
+    /// Group (consumer) name.
+    pub group: String,
+    /// Original records appended to its source topic.
+    pub produced: u64,
+    /// Processed at least once.
+    pub processed_once: u64,
+    /// Sent to the dead-letter topic.
+    pub dead_lettered: u64,
+    /// Still in the log, in flight or waiting for a retry.
+    pub pending: u64,
+    /// Lost, with cause.
+    pub lost: u64,
+    /// Deleted by retention unconsumed.
+    pub expired: u64,
+    /// Extra processings (not part of the sum).
+    pub duplicates: u64,
+    /// Pending as the service's ledger has it: equal to `pending` unless a broker
+    /// dropped a message that nobody accounted for.
+    #[serde(skip)]
+    pub ledger_pending: u64,
+}
+
+impl Conservation {
+    /// Whether the terms add up, and the broker and the ledger agree on what is pending.
+    pub fn holds(&self) -> bool {
+        self.pending == self.ledger_pending
+            && self.produced
+                == self.processed_once
+                    + self.dead_lettered
+                    + self.pending
+                    + self.lost
+                    + self.expired
+    }
+}
+
+/// Run aggregates for reports.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Summary {
+    /// Scenario name.
+    pub scenario: String,
+    /// Seed.
+    pub seed: u64,
+    /// Simulated time reached, seconds.
+    pub time_s: f64,
+    /// Events processed.
+    pub events: u64,
+    /// Rebalances completed.
+    pub rebalances: u64,
+    /// Per producer.
+    pub producers: Vec<ProducerSummary>,
+    /// Per topic.
+    pub topics: Vec<TopicSummary>,
+    /// Per consumer group.
+    pub groups: Vec<GroupSummary>,
+    /// Conservation per group.
+    pub conservation: Vec<Conservation>,
+}
+
+/// A producer's totals.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ProducerSummary {
+    /// Name.
+    pub name: String,
+    /// Messages created.
+    pub produced: u64,
+    /// Records written twice after a lost ack.
+    pub copies: u64,
+}
+
+/// A topic's totals.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TopicSummary {
+    /// Name.
+    pub name: String,
+    /// Records appended, copies included.
+    pub appended: u64,
+    /// Copies among them.
+    pub copies: u64,
+    /// Records not yet consumed by every group.
+    pub queue_depth: u64,
+    /// Age of the oldest of those, seconds.
+    pub oldest_s: f64,
+    /// Records deleted by retention unconsumed.
+    pub expired: u64,
+}
+
+/// A group's totals.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct GroupSummary {
+    /// Name.
+    pub name: String,
+    /// Event counts.
+    #[serde(flatten)]
+    pub counters: Counters,
+    /// Mean end-to-end latency (produce to processed), ms.
+    pub latency_mean_ms: f64,
+    /// Median, ms.
+    pub latency_p50_ms: f64,
+    /// 95th percentile, ms.
+    pub latency_p95_ms: f64,
+    /// 99th percentile, ms.
+    pub latency_p99_ms: f64,
+    /// Maximum, ms.
+    pub latency_max_ms: f64,
+    /// Lag at the end.
+    pub lag: u64,
+    /// Age of the oldest unconsumed record at the end, s.
+    pub lag_time_s: f64,
+    /// Highest sampled lag.
+    pub max_lag: u64,
+    /// Highest sampled lag time, s.
+    pub max_lag_time_s: f64,
+    /// Records being processed at the end.
+    pub in_flight: u64,
+    /// Time-average number of records in the system (appended, not yet processed,
+    /// dead-lettered, lost or expired): the L of Little's law.
+    pub in_system_mean: f64,
+    /// Depth of its dead-letter topic at the end.
+    pub dlq_depth: u64,
+}

@@ -1,0 +1,270 @@
+//! The sampler: once per `metrics_interval` (and at the end) counters become interval
+//! deltas and rates, broker gauges (depth, lag, age of the oldest message) are read,
+//! and both become rows of the tidy table, per producer, broker component, service,
+//! partition, and in total. Rows are kept only with `Options::record_rows`; the maxima
+//! the summary reports are tracked either way.
+
+use super::Engine;
+use super::queue::Ev;
+use crate::metrics::{Counters, Row, Value};
+
+/// Sampling state.
+#[derive(Clone, Debug)]
+pub(crate) struct Sampler {
+    /// Rows not yet drained.
+    pub rows: Vec<Row>,
+    /// Counters at the previous sample, per component (and one for the total).
+    prev: Vec<Counters>,
+    /// Time of the latest sample, ns.
+    pub last_sample: u64,
+}
+
+impl Sampler {
+    /// A sampler for `components` components.
+    pub fn new(components: usize) -> Sampler {
+        Sampler {
+            rows: Vec::new(),
+            prev: vec![Counters::default(); components],
+            last_sample: 0,
+        }
+    }
+
+    /// The change of component `idx`'s counters since the previous sample.
+    fn delta(&mut self, idx: usize, c: Counters) -> Counters {
+        let d = delta(&c, &self.prev[idx]);
+        self.prev[idx] = c;
+        d
+    }
+}
+
+/// Rows of one sample, collected only when rows are recorded.
+struct Out {
+    record: bool,
+    now: u64,
+    interval_s: f64,
+    rows: Vec<Row>,
+}
+
+impl Out {
+    fn push(&mut self, component: &str, metric: &'static str, value: Value) {
+        if self.record {
+            self.rows.push(Row {
+                time: self.now,
+                component: component.to_string(),
+                metric,
+                value,
+            });
+        }
+    }
+
+    fn count(&mut self, component: &str, metric: &'static str, v: u64) {
+        self.push(component, metric, Value::Count(v));
+    }
+
+    fn rate(&mut self, component: &str, metric: &'static str, n: u64) {
+        let per_s = n as f64 / self.interval_s;
+        self.push(component, metric, Value::Real(per_s));
+    }
+
+    fn secs(&mut self, component: &str, metric: &'static str, ns: u64) {
+        self.push(component, metric, Value::Real(ns as f64 / 1e9));
+    }
+}
+
+/// Sums over every service (and the DLQ depths) for the `total` rows.
+#[derive(Default)]
+struct Totals {
+    c: Counters,
+    lag: u64,
+    in_flight: u64,
+    dlq: u64,
+}
+
+impl Engine {
+    /// The `Sample` event: sample, and schedule the next one.
+    pub(crate) fn on_sample(&mut self) {
+        self.sample();
+        let next = self.now + self.model.metrics_interval.0;
+        if next < self.model.duration.0 {
+            self.queue.push(next, Ev::Sample);
+        }
+    }
+
+    /// Takes one sample (and enforces retention first).
+    pub(crate) fn sample(&mut self) {
+        self.enforce_retention();
+        let now = self.now;
+        let interval_s = (now.saturating_sub(self.sampler.last_sample)).max(1) as f64 / 1e9;
+        self.sampler.last_sample = now;
+        let mut out = Out {
+            record: self.opts.record_rows,
+            now,
+            interval_s,
+            rows: Vec::new(),
+        };
+        let mut total = Totals::default();
+        self.sample_producers(&mut out, &mut total);
+        self.sample_topics(&mut out, &mut total);
+        for g in 0..self.services.len() {
+            self.sample_service(g, &mut out, &mut total);
+        }
+        for (metric, v) in [
+            ("produced", total.c.produced),
+            ("processed", total.c.processed),
+            ("duplicates", total.c.duplicates),
+            ("ordering_violations", total.c.ordering_violations),
+            ("lost", total.c.lost),
+            ("expired", total.c.expired),
+            ("retries", total.c.retries),
+            ("dead_lettered", total.c.dead_lettered),
+            ("lag", total.lag),
+            ("in_flight", total.in_flight),
+            ("dlq_depth", total.dlq),
+        ] {
+            out.count("total", metric, v);
+        }
+        if out.record {
+            let mut rows = out.rows;
+            rows.sort_by(|a, b| a.component.cmp(&b.component).then(a.metric.cmp(b.metric)));
+            self.sampler.rows.append(&mut rows);
+        }
+    }
+
+    fn sample_producers(&mut self, out: &mut Out, total: &mut Totals) {
+        for p in 0..self.producers.len() {
+            let idx = self.plan.producer_comp as usize + p;
+            let d = self.sampler.delta(idx, self.producers[p].c);
+            total.c.produced += d.produced;
+            let name = &self.plan.component_names[idx];
+            out.count(name, "produced", d.produced);
+            out.rate(name, "throughput_out", d.produced);
+            out.count(name, "duplicates", d.copies);
+        }
+    }
+
+    fn sample_topics(&mut self, out: &mut Out, total: &mut Totals) {
+        let mut dlq_topics: Vec<usize> = self
+            .model
+            .groups
+            .iter()
+            .filter_map(|g| g.dead_letter)
+            .collect();
+        dlq_topics.sort_unstable();
+        dlq_topics.dedup();
+        for t in 0..self.kafka.topics.len() {
+            let idx = self.plan.topic_comp as usize + t;
+            let d = self.sampler.delta(idx, self.kafka.topics[t].c);
+            let (depth, oldest) = self.topic_depth(t);
+            if dlq_topics.binary_search(&t).is_ok() {
+                total.dlq += depth;
+            }
+            let name = &self.plan.component_names[idx];
+            out.count(name, "produced", d.produced + d.copies);
+            out.rate(name, "throughput_in", d.produced + d.copies);
+            out.count(name, "queue_depth", depth);
+            out.secs(name, "lag_time", oldest);
+            out.count(name, "expired", d.expired);
+        }
+    }
+
+    fn sample_service(&mut self, g: usize, out: &mut Out, total: &mut Totals) {
+        let spec = &self.model.groups[g];
+        let mut c = self.services[g].c;
+        c.produced = self.kafka.topics[spec.topic].c.produced;
+        let idx = self.plan.service_comp as usize + g;
+        let d = self.sampler.delta(idx, c);
+        let (lag, lag_time, per) = self.group_lag(g);
+        let dlq_depth = spec.dead_letter.map_or(0, |t| self.topic_depth(t).0);
+        let svc = &mut self.services[g];
+        svc.max_lag = svc.max_lag.max(lag);
+        svc.max_lag_time_ns = svc.max_lag_time_ns.max(lag_time);
+        let in_flight = u64::from(svc.running);
+        total.lag += lag;
+        total.in_flight += in_flight;
+        for (field, v) in [
+            (&mut total.c.processed, d.processed),
+            (&mut total.c.duplicates, d.duplicates),
+            (&mut total.c.ordering_violations, d.ordering_violations),
+            (&mut total.c.lost, d.lost),
+            (&mut total.c.expired, d.expired),
+            (&mut total.c.retries, d.retries),
+            (&mut total.c.dead_lettered, d.dead_lettered),
+            (&mut total.c.delivered, d.delivered),
+        ] {
+            *field += v;
+        }
+        let rate_out = d.processed as f64 / out.interval_s;
+        let drain = if lag == 0 {
+            0.0
+        } else if d.processed == 0 {
+            f64::INFINITY
+        } else {
+            lag as f64 / rate_out
+        };
+        let lat = &svc.lat_interval;
+        let lat_rows = (out.record && lat.count() > 0).then(|| {
+            [
+                ("latency_mean", lat.mean_ns()),
+                ("latency_p50", lat.percentile_ns(50.0) as f64),
+                ("latency_p95", lat.percentile_ns(95.0) as f64),
+                ("latency_p99", lat.percentile_ns(99.0) as f64),
+                ("latency_max", lat.max_ns() as f64),
+            ]
+        });
+        if svc.lat_interval.count() > 0 {
+            svc.lat_run.merge(&svc.lat_interval);
+            svc.lat_interval.reset();
+        }
+        if !out.record {
+            return;
+        }
+        let name = &self.plan.component_names[idx];
+        for (metric, v) in [
+            ("produced", d.produced),
+            ("delivered", d.delivered),
+            ("processed", d.processed),
+            ("retries", d.retries),
+            ("duplicates", d.duplicates),
+            ("ordering_violations", d.ordering_violations),
+            ("lost", d.lost),
+            ("expired", d.expired),
+            ("dead_lettered", d.dead_lettered),
+            ("lag", lag),
+            ("in_flight", in_flight),
+            ("dlq_depth", dlq_depth),
+        ] {
+            out.count(name, metric, v);
+        }
+        out.rate(name, "throughput_in", d.produced);
+        out.push(name, "throughput_out", Value::Real(rate_out));
+        out.secs(name, "lag_time", lag_time);
+        out.push(name, "drain_time", Value::Real(drain));
+        if let Some(lr) = lat_rows {
+            for (metric, ns) in lr {
+                out.push(name, metric, Value::Real(ns / 1e6));
+            }
+        }
+        for (p, (lag, age)) in per.iter().enumerate() {
+            let pname = format!("{name}/{p}");
+            out.count(&pname, "lag", *lag);
+            out.secs(&pname, "lag_time", *age);
+        }
+    }
+}
+
+fn delta(now: &Counters, prev: &Counters) -> Counters {
+    Counters {
+        produced: now.produced - prev.produced,
+        delivered: now.delivered - prev.delivered,
+        processed: now.processed - prev.processed,
+        processed_once: now.processed_once - prev.processed_once,
+        duplicates: now.duplicates - prev.duplicates,
+        ordering_violations: now.ordering_violations - prev.ordering_violations,
+        lost: now.lost - prev.lost,
+        expired: now.expired - prev.expired,
+        retries: now.retries - prev.retries,
+        failures: now.failures - prev.failures,
+        dead_lettered: now.dead_lettered - prev.dead_lettered,
+        copies: now.copies - prev.copies,
+    }
+}

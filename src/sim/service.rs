@@ -1,0 +1,566 @@
+//! The service runtime, shared by every broker kind: a service (one `[[consumer]]`) runs
+//! `instances` instances with `concurrency` slots each. A free slot asks the service's
+//! broker for work; a work item holds a copy of the message and the broker's lease on
+//! it, runs for a sampled processing time, and then succeeds (the ledger accounts for
+//! it, the checker looks for duplicates and ordering violations, follow-up events are
+//! published), fails transiently (retried after a backoff with jitter), or exhausts its
+//! attempts (dead-lettered, or lost with a cause). The broker hears the final outcome
+//! through `settle`, and decides through `fate` what becomes of work dropped without
+//! one (an instance crash, a revoked partition).
+//!
+//! Work items live in a per-service slab; events carry `(work, token)` and a stale
+//! token (the item was dropped and reused meanwhile) makes an event a no-op.
+
+use std::collections::VecDeque;
+
+use rand::RngExt;
+
+use super::Engine;
+use super::draw;
+use super::ledger::Ledger;
+use super::message::Message;
+use super::queue::{Ev, EventQueue};
+use super::trace::{NA32, TraceKind, Tracer};
+use crate::broker::{Fate, Lease};
+use crate::metrics::{AnomalyKind, Cause, Counters, Latency};
+use crate::model::*;
+use crate::rng::{self, Stream};
+
+/// Where a work item stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WorkState {
+    /// In the free list.
+    Free,
+    /// An attempt is running.
+    Running,
+    /// Waiting for its retry's backoff.
+    Backoff,
+    /// Waiting for a free slot of its instance.
+    Ready,
+}
+
+/// One message being worked on by one instance.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Work {
+    pub state: WorkState,
+    /// The broker took the message back while this ran (a revoked partition): its
+    /// result is applied but not settled with the broker.
+    pub stale: bool,
+    pub token: u32,
+    pub instance: u32,
+    pub attempt: u32,
+    /// The broker's handle on the message.
+    pub lease: Lease,
+    pub msg: Message,
+    /// Delivered before: why it comes again, if it does.
+    pub redelivery: Option<Cause>,
+}
+
+impl Work {
+    /// A work item that never ran, to account for a message the broker held for an
+    /// instance but never handed out (parked behind its key, deleted by retention).
+    pub fn detached(lease: Lease, msg: Message) -> Work {
+        Work {
+            state: WorkState::Free,
+            stale: false,
+            token: 0,
+            instance: NA32,
+            attempt: 0,
+            lease,
+            msg,
+            redelivery: None,
+        }
+    }
+}
+
+/// What a broker hands a free slot.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Delivery {
+    pub lease: Lease,
+    pub msg: Message,
+    pub redelivery: Option<Cause>,
+}
+
+/// One instance of a service.
+#[derive(Clone, Debug)]
+pub(crate) struct Instance {
+    pub alive: bool,
+    /// Bumped at every crash and restart: timers of an older incarnation are moot.
+    pub incarnation: u32,
+    /// Slots in use.
+    pub busy: u32,
+    /// Work items whose backoff has elapsed, waiting for a slot.
+    pub ready: VecDeque<u32>,
+}
+
+/// One service's state.
+#[derive(Clone, Debug)]
+pub(crate) struct Service {
+    pub insts: Vec<Instance>,
+    pub works: Vec<Work>,
+    pub free: Vec<u32>,
+    /// Attempts running now (the `in_flight` gauge).
+    pub running: u32,
+    service_rng: Stream,
+    fail_rng: Stream,
+    backoff_rng: Stream,
+    poison_seed: u64,
+    /// Per key: produced time and id of the newest message processed so far.
+    pub key_last: Vec<(u64, u64)>,
+    pub c: Counters,
+    pub lat_interval: Latency,
+    pub lat_run: Latency,
+    pub max_lag: u64,
+    pub max_lag_time_ns: u64,
+    /// What the service has yet to account for, and Little's L.
+    pub ledger: Ledger,
+}
+
+impl Service {
+    /// A service at t = 0, every instance up.
+    pub fn new(spec: &GroupModel, seed: u64) -> Service {
+        Service {
+            insts: (0..spec.instances)
+                .map(|_| Instance {
+                    alive: true,
+                    incarnation: 0,
+                    busy: 0,
+                    ready: VecDeque::new(),
+                })
+                .collect(),
+            works: Vec::new(),
+            free: Vec::new(),
+            running: 0,
+            service_rng: rng::stream(seed, &spec.name, "service"),
+            fail_rng: rng::stream(seed, &spec.name, "failures"),
+            backoff_rng: rng::stream(seed, &spec.name, "backoff"),
+            poison_seed: rng::stream_seed(seed, &format!("{}/poison", spec.name)),
+            key_last: Vec::new(),
+            c: Counters::default(),
+            lat_interval: Latency::new(),
+            lat_run: Latency::new(),
+            max_lag: 0,
+            max_lag_time_ns: 0,
+            ledger: Ledger::default(),
+        }
+    }
+
+    /// A work item for a fresh delivery to instance `i`, from the free list if it can.
+    #[inline]
+    fn new_work(&mut self, i: usize, d: Delivery) -> u32 {
+        let work = Work {
+            state: WorkState::Ready,
+            stale: false,
+            token: 0,
+            instance: i as u32,
+            attempt: 0,
+            lease: d.lease,
+            msg: d.msg,
+            redelivery: d.redelivery,
+        };
+        match self.free.pop() {
+            Some(w) => {
+                let slot = &mut self.works[w as usize];
+                *slot = Work {
+                    token: slot.token,
+                    ..work
+                };
+                w
+            }
+            None => {
+                self.works.push(work);
+                (self.works.len() - 1) as u32
+            }
+        }
+    }
+
+    /// Starts an attempt of work item `w`: a slot is taken, a processing time drawn.
+    #[inline]
+    fn start(&mut self, cx: &Cx<'_>, w: u32, queue: &mut EventQueue, tracer: &mut Tracer) {
+        let work = &mut self.works[w as usize];
+        work.state = WorkState::Running;
+        work.attempt += 1;
+        let (i, msg, lease, attempt, token) = (
+            work.instance,
+            work.msg,
+            work.lease,
+            work.attempt,
+            work.token,
+        );
+        self.insts[i as usize].busy += 1;
+        self.running += 1;
+        self.c.delivered += 1;
+        let d = draw::service_time(&cx.spec.service, &mut self.service_rng);
+        queue.push(
+            cx.now.saturating_add(d),
+            Ev::Done {
+                service: cx.service,
+                work: w,
+                token,
+            },
+        );
+        let (p, off) = lease.position();
+        tracer.rec(
+            cx.now,
+            TraceKind::ProcessStart,
+            cx.comp,
+            i,
+            Some(&msg),
+            p,
+            off,
+            attempt,
+        );
+    }
+
+    /// Whether a live work item (other than a free one) holds `lease`.
+    pub fn holds(&self, lease: &Lease) -> bool {
+        self.works
+            .iter()
+            .any(|o| o.state != WorkState::Free && o.lease == *lease)
+    }
+}
+
+/// What the dispatch path of one service reads.
+pub(crate) struct Cx<'a> {
+    pub spec: &'a GroupModel,
+    pub now: u64,
+    pub comp: u32,
+    pub service: u32,
+}
+
+impl Engine {
+    /// Starts as much work on instance `i` of service `g` as its free slots allow.
+    #[inline]
+    pub(crate) fn try_dispatch(&mut self, g: usize, i: usize) {
+        let inst = &self.services[g].insts[i];
+        if inst.alive && inst.busy < self.model.groups[g].concurrency {
+            self.fill_slots(g, i);
+        }
+    }
+
+    /// The dispatch path proper, on split borrows of the engine so that the hot loop
+    /// indexes each vector once.
+    fn fill_slots(&mut self, g: usize, i: usize) {
+        let Engine {
+            model,
+            plan,
+            services,
+            kafka,
+            queue,
+            tracer,
+            now,
+            ..
+        } = self;
+        let cx = Cx {
+            spec: &model.groups[g],
+            now: *now,
+            comp: plan.service_comp + g as u32,
+            service: g as u32,
+        };
+        let svc = &mut services[g];
+        loop {
+            let inst = &mut svc.insts[i];
+            if !inst.alive || inst.busy >= cx.spec.concurrency {
+                return;
+            }
+            let w = match inst.ready.pop_front() {
+                Some(w) => {
+                    let work = &svc.works[w as usize];
+                    if work.state != WorkState::Ready || work.instance != i as u32 {
+                        continue;
+                    }
+                    w
+                }
+                None => {
+                    let Some(d) = kafka.fetch(cx.spec, g, i) else {
+                        return;
+                    };
+                    let w = svc.new_work(i, d);
+                    let (p, off) = d.lease.position();
+                    tracer.rec(
+                        cx.now,
+                        TraceKind::Deliver,
+                        cx.comp,
+                        i as u32,
+                        Some(&d.msg),
+                        p,
+                        off,
+                        NA32,
+                    );
+                    w
+                }
+            };
+            svc.start(&cx, w, queue, tracer);
+        }
+    }
+
+    /// Work item `w` goes back to the free list; events still naming it are moot.
+    #[inline]
+    pub(crate) fn free_work(&mut self, g: usize, w: u32) {
+        let svc = &mut self.services[g];
+        let work = &mut svc.works[w as usize];
+        work.state = WorkState::Free;
+        work.token = work.token.wrapping_add(1);
+        svc.free.push(w);
+    }
+
+    #[inline]
+    fn is_poison(&self, g: usize, msg: u64) -> bool {
+        let rate = self.model.groups[g].poison_rate;
+        rate > 0.0 && rng::unit_from_hash(self.services[g].poison_seed ^ msg) < rate
+    }
+
+    /// An attempt ends: success, a retry, or the last failure.
+    #[inline]
+    pub(crate) fn on_done(&mut self, g: usize, w: u32, token: u32) {
+        let work = self.services[g].works[w as usize];
+        if work.token != token || work.state != WorkState::Running {
+            return;
+        }
+        let spec = &self.model.groups[g];
+        let (failure_rate, max_attempts) = (spec.failure_rate, spec.retry.max_attempts);
+        let svc = &mut self.services[g];
+        let i = work.instance as usize;
+        svc.insts[i].busy -= 1;
+        svc.running -= 1;
+        let failed = self.is_poison(g, work.msg.msg)
+            || (failure_rate > 0.0 && self.services[g].fail_rng.random::<f64>() < failure_rate);
+        if failed {
+            self.services[g].c.failures += 1;
+            self.tr_work(TraceKind::Fail, g, &work);
+            if work.stale {
+                self.free_work(g, w);
+                let cause = work.redelivery.unwrap_or(Cause::Rebalance(self.now));
+                self.abandon(g, &work, cause);
+            } else if work.attempt < max_attempts {
+                let retry = self.model.groups[g].retry;
+                let svc = &mut self.services[g];
+                let delay = draw::backoff(&retry, work.attempt, &mut svc.backoff_rng);
+                svc.c.retries += 1;
+                svc.works[w as usize].state = WorkState::Backoff;
+                self.queue.push(
+                    self.now.saturating_add(delay),
+                    Ev::RetryDue {
+                        service: g as u32,
+                        work: w,
+                        token,
+                    },
+                );
+                self.tr_work(TraceKind::Retry, g, &work);
+            } else {
+                self.give_up(g, &work);
+                self.complete(g, w, &work);
+            }
+        } else {
+            self.apply_success(g, &work);
+            if work.stale {
+                self.free_work(g, w);
+            } else {
+                self.complete(g, w, &work);
+            }
+        }
+        self.try_dispatch(g, i);
+    }
+
+    /// A failed work item's backoff is over: it waits for a slot of its instance.
+    pub(crate) fn on_retry_due(&mut self, g: usize, w: u32, token: u32) {
+        let svc = &mut self.services[g];
+        let work = &mut svc.works[w as usize];
+        if work.token != token || work.state != WorkState::Backoff {
+            return;
+        }
+        work.state = WorkState::Ready;
+        let i = work.instance as usize;
+        svc.insts[i].ready.push_back(w);
+        self.try_dispatch(g, i);
+    }
+
+    /// The last attempt failed: dead-letter the message, or lose it.
+    fn give_up(&mut self, g: usize, work: &Work) {
+        let first = self.account(g, &work.msg);
+        match self.model.groups[g].dead_letter {
+            Some(dlq) => {
+                if first {
+                    self.services[g].c.dead_lettered += 1;
+                }
+                self.tr_work(TraceKind::DeadLetter, g, work);
+                let m = Message {
+                    produced_at: self.now,
+                    flags: Message::written_flags(first),
+                    ..work.msg
+                };
+                let part = self.dead_letter_partition(dlq, &m, &work.lease);
+                self.append(dlq, part, m);
+            }
+            None => {
+                self.tr_work(TraceKind::Drop, g, work);
+                if first {
+                    self.services[g].c.lost += 1;
+                    self.note(
+                        AnomalyKind::Lost,
+                        g,
+                        work,
+                        0,
+                        Cause::RetriesExhausted(work.attempt),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Service `g`'s ledger accounts for `msg`; true if this is the first time (and the
+    /// message is an original, not a copy).
+    #[inline]
+    pub(crate) fn account(&mut self, g: usize, msg: &Message) -> bool {
+        if msg.is_copy() {
+            return false;
+        }
+        self.services[g].ledger.settle(msg.entry, self.now)
+    }
+
+    /// A success: the ledger, latency, the duplicate and ordering checks, the trace,
+    /// and the follow-up events.
+    #[inline]
+    fn apply_success(&mut self, g: usize, work: &Work) {
+        let first = self.account(g, &work.msg);
+        let latency = self.now.saturating_sub(work.msg.produced_at);
+        let svc = &mut self.services[g];
+        svc.c.processed += 1;
+        // Interval latencies exist only for metric rows; without rows, record straight
+        // into the run's histogram and skip the per-interval merge.
+        if self.opts.record_rows {
+            svc.lat_interval.record(latency);
+        } else {
+            svc.lat_run.record(latency);
+        }
+        if first {
+            svc.c.processed_once += 1;
+        } else {
+            svc.c.duplicates += 1;
+            let cause = match work.redelivery {
+                Some(c) => c,
+                None if work.msg.is_copy() => work.msg.copy_cause(),
+                None => Cause::Rebalance(self.now),
+            };
+            self.note(AnomalyKind::Duplicate, g, work, 0, cause);
+        }
+        self.check_order(g, work);
+        self.tr_work(TraceKind::Ack, g, work);
+        // Follow-up events keep the key and the correlation id. Those of a duplicate
+        // are copies: their originals were emitted the first time.
+        for k in 0..self.model.groups[g].emits.len() {
+            let (event, topic) = self.model.groups[g].emits[k];
+            let m = Message {
+                msg: work.msg.msg,
+                produced_at: self.now,
+                entry: 0,
+                key: work.msg.key,
+                event,
+                flags: Message::written_flags(first),
+            };
+            let part = self.emitted_partition(topic, &m, &work.lease);
+            self.append(topic, part, m);
+        }
+    }
+
+    /// A work item finished for good (processed, dead-lettered or dropped): the broker
+    /// settles it, and the item is freed.
+    #[inline]
+    fn complete(&mut self, g: usize, w: u32, work: &Work) {
+        self.settle(g, work);
+        self.free_work(g, w);
+    }
+
+    /// Work dropped without an outcome (crash, revocation, a stale attempt that
+    /// failed). If the broker will deliver it again nothing is counted now; otherwise,
+    /// unless another attempt of the same message still runs (its end decides), it is
+    /// lost (or expired, when the broker deleted it).
+    pub(crate) fn abandon(&mut self, g: usize, work: &Work, cause: Cause) {
+        let fate = self.fate(g, &work.lease);
+        if fate == Fate::Redelivered {
+            return;
+        }
+        if self.services[g].holds(&work.lease) {
+            return;
+        }
+        if !self.account(g, &work.msg) {
+            return;
+        }
+        if fate == Fate::Lost {
+            self.services[g].c.lost += 1;
+            self.tr_work(TraceKind::Drop, g, work);
+            self.note(AnomalyKind::Lost, g, work, 0, cause);
+        } else {
+            self.services[g].c.expired += 1;
+            self.tr_work(TraceKind::Expire, g, work);
+            self.note(AnomalyKind::Expired, g, work, 0, Cause::Retention);
+        }
+    }
+
+    /// The broker takes back the messages of service `g` whose lease matches (a revoked
+    /// partition): running attempts turn stale (their result is applied but not
+    /// settled), work waiting for a retry or a slot is dropped.
+    pub(crate) fn take_back(&mut self, g: usize, matches: impl Fn(&Lease) -> bool, cause: Cause) {
+        for w in 0..self.services[g].works.len() as u32 {
+            let work = self.services[g].works[w as usize];
+            if work.state == WorkState::Free || work.stale || !matches(&work.lease) {
+                continue;
+            }
+            if work.state == WorkState::Running {
+                self.services[g].works[w as usize].stale = true;
+            } else {
+                self.free_work(g, w);
+                self.abandon(g, &work, cause);
+            }
+        }
+    }
+
+    /// How many instances of service `g` are running (not crashed).
+    pub fn instances_alive(&self, g: usize) -> usize {
+        self.services[g].insts.iter().filter(|i| i.alive).count()
+    }
+
+    /// Traces what happened to a work item of service `g`.
+    #[inline]
+    pub(crate) fn tr_work(&mut self, kind: TraceKind, g: usize, work: &Work) {
+        let comp = self.plan.service_comp + g as u32;
+        let (p, off) = work.lease.position();
+        self.tracer.rec(
+            self.now,
+            kind,
+            comp,
+            work.instance,
+            Some(&work.msg),
+            p,
+            off,
+            work.attempt,
+        );
+    }
+
+    /// Traces an instance-level happening of service `g` (crash, restart, commit).
+    pub(crate) fn tr_instance(&mut self, kind: TraceKind, g: usize, instance: u32) {
+        let comp = self.plan.service_comp + g as u32;
+        self.tracer.rec(
+            self.now,
+            kind,
+            comp,
+            instance,
+            None,
+            NA32,
+            super::trace::NA64,
+            NA32,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn work_and_lease_stay_small() {
+        // A work item is copied by value on every outcome: keep it as small as it was
+        // when it carried a partition and an offset itself.
+        assert!(std::mem::size_of::<crate::broker::Lease>() <= 16);
+        assert!(std::mem::size_of::<super::Work>() <= 80);
+        assert!(std::mem::size_of::<super::Delivery>() <= 64);
+    }
+}
