@@ -52,20 +52,20 @@ pub enum Ev {
         fault: u32,
     },
     // ----- brokers: each kind's own timers (broker::*)
-    /// A timer of a service's Kafka consumer group (broker::kafka).
+    /// A timer of the Kafka-like broker (broker::kafka).
     Kafka {
         /// Which.
         timer: KafkaTimer,
-        /// Service index (its consumer group).
+        /// Service index (its consumer group), or topic index for `Retention`.
         group: u32,
-        /// Instance index, where the timer is an instance's.
+        /// Instance index where the timer is an instance's, partition for `Retention`.
         instance: u32,
         /// The instance's incarnation or the group's generation that set the timer: a
         /// newer one makes it moot.
         stamp: u32,
     },
     // ----- metrics (sim::sampler)
-    /// Metrics are sampled (and retention enforced).
+    /// Metrics are sampled.
     Sample,
 }
 
@@ -82,6 +82,8 @@ pub enum KafkaTimer {
     /// Second round of a cooperative rebalance: revoked partitions are assigned (stamp:
     /// generation).
     AssignRevoked,
+    /// The oldest record of a partition passes the topic's retention.
+    Retention,
 }
 
 /// A scheduled event.

@@ -90,9 +90,8 @@ impl Engine {
         }
     }
 
-    /// Takes one sample (and enforces retention first).
+    /// Takes one sample.
     pub(crate) fn sample(&mut self) {
-        self.enforce_retention();
         let now = self.now;
         let interval_s = (now.saturating_sub(self.sampler.last_sample)).max(1) as f64 / 1e9;
         self.sampler.last_sample = now;

@@ -852,6 +852,14 @@ pub fn describe_event(app: &App, ev: crate::sim::queue::Ev) -> String {
             group: g,
             ..
         } => format!("rebalance {}", group(g)),
+        Ev::Kafka {
+            timer: KafkaTimer::Retention,
+            group: t,
+            ..
+        } => format!(
+            "retention {}",
+            m.topics.get(t as usize).map_or("?", |x| x.name.as_str())
+        ),
         Ev::Sample => "sample".to_string(),
     }
 }

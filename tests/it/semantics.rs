@@ -296,6 +296,56 @@ processing = { dist = "constant", value = "10ms" }
     assert!(s.groups[0].lag_time_s <= 6.0);
 }
 
+/// Retention is a scheduled event: a record is deleted at the instant it passes the
+/// topic's retention, so neither the outcome nor the trace depends on how often metrics
+/// are sampled.
+#[test]
+fn retention_expires_at_its_instant_whatever_the_metrics_interval() {
+    let text = |interval: &str| {
+        format!(
+            r#"
+[scenario]
+name = "ret-interval"
+duration = "30s"
+metrics_interval = "{interval}"
+[[producer]]
+name = "p"
+target = "t"
+rate = {{ per_second = 200 }}
+keys = {{ format = "k{{}}", count = 50 }}
+[[topic]]
+name = "t"
+partitions = 3
+retention = "2s"
+[[consumer]]
+name = "slow"
+source = "t"
+processing = {{ dist = "exponential", mean = "8ms" }}
+failure_rate = 0.05
+"#
+        )
+    };
+    let (fine, fine_trace) = run_traced(&text("100ms"));
+    let (coarse, coarse_trace) = run_traced(&text("7s"));
+    assert!(fine.summary().groups[0].counters.expired > 500);
+    assert_eq!(fine.conservation(), coarse.conservation());
+    assert_eq!(fine_trace, coarse_trace);
+    // Each record expires 2 s and 1 ns after it was written, to the nanosecond.
+    let written: BTreeMap<u64, u64> = fine_trace
+        .iter()
+        .filter(|r| r.kind == TraceKind::Append)
+        .map(|r| (r.msg, r.t))
+        .collect();
+    let expired: Vec<&TraceRec> = fine_trace
+        .iter()
+        .filter(|r| r.kind == TraceKind::Expire && r.instance == u32::MAX)
+        .collect();
+    assert!(!expired.is_empty());
+    for r in expired {
+        assert_eq!(r.t, written[&r.msg] + 2 * S + 1, "{r:?}");
+    }
+}
+
 #[test]
 fn key_ordering_keeps_per_key_order_and_beats_partition_ordering() {
     let base = |ordering: &str| {

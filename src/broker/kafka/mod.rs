@@ -39,6 +39,10 @@ pub use group::KEY_BUFFER_LIMIT;
 pub(crate) struct PartLog {
     pub base: u64,
     pub recs: VecDeque<Message>,
+    /// Length at which the next append looks for a consumed prefix to drop.
+    pub compact_at: usize,
+    /// A retention timer is pending for this partition.
+    pub retention_armed: bool,
 }
 
 impl PartLog {
@@ -72,6 +76,8 @@ pub(crate) struct Kafka {
     pub groups: Vec<Group>,
     /// Rebalances completed, over every group.
     pub rebalances: u64,
+    /// Scratch for retention: the work items holding records of one partition.
+    pub holds: Vec<(u32, u64)>,
 }
 
 impl Kafka {
@@ -92,6 +98,7 @@ impl Kafka {
                 .map(|g| Group::new(g.instances, model.topics[g.topic].partitions))
                 .collect(),
             rebalances: 0,
+            holds: Vec::new(),
         }
     }
 
@@ -139,6 +146,7 @@ impl Engine {
         let log = &mut ts.parts[partition as usize];
         let offset = log.end();
         log.recs.push_back(msg);
+        let (compact, arm) = (log.recs.len() >= log.compact_at, !log.retention_armed);
         let comp = self.plan.topic_comp + topic as u32;
         self.tracer.rec(
             self.now,
@@ -158,6 +166,12 @@ impl Engine {
             if let Some(owner) = self.kafka.groups[g].parts[partition as usize].owner {
                 self.try_dispatch(g, owner as usize);
             }
+        }
+        if compact {
+            self.compact(topic, partition as usize);
+        }
+        if arm {
+            self.arm_retention(topic, partition as usize);
         }
         offset
     }

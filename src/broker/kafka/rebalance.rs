@@ -42,6 +42,7 @@ impl Engine {
                     self.assign_revoked(g);
                 }
             }
+            KafkaTimer::Retention => self.on_retention(g, i),
         }
     }
 

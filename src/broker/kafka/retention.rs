@@ -1,105 +1,148 @@
-//! Retention: records below every group's committed offset (and held by no work item)
-//! can never be read again and are dropped, so memory follows lag, not duration; records
-//! older than the topic's retention are deleted whatever their state, as Kafka does, and
-//! every service that never got them counts them as expired. Work in progress on a
-//! deleted record is accounted for when it ends: the ledger outlives the log.
+//! Retention, as scheduled events: each partition keeps one timer at the instant its
+//! oldest record passes the topic's retention. When it fires, records older than
+//! retention are deleted whatever their state, as Kafka does, and every service that
+//! never got them counts them as expired; work in progress on a deleted record is
+//! accounted for when it ends (the ledger outlives the log). Kafka deletes whole
+//! segments, checked every 5 minutes; edasim deletes record by record at the exact
+//! instant, so results do not depend on when anything else happens.
+//!
+//! Compaction is apart from retention and changes no outcome: records below every
+//! group's committed offset, and held by no work item, can never be read again and are
+//! dropped, so memory follows lag, not duration. An append looks for such a prefix
+//! whenever its partition has doubled since the last look (amortised O(1)).
 
 use crate::broker::Lease;
 use crate::metrics::{AnomalyKind, Cause};
-use crate::model::GroupIdx;
 use crate::sim::Engine;
 use crate::sim::message::Message;
+use crate::sim::queue::{Ev, KafkaTimer};
 use crate::sim::service::{Work, WorkState};
 use crate::sim::trace::{NA32, TraceKind};
 
+/// A partition is not compacted before it holds this many records.
+const COMPACT_MIN: usize = 256;
+
 impl Engine {
-    /// Deletes what retention deletes, in every topic.
-    pub(crate) fn enforce_retention(&mut self) {
-        for t in 0..self.kafka.topics.len() {
-            self.enforce_topic_retention(t);
-        }
+    /// The retention timer of partition `p` of topic `t` fires.
+    pub(crate) fn on_retention(&mut self, t: usize, p: usize) {
+        self.kafka.topics[t].parts[p].retention_armed = false;
+        self.retain(t, p, true);
+        self.arm_retention(t, p);
     }
 
-    fn enforce_topic_retention(&mut self, t: usize) {
+    /// Schedules partition `p`'s retention timer for its oldest record, unless one is
+    /// pending or the partition is empty.
+    pub(crate) fn arm_retention(&mut self, t: usize, p: usize) {
+        let retention = self.model.topics[t].retention.0;
+        let log = &mut self.kafka.topics[t].parts[p];
+        if retention == 0 || log.retention_armed {
+            return;
+        }
+        let Some(front) = log.recs.front() else {
+            return;
+        };
+        // Deleted once strictly older than retention.
+        let at = front
+            .produced_at
+            .saturating_add(retention)
+            .saturating_add(1)
+            .max(self.now);
+        log.retention_armed = true;
+        self.queue.push(
+            at,
+            Ev::Kafka {
+                timer: KafkaTimer::Retention,
+                group: t as u32,
+                instance: p as u32,
+                stamp: 0,
+            },
+        );
+    }
+
+    /// Drops the consumed prefix of partition `p` of topic `t`.
+    pub(crate) fn compact(&mut self, t: usize, p: usize) {
+        self.retain(t, p, false);
+        let log = &mut self.kafka.topics[t].parts[p];
+        log.compact_at = (log.recs.len() * 2).max(COMPACT_MIN);
+    }
+
+    /// Drops the consumed prefix of partition `p`, and with `expire` deletes the records
+    /// at its front that are older than retention.
+    fn retain(&mut self, t: usize, p: usize, expire: bool) {
         let retention = self.model.topics[t].retention.0;
         let cutoff = self.now.saturating_sub(retention);
-        let groups = self.model.topics[t].groups.clone();
-        let holds = self.holds(&groups);
-        // A consumed record some work item still holds (in flight on a revoked
-        // partition, say) stays until that work ends.
-        let mut held = vec![u64::MAX; self.kafka.topics[t].parts.len()];
-        for &(hp, off) in holds.iter().flatten() {
-            let h = &mut held[hp as usize];
-            *h = (*h).min(off);
-        }
-        // `p` indexes the logs, `held` and every group's partitions alike.
-        #[allow(clippy::needless_range_loop)]
-        for p in 0..self.kafka.topics[t].parts.len() {
-            let held = held[p];
-            let keep_from = groups
-                .iter()
-                .map(|&g| {
-                    let gp = &self.kafka.groups[g].parts[p];
-                    gp.committed.min(gp.base)
-                })
-                .min()
-                .map(|k| k.min(held));
-            // Records every group has committed past can never be read again:
-            // drop them in one go.
-            if let Some(k) = keep_from {
-                let log = &mut self.kafka.topics[t].parts[p];
-                let n = k.saturating_sub(log.base).min(log.recs.len() as u64);
-                if n > 0 {
-                    log.recs.drain(..n as usize);
-                    log.base += n;
-                }
+        let mut holds = std::mem::take(&mut self.kafka.holds);
+        self.partition_holds(t, p, &mut holds);
+        let held = holds.iter().map(|h| h.1).min().unwrap_or(u64::MAX);
+        let groups = &self.model.topics[t].groups;
+        let keep_from = groups
+            .iter()
+            .map(|&g| {
+                let gp = &self.kafka.groups[g].parts[p];
+                gp.committed.min(gp.base)
+            })
+            .min()
+            .map(|k| k.min(held));
+        // Records every group has committed past can never be read again: drop them
+        // in one go.
+        if let Some(k) = keep_from {
+            let log = &mut self.kafka.topics[t].parts[p];
+            let n = k.saturating_sub(log.base).min(log.recs.len() as u64);
+            if n > 0 {
+                log.recs.drain(..n as usize);
+                log.base += n;
             }
+        }
+        if expire && retention > 0 && self.now >= retention {
+            let mut deleted = false;
             loop {
                 let log = &self.kafka.topics[t].parts[p];
                 let Some(front) = log.recs.front().copied() else {
                     break;
                 };
-                let off = log.base;
-                let consumed = keep_from.is_some_and(|k| off < k);
-                let old = retention > 0 && self.now >= retention && front.produced_at < cutoff;
-                if !consumed && !old {
+                if front.produced_at >= cutoff {
                     break;
                 }
-                if !consumed {
-                    self.expire_record(t, p, off, &front, &groups, &holds);
-                }
+                let off = log.base;
+                self.expire_record(t, p, off, &front, &holds);
                 let log = &mut self.kafka.topics[t].parts[p];
                 log.recs.pop_front();
                 log.base += 1;
+                deleted = true;
             }
-            self.skip_deleted(t, p, &groups);
+            if deleted {
+                self.skip_deleted(t, p);
+            }
         }
+        self.kafka.holds = holds;
     }
 
-    /// Per group, the (partition, offset) of every live work item, sorted.
-    fn holds(&self, groups: &[GroupIdx]) -> Vec<Vec<(u32, u64)>> {
-        groups
-            .iter()
-            .map(|&g| {
-                let mut mine: Vec<(u32, u64)> = self.services[g]
-                    .works
-                    .iter()
-                    .filter(|w| w.state != WorkState::Free)
-                    .map(|w| w.lease.position())
-                    .collect();
-                mine.sort_unstable();
-                mine
-            })
-            .collect()
+    /// Fills `holds` with (group position in the topic, offset) of every live work item
+    /// on partition `p` of topic `t`, sorted.
+    fn partition_holds(&self, t: usize, p: usize, holds: &mut Vec<(u32, u64)>) {
+        holds.clear();
+        for (k, &g) in self.model.topics[t].groups.iter().enumerate() {
+            for w in &self.services[g].works {
+                if w.state == WorkState::Free {
+                    continue;
+                }
+                if let Lease::Kafka { partition, offset } = w.lease
+                    && partition as usize == p
+                {
+                    holds.push((k as u32, offset));
+                }
+            }
+        }
+        holds.sort_unstable();
     }
 
     /// Groups whose position fell below the log start of partition `p` move up to it
     /// (auto.offset.reset = earliest); parked records that retention deleted were
     /// counted as expired, so their offsets complete and the committed prefix can move
     /// on.
-    fn skip_deleted(&mut self, t: usize, p: usize, groups: &[GroupIdx]) {
+    fn skip_deleted(&mut self, t: usize, p: usize) {
         let start = self.kafka.topics[t].parts[p].base;
-        for &g in groups {
+        for &g in &self.model.topics[t].groups {
             let gp = &mut self.kafka.groups[g].parts[p];
             if gp.waiting.front().is_some_and(|&o| o < start) {
                 let base = gp.base;
@@ -132,22 +175,13 @@ impl Engine {
     /// work on it (unfetched, parked behind its key, or abandoned by a crashed
     /// instance) will never process it: expired. Work in progress on it is accounted
     /// for when it ends.
-    fn expire_record(
-        &mut self,
-        t: usize,
-        p: usize,
-        off: u64,
-        rec: &Message,
-        groups: &[GroupIdx],
-        holds: &[Vec<(u32, u64)>],
-    ) {
+    fn expire_record(&mut self, t: usize, p: usize, off: u64, rec: &Message, holds: &[(u32, u64)]) {
         if rec.is_copy() {
             return;
         }
-        for (k, &g) in groups.iter().enumerate() {
-            let held = holds
-                .get(k)
-                .is_some_and(|h| h.binary_search(&(p as u32, off)).is_ok());
+        for k in 0..self.model.topics[t].groups.len() {
+            let g = self.model.topics[t].groups[k];
+            let held = holds.binary_search(&(k as u32, off)).is_ok();
             if held || self.services[g].ledger.is_settled(rec.entry) {
                 continue;
             }
