@@ -131,7 +131,7 @@ impl Engine {
             services: model
                 .groups
                 .iter()
-                .map(|s| Service::new(s, model.seed))
+                .map(|s| Service::new(s, &model))
                 .collect(),
             model,
             plan,

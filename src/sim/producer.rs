@@ -10,6 +10,7 @@ use super::draw::{self, KeySampler};
 use super::message::{FLAG_COPY, Message};
 use super::queue::Ev;
 use super::trace::{NA32, NA64, TraceKind};
+use crate::broker::kafka::Partitioner;
 use crate::metrics::Counters;
 use crate::model::*;
 use crate::rng::{self, Stream};
@@ -26,15 +27,10 @@ pub(crate) struct Resend {
 pub(crate) struct ProducerState {
     arrivals: Stream,
     keys_rng: Stream,
-    /// The sticky partitioner's stream.
-    pub part_rng: Stream,
+    /// How its records are spread over its topic's partitions.
+    part: Partitioner,
     ack_rng: Stream,
     keys: Option<(KeyId, KeySampler)>,
-    /// Round-robin position.
-    pub rr: u32,
-    /// The sticky partitioner's current partition and the records left in its batch.
-    pub sticky_part: u32,
-    pub sticky_left: u32,
     resend: Vec<Option<Resend>>,
     resend_free: Vec<u32>,
     pub c: Counters,
@@ -51,18 +47,16 @@ pub(crate) fn states(model: &Model) -> Vec<ProducerState> {
                 let space = model.keys.spaces.get(k.space)?;
                 Some((space.base, KeySampler::new(k.dist, space.count)))
             });
-            let mut part_rng = rng::stream(seed, &p.name, "partition");
-            let n = model.topics[p.topic].partitions;
-            let sticky_part = (rand::Rng::next_u64(&mut part_rng) % u64::from(n)) as u32;
+            let part = Partitioner::new(
+                rng::stream(seed, &p.name, "partition"),
+                &model.topics[p.topic],
+            );
             ProducerState {
                 arrivals: rng::stream(seed, &p.name, "arrivals"),
                 keys_rng: rng::stream(seed, &p.name, "keys"),
-                part_rng,
+                part,
                 ack_rng: rng::stream(seed, &p.name, "acks"),
                 keys,
-                rr: 0,
-                sticky_part,
-                sticky_left: model.topics[p.topic].sticky_batch,
                 resend: Vec::new(),
                 resend_free: Vec::new(),
                 c: Counters::default(),
@@ -153,7 +147,9 @@ impl Engine {
             Some((base, sampler)) => *base + sampler.draw(&mut ps.keys_rng),
             None => NO_KEY,
         };
-        let partition = self.producer_partition(p, key);
+        let partition = ps
+            .part
+            .choose(&self.model.topics[topic], &self.model.keys, key);
         let m = Message {
             msg,
             produced_at: self.now,

@@ -21,6 +21,7 @@ use super::ledger::Ledger;
 use super::message::Message;
 use super::queue::{Ev, EventQueue};
 use super::trace::{NA32, TraceKind, Tracer};
+use crate::broker::kafka::Partitioner;
 use crate::broker::{Fate, Lease};
 use crate::metrics::{AnomalyKind, Cause, Counters, Latency};
 use crate::model::*;
@@ -114,11 +115,28 @@ pub(crate) struct Service {
     pub max_lag_time_ns: u64,
     /// What the service has yet to account for, and Little's L.
     pub ledger: Ledger,
+    /// The topics it writes (follow-up events, dead letters), each with the state of
+    /// its producer client's partitioner.
+    writers: Vec<(TopicIdx, Partitioner)>,
 }
 
 impl Service {
     /// A service at t = 0, every instance up.
-    pub fn new(spec: &GroupModel, seed: u64) -> Service {
+    pub fn new(spec: &GroupModel, model: &Model) -> Service {
+        let seed = model.seed;
+        let mut targets: Vec<TopicIdx> = spec.emits.iter().map(|&(_, t)| t).collect();
+        targets.extend(spec.dead_letter);
+        targets.sort_unstable();
+        targets.dedup();
+        let writers = targets
+            .into_iter()
+            .map(|t| {
+                let topic = &model.topics[t];
+                let stream =
+                    rng::stream(seed, &format!("{}>{}", spec.name, topic.name), "partition");
+                (t, Partitioner::new(stream, topic))
+            })
+            .collect();
         Service {
             insts: (0..spec.instances)
                 .map(|_| Instance {
@@ -142,6 +160,16 @@ impl Service {
             max_lag: 0,
             max_lag_time_ns: 0,
             ledger: Ledger::default(),
+            writers,
+        }
+    }
+
+    /// The partition of `topic` (one this service writes) for its next record `m`.
+    #[inline]
+    fn partition_for(&mut self, model: &Model, topic: TopicIdx, m: &Message) -> u32 {
+        match self.writers.iter_mut().find(|(t, _)| *t == topic) {
+            Some((_, part)) => part.choose(&model.topics[topic], &model.keys, m.key),
+            None => 0,
         }
     }
 
@@ -389,7 +417,7 @@ impl Engine {
                     flags: Message::written_flags(first),
                     ..work.msg
                 };
-                let part = self.dead_letter_partition(dlq, &m, &work.lease);
+                let part = self.services[g].partition_for(&self.model, dlq, &m);
                 self.append(dlq, part, m);
             }
             None => {
@@ -458,7 +486,7 @@ impl Engine {
                 event,
                 flags: Message::written_flags(first),
             };
-            let part = self.emitted_partition(topic, &m, &work.lease);
+            let part = self.services[g].partition_for(&self.model, topic, &m);
             self.append(topic, part, m);
         }
     }

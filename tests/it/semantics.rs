@@ -86,6 +86,115 @@ fn keyed_records_land_where_kafka_puts_them() {
     assert!(checked > 10_000);
 }
 
+/// Partitions of the records appended to topic `topic`, in append order.
+fn appended_to(e: &Engine, trace: &[TraceRec], topic: &str) -> Vec<TraceRec> {
+    let comp = e
+        .component_names()
+        .iter()
+        .position(|n| n == topic)
+        .expect("topic") as u32;
+    trace
+        .iter()
+        .filter(|r| r.kind == TraceKind::Append && r.component == comp)
+        .copied()
+        .collect()
+}
+
+/// A scenario whose service `c` (reading `in`) emits to `out` and dead-letters to
+/// `dlq`, with the partitioners given; `keyed` decides whether its records have keys.
+fn writer_scenario(partitioner: &str, keyed: bool) -> String {
+    let keys = if keyed {
+        "keys = { format = \"k{}\", count = 40 }"
+    } else {
+        ""
+    };
+    format!(
+        r#"
+[scenario]
+name = "writers"
+seed = 3
+duration = "20s"
+[[producer]]
+name = "p"
+target = "in"
+rate = {{ per_second = 200 }}
+{keys}
+[[topic]]
+name = "in"
+partitions = 4
+partitioner = "{partitioner}"
+sticky_batch = 8
+[[topic]]
+name = "out"
+partitions = 5
+partitioner = "{partitioner}"
+sticky_batch = 8
+[[topic]]
+name = "dlq"
+partitions = 3
+partitioner = "{partitioner}"
+sticky_batch = 8
+[[consumer]]
+name = "c"
+source = "in"
+instances = 2
+processing = {{ dist = "constant", value = "1ms" }}
+failure_rate = 0.3
+retry = {{ max_attempts = 1 }}
+dead_letter = "dlq"
+emits = [ {{ event = "Done", target = "out" }} ]
+"#
+    )
+}
+
+/// Every path that writes a record (producer, follow-up event, dead letter) follows the
+/// target topic's partitioner, as a Kafka producer client does.
+#[test]
+fn every_writer_follows_the_target_topics_partitioner() {
+    for path in ["in", "out", "dlq"] {
+        // murmur2 with keys: the partition a real client picks.
+        let (e, trace) = run_traced(&writer_scenario("murmur2", true));
+        let recs = appended_to(&e, &trace, path);
+        let n = if path == "in" {
+            4
+        } else if path == "out" {
+            5
+        } else {
+            3
+        };
+        assert!(recs.len() > 500, "{path}: {}", recs.len());
+        for r in &recs {
+            let key = e.model().keys.name(r.key).expect("keyed");
+            assert_eq!(
+                r.partition,
+                partition_for_key(key.as_bytes(), n),
+                "{path} {key}"
+            );
+        }
+        // round_robin: every partition in turn, keys ignored.
+        let (e, trace) = run_traced(&writer_scenario("round_robin", true));
+        let parts: Vec<u32> = appended_to(&e, &trace, path)
+            .iter()
+            .map(|r| r.partition)
+            .collect();
+        let expected: Vec<u32> = (0..parts.len() as u32).map(|i| i % n).collect();
+        assert_eq!(parts, expected, "{path} round robin");
+        // murmur2 without keys: sticky batches of 8, each on another partition.
+        let (e, trace) = run_traced(&writer_scenario("murmur2", false));
+        let parts: Vec<u32> = appended_to(&e, &trace, path)
+            .iter()
+            .map(|r| r.partition)
+            .collect();
+        assert!(parts.len() > 500, "{path}");
+        for batch in parts.chunks(8) {
+            assert!(batch.iter().all(|&q| q == batch[0]), "{path}: {batch:?}");
+        }
+        for w in parts.chunks(8).collect::<Vec<_>>().windows(2) {
+            assert_ne!(w[0][0], w[1][0], "{path}: a new batch moves");
+        }
+    }
+}
+
 #[test]
 fn a_crashed_member_is_noticed_after_the_session_timeout_and_its_partitions_move() {
     let text = group_of(

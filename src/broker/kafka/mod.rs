@@ -33,6 +33,7 @@ use crate::sim::service::Delivery;
 use crate::sim::trace::{NA32, TraceKind};
 pub(crate) use group::Group;
 pub use group::KEY_BUFFER_LIMIT;
+pub(crate) use partition::Partitioner;
 
 /// One partition's log: records from offset `base` on.
 #[derive(Clone, Debug, Default)]

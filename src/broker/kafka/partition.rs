@@ -1,63 +1,65 @@
-//! Which partition a record goes to. A producer's records follow the topic's
-//! partitioner (murmur2 for keyed records as Kafka's default partitioner, sticky or
-//! round robin otherwise); a service's dead letters and follow-up events follow the
-//! rules below.
+//! Which partition a record goes to: one function for every path that writes a record
+//! (a producer, a service's dead letter, a service's follow-up event). Each writer is a
+//! Kafka producer client with its own [`Partitioner`] state, and the target topic's
+//! partitioner decides, as in Kafka's client:
+//!
+//! - `murmur2` (the default): a keyed record goes to `toPositive(murmur2(key)) % n`, the
+//!   same partition a real client picks; an unkeyed one goes to the writer's sticky
+//!   partition, which changes after `sticky_batch` records;
+//! - `sticky`: every record to the sticky partition, keys ignored (Kafka's
+//!   `UniformStickyPartitioner`);
+//! - `round_robin`: every record to the next partition in turn, keys ignored (Kafka's
+//!   `RoundRobinPartitioner`).
 
-use crate::broker::Lease;
-use crate::model::{KeyId, NO_KEY, PartitionerKind, TopicIdx};
-use crate::sim::Engine;
-use crate::sim::message::Message;
+use crate::model::{KeyId, KeyTable, NO_KEY, PartitionerKind, TopicModel};
+use crate::rng::Stream;
 
-impl Engine {
-    /// The partition of producer `p`'s next record with key `key`.
-    pub(crate) fn producer_partition(&mut self, p: usize, key: KeyId) -> u32 {
-        let topic = &self.model.topics[self.model.producers[p].topic];
+/// A writer's partitioning state for one target topic.
+#[derive(Clone, Debug)]
+pub(crate) struct Partitioner {
+    rng: Stream,
+    /// Round-robin position.
+    rr: u32,
+    /// The sticky partition and the records left in its batch.
+    sticky_part: u32,
+    sticky_left: u32,
+}
+
+impl Partitioner {
+    /// The state of a writer to `topic`, its sticky partition drawn from `rng`.
+    pub fn new(mut rng: Stream, topic: &TopicModel) -> Partitioner {
+        let sticky_part = (rand::Rng::next_u64(&mut rng) % u64::from(topic.partitions)) as u32;
+        Partitioner {
+            rng,
+            rr: 0,
+            sticky_part,
+            sticky_left: topic.sticky_batch,
+        }
+    }
+
+    /// The partition of `topic` for the writer's next record, with key `key`.
+    #[inline]
+    pub fn choose(&mut self, topic: &TopicModel, keys: &KeyTable, key: KeyId) -> u32 {
         let n = topic.partitions;
-        let ps = &mut self.producers[p];
-        let keyed = key != NO_KEY;
         match topic.partitioner {
-            PartitionerKind::Murmur2 if keyed => self.model.keys.hashes[key as usize] % n,
+            PartitionerKind::Murmur2 if key != NO_KEY => keys.hashes[key as usize] % n,
             PartitionerKind::RoundRobin => {
-                let part = ps.rr % n;
-                ps.rr = ps.rr.wrapping_add(1);
+                let part = self.rr % n;
+                self.rr = self.rr.wrapping_add(1);
                 part
             }
             PartitionerKind::Murmur2 | PartitionerKind::Sticky => {
-                if ps.sticky_left == 0 {
-                    ps.sticky_left = topic.sticky_batch;
+                if self.sticky_left == 0 {
+                    self.sticky_left = topic.sticky_batch;
                     if n > 1 {
                         // A new partition, different from the current one.
-                        let r = (rand::Rng::next_u64(&mut ps.part_rng) % u64::from(n - 1)) as u32;
-                        ps.sticky_part = if r >= ps.sticky_part { r + 1 } else { r };
+                        let r = (rand::Rng::next_u64(&mut self.rng) % u64::from(n - 1)) as u32;
+                        self.sticky_part = if r >= self.sticky_part { r + 1 } else { r };
                     }
                 }
-                ps.sticky_left -= 1;
-                ps.sticky_part
+                self.sticky_left -= 1;
+                self.sticky_part
             }
-        }
-    }
-
-    /// The partition of dead-letter topic `dlq` for `m`, taken from `lease`: keyed
-    /// records by their key's hash, others by their source partition.
-    pub(crate) fn dead_letter_partition(&self, dlq: TopicIdx, m: &Message, lease: &Lease) -> u32 {
-        let n = self.model.topics[dlq].partitions;
-        if m.key != NO_KEY {
-            self.model.keys.hashes[m.key as usize] % n
-        } else {
-            lease.partition().unwrap_or(0) % n
-        }
-    }
-
-    /// The partition of `topic` for a follow-up event `m` of the record behind `lease`:
-    /// by key hash under murmur2, else the source partition.
-    pub(crate) fn emitted_partition(&self, topic: TopicIdx, m: &Message, lease: &Lease) -> u32 {
-        let t = &self.model.topics[topic];
-        let n = t.partitions;
-        match t.partitioner {
-            PartitionerKind::Murmur2 if m.key != NO_KEY => {
-                self.model.keys.hashes[m.key as usize] % n
-            }
-            _ => lease.partition().unwrap_or(0) % n,
         }
     }
 }
