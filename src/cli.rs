@@ -13,7 +13,6 @@ use crate::model::Model;
 use crate::output;
 use crate::scenario;
 use crate::sim::{Engine, Options, RunStatus};
-use crate::time::parse_duration;
 
 /// Exit code: success.
 pub const EXIT_OK: u8 = 0;
@@ -77,6 +76,10 @@ pub struct RunArgs {
     /// Override the metrics interval (e.g. "500ms").
     #[arg(long)]
     interval: Option<String>,
+    /// Override any scenario value by its dotted path, checked like the file
+    /// (e.g. consumer.payment.instances=8); may be repeated.
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    set: Vec<scenario::Setting>,
     /// Write metrics as tidy CSV to this file.
     #[arg(long)]
     csv: Option<PathBuf>,
@@ -130,8 +133,9 @@ pub fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
-/// Reads and validates a scenario; prints the problems and returns None if any.
-fn load(path: &Path) -> Option<Model> {
+/// Reads a scenario, applies `overrides` and validates it; prints the problems and
+/// returns None if any.
+fn load(path: &Path, overrides: &scenario::Overrides) -> Option<Model> {
     let shown = path.display().to_string();
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
@@ -140,7 +144,7 @@ fn load(path: &Path) -> Option<Model> {
             return None;
         }
     };
-    match scenario::load_str(&shown, &text) {
+    match scenario::load_with(&shown, &text, overrides) {
         Ok(m) => Some(m),
         Err(e) => {
             #[allow(clippy::disallowed_methods)] // the shell may read the environment
@@ -152,7 +156,7 @@ fn load(path: &Path) -> Option<Model> {
 }
 
 fn check(path: &Path) -> u8 {
-    let Some(m) = load(path) else {
+    let Some(m) = load(path, &scenario::Overrides::default()) else {
         return EXIT_BAD_INPUT;
     };
     print!("{}", topology(&m));
@@ -260,36 +264,16 @@ impl Drop for AtomicFile {
 }
 
 fn run(a: RunArgs) -> u8 {
-    let Some(mut model) = load(&a.file) else {
+    let overrides = scenario::Overrides {
+        until: a.until.clone(),
+        interval: a.interval.clone(),
+        set: a.set.clone(),
+    };
+    let Some(mut model) = load(&a.file, &overrides) else {
         return EXIT_BAD_INPUT;
     };
     if let Some(s) = a.seed {
         model.seed = s;
-    }
-    for (flag, value, target) in [("--until", &a.until, 0), ("--interval", &a.interval, 1)] {
-        if let Some(v) = value {
-            match parse_duration(v) {
-                Ok(d) if d.0 > 0 => {
-                    if target == 0 {
-                        model.duration = d;
-                    } else {
-                        model.metrics_interval = d;
-                    }
-                }
-                Ok(_) => {
-                    eprintln!("edasim: {flag} must be longer than 0");
-                    return EXIT_BAD_INPUT;
-                }
-                Err(e) => {
-                    eprintln!("edasim: {flag}: {e}");
-                    return EXIT_BAD_INPUT;
-                }
-            }
-        }
-    }
-    if model.duration.0 / model.metrics_interval.0.max(1) > scenario::validate::MAX_SAMPLES {
-        eprintln!("edasim: too many metric samples; use a longer --interval");
-        return EXIT_BAD_INPUT;
     }
     // The TUI when a person is watching; headless for pipes, CI and output files.
     if !a.headless && a.csv.is_none() && a.trace.is_none() && std::io::stdout().is_terminal() {

@@ -16,9 +16,10 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::diag::{Problem, ScenarioError, line_col};
 use super::format::{self as f, Dur};
+use super::overrides::{self, Flag, Overrides, Target, is_flag_span};
 use crate::kafka::partitioner::{murmur2, to_positive};
 use crate::model::*;
-use crate::time::SimDuration;
+use crate::time::{SimDuration, parse_duration};
 
 /// Most keys in one producer's key space: keeps the key table (4 bytes a key, plus
 /// ordering state per group) within memory.
@@ -39,18 +40,33 @@ pub const MAX_RATE: f64 = 10_000_000.0;
 /// Most retry attempts.
 pub const MAX_ATTEMPTS: u32 = 1_000;
 
+/// The sections a scenario file may have.
+const SECTIONS: [&str; 5] = ["scenario", "producer", "topic", "consumer", "fault"];
+
 /// Parses and validates a scenario. `path` is only used in messages.
 pub fn load_str(path: &str, text: &str) -> Result<Model, ScenarioError> {
+    load_with(path, text, &Overrides::default())
+}
+
+/// Parses a scenario, applies the command line's `overrides` to it and validates the
+/// result, so that an overridden value is checked like one written in the file. The
+/// problems of an override name its flag (`--set consumer.payment.instances=0: ...`)
+/// and come after those of the file.
+pub fn load_with(path: &str, text: &str, overrides: &Overrides) -> Result<Model, ScenarioError> {
+    let flags = overrides.flags();
     let mut cx = Cx {
         problems: Vec::new(),
         broken: Vec::new(),
     };
-    let model = load_inner(text, &mut cx);
+    let model = load_inner(text, &flags, &mut cx);
     match model {
         Some(m) if cx.problems.is_empty() => Ok(m),
         _ => {
             cx.problems
                 .sort_by_key(|p| p.span.map_or(0, |s| s.offset()));
+            for p in &mut cx.problems {
+                overrides::attribute(p, &flags);
+            }
             Err(ScenarioError::new(path, text, cx.problems))
         }
     }
@@ -103,7 +119,7 @@ impl<'i, T> Elem<'_, 'i, T> {
     }
 }
 
-fn load_inner(text: &str, cx: &mut Cx) -> Option<Model> {
+fn load_inner<'i>(text: &'i str, flags: &[Flag<'i>], cx: &mut Cx) -> Option<Model> {
     let doc = match DeTable::parse(text) {
         Ok(d) => d,
         Err(e) => {
@@ -114,8 +130,11 @@ fn load_inner(text: &str, cx: &mut Cx) -> Option<Model> {
             return None;
         }
     };
-    let root = doc.get_ref();
-    let known = ["scenario", "producer", "topic", "consumer", "fault"];
+    let mut doc = doc.into_inner();
+    let refused = overrides::apply(&mut doc, flags, &SECTIONS);
+    cx.problems.extend(refused);
+    let root = &doc;
+    let known = SECTIONS;
     for (k, v) in root.iter() {
         let name: &str = k.get_ref().as_ref();
         if !known.contains(&name) {
@@ -182,14 +201,19 @@ fn load_inner(text: &str, cx: &mut Cx) -> Option<Model> {
             );
         }
         if let Some(first) = names.get(name) {
-            let line = first.as_ref().map_or(0, |f| line_col(text, f.start).0);
-            cx.err_help(
-                span,
-                format!("component name `{name}` is used twice"),
-                format!(
-                    "it is first used on line {line}; producers, topics and consumers share one namespace"
-                ),
-            );
+            let help = match first {
+                Some(f) if is_flag_span(f) => {
+                    "it is first given by a --set; producers, topics and consumers share one namespace"
+                        .to_string()
+                }
+                _ => {
+                    let line = first.as_ref().map_or(0, |f| line_col(text, f.start).0);
+                    format!(
+                        "it is first used on line {line}; producers, topics and consumers share one namespace"
+                    )
+                }
+            };
+            cx.err_help(span, format!("component name `{name}` is used twice"), help);
         }
     };
     for p in &producers {
@@ -237,12 +261,25 @@ fn load_inner(text: &str, cx: &mut Cx) -> Option<Model> {
     };
 
     // [scenario]
-    let (duration, interval) = match &scenario {
+    let until = flags.iter().find(|f| matches!(f.target, Target::Until));
+    let (duration, run_end, interval) = match &scenario {
         Some(s) => {
             let d = s.v.duration.0;
             if d.0 == 0 {
                 cx.err(s.span(&["duration"]), "duration must be longer than 0");
             }
+            let end = match until.map(|u| (u, parse_duration(u.value))) {
+                None => d,
+                Some((_, Ok(end))) if end.0 > 0 => end,
+                Some((u, Ok(_))) => {
+                    cx.err(Some(u.span.clone()), "the run must be longer than 0");
+                    d
+                }
+                Some((u, Err(e))) => {
+                    cx.err(Some(u.span.clone()), e.to_string());
+                    d
+                }
+            };
             let iv =
                 s.v.metrics_interval
                     .map_or(SimDuration::from_secs(1), |d| d.0);
@@ -251,20 +288,30 @@ fn load_inner(text: &str, cx: &mut Cx) -> Option<Model> {
                     s.span(&["metrics_interval"]),
                     "metrics_interval must be longer than 0",
                 );
-            } else if d.0 / iv.0 > MAX_SAMPLES {
+            } else if end.0 / iv.0 > MAX_SAMPLES {
+                // Blamed on --until when it made the run long and the interval is the
+                // file's.
+                let span = s.span(&["metrics_interval"]);
+                let (span, help) = match until {
+                    Some(u) if !span.as_ref().is_some_and(is_flag_span) => (
+                        Some(u.span.clone()),
+                        "use a shorter --until or a longer metrics_interval",
+                    ),
+                    _ => (span, "use a longer metrics_interval"),
+                };
                 cx.err_help(
-                    s.span(&["metrics_interval"]),
+                    span,
                     format!(
                         "{} samples of {} do not fit the limit of {MAX_SAMPLES}",
-                        d.0 / iv.0,
+                        end.0 / iv.0,
                         iv
                     ),
-                    "use a longer metrics_interval",
+                    help,
                 );
             }
-            (d, iv)
+            (d, end, iv)
         }
-        None => (SimDuration(1), SimDuration(1)),
+        None => (SimDuration(1), SimDuration(1), SimDuration(1)),
     };
 
     let mut events: Vec<String> = Vec::new();
@@ -574,6 +621,8 @@ fn load_inner(text: &str, cx: &mut Cx) -> Option<Model> {
         });
     }
 
+    note_flags(root, flags, &mut cx.problems);
+
     // No "producers but no [[topic]]" check: every producer's target already fails to
     // resolve then, with a help that says to declare the topic.
     let s = scenario?;
@@ -581,7 +630,7 @@ fn load_inner(text: &str, cx: &mut Cx) -> Option<Model> {
         name: s.v.name.clone(),
         description: s.v.description.clone(),
         seed: s.v.seed,
-        duration,
+        duration: run_end,
         metrics_interval: interval,
         producers: producer_models,
         topics: topic_models,
@@ -1045,7 +1094,7 @@ fn rename_at(v: &mut Val<'_>, span: &Range<usize>, from: &str, to: &str) -> Opti
     match v.get_mut() {
         DeValue::Table(t) => {
             for (_, val) in t.iter_mut() {
-                if covers(val.span())
+                if (covers(val.span()) || holds_flag(val, span))
                     && let Some(k) = rename_at(val, span, from, to)
                 {
                     return Some(k);
@@ -1062,7 +1111,7 @@ fn rename_at(v: &mut Val<'_>, span: &Range<usize>, from: &str, to: &str) -> Opti
         }
         DeValue::Array(a) => a
             .iter_mut()
-            .filter(|item| covers(item.span()))
+            .filter(|item| covers(item.span()) || holds_flag(item, span))
             .find_map(|item| rename_at(item, span, from, to)),
         _ => None,
     }
@@ -1076,7 +1125,7 @@ fn remove_at(v: &mut Val<'_>, span: &Range<usize>) -> Option<String> {
         DeValue::Table(t) => {
             let mut hit: Option<String> = None;
             for (k, val) in t.iter_mut() {
-                let in_val = covers(val.span());
+                let in_val = covers(val.span()) || holds_flag(val, span);
                 if in_val && let Some(k) = remove_at(val, span) {
                     return Some(k);
                 }
@@ -1091,7 +1140,7 @@ fn remove_at(v: &mut Val<'_>, span: &Range<usize>) -> Option<String> {
         DeValue::Array(a) => {
             let mut idx = None;
             for (i, item) in a.iter_mut().enumerate() {
-                if covers(item.span()) {
+                if covers(item.span()) || holds_flag(item, span) {
                     if let Some(k) = remove_at(item, span) {
                         return Some(k);
                     }
@@ -1110,5 +1159,37 @@ fn remove_at(v: &mut Val<'_>, span: &Range<usize>) -> Option<String> {
             Some(String::new())
         }
         _ => None,
+    }
+}
+
+/// Whether `v` holds the command-line value whose stand-in span is `span`: such a value
+/// lies inside its table in the tree, but not by its span.
+fn holds_flag(v: &Val<'_>, span: &Range<usize>) -> bool {
+    is_flag_span(span) && overrides::holds(v, span)
+}
+
+/// A problem placed on a part of the file that holds command-line values (a phase
+/// whose `per_second` came from a --set) names their flags too.
+fn note_flags(root: &DeTable<'_>, flags: &[Flag<'_>], problems: &mut [Problem]) {
+    if flags.is_empty() {
+        return;
+    }
+    for p in problems {
+        let Some(s) = p.span else { continue };
+        let span = s.offset()..s.offset() + s.len();
+        if is_flag_span(&span) {
+            continue;
+        }
+        let Some(node) = root.values().find_map(|v| find_node(v, &span)) else {
+            continue;
+        };
+        let given: Vec<&str> = flags
+            .iter()
+            .filter(|f| overrides::holds(node, &f.span))
+            .map(|f| f.shown.as_str())
+            .collect();
+        if !given.is_empty() {
+            p.message = format!("{} (set by {})", p.message, given.join(", "));
+        }
     }
 }
