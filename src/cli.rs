@@ -13,7 +13,6 @@ use crate::model::Model;
 use crate::output;
 use crate::scenario;
 use crate::sim::{Engine, Options, RunStatus};
-use crate::time::parse_duration;
 
 /// Exit code: success.
 pub const EXIT_OK: u8 = 0;
@@ -77,6 +76,10 @@ pub struct RunArgs {
     /// Override the metrics interval (e.g. "500ms").
     #[arg(long)]
     interval: Option<String>,
+    /// Override any scenario value by its dotted path, checked like the file
+    /// (e.g. consumer.payment.instances=8); may be repeated.
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    set: Vec<scenario::Setting>,
     /// Write metrics as tidy CSV to this file.
     #[arg(long)]
     csv: Option<PathBuf>,
@@ -130,8 +133,9 @@ pub fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
-/// Reads and validates a scenario; prints the problems and returns None if any.
-fn load(path: &Path) -> Option<Model> {
+/// Reads a scenario, applies `overrides` and validates it; prints the problems and
+/// returns None if any.
+fn load(path: &Path, overrides: &scenario::Overrides) -> Option<Model> {
     let shown = path.display().to_string();
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
@@ -140,7 +144,7 @@ fn load(path: &Path) -> Option<Model> {
             return None;
         }
     };
-    match scenario::load_str(&shown, &text) {
+    match scenario::load_with(&shown, &text, overrides) {
         Ok(m) => Some(m),
         Err(e) => {
             #[allow(clippy::disallowed_methods)] // the shell may read the environment
@@ -152,7 +156,7 @@ fn load(path: &Path) -> Option<Model> {
 }
 
 fn check(path: &Path) -> u8 {
-    let Some(m) = load(path) else {
+    let Some(m) = load(path, &scenario::Overrides::default()) else {
         return EXIT_BAD_INPUT;
     };
     print!("{}", topology(&m));
@@ -259,72 +263,51 @@ impl Drop for AtomicFile {
     }
 }
 
+/// `edasim run`: the TUI when a person is watching, otherwise a headless run.
 fn run(a: RunArgs) -> u8 {
-    let Some(mut model) = load(&a.file) else {
+    let Some(model) = load_for_run(&a) else {
         return EXIT_BAD_INPUT;
     };
+    // The TUI when a person is watching; headless for pipes, CI and output files.
+    if !a.headless && a.csv.is_none() && a.trace.is_none() && std::io::stdout().is_terminal() {
+        return run_tui(model);
+    }
+    match run_headless(&a, model) {
+        Ok(code) | Err(code) => code,
+    }
+}
+
+/// Loads the scenario with the run's overrides (`--until`, `--interval`, `--set`),
+/// then applies `--seed`.
+fn load_for_run(a: &RunArgs) -> Option<Model> {
+    let overrides = scenario::Overrides {
+        until: a.until.clone(),
+        interval: a.interval.clone(),
+        set: a.set.clone(),
+    };
+    let mut model = load(&a.file, &overrides)?;
     if let Some(s) = a.seed {
         model.seed = s;
     }
-    for (flag, value, target) in [("--until", &a.until, 0), ("--interval", &a.interval, 1)] {
-        if let Some(v) = value {
-            match parse_duration(v) {
-                Ok(d) if d.0 > 0 => {
-                    if target == 0 {
-                        model.duration = d;
-                    } else {
-                        model.metrics_interval = d;
-                    }
-                }
-                Ok(_) => {
-                    eprintln!("edasim: {flag} must be longer than 0");
-                    return EXIT_BAD_INPUT;
-                }
-                Err(e) => {
-                    eprintln!("edasim: {flag}: {e}");
-                    return EXIT_BAD_INPUT;
-                }
-            }
-        }
-    }
-    if model.duration.0 / model.metrics_interval.0.max(1) > scenario::validate::MAX_SAMPLES {
-        eprintln!("edasim: too many metric samples; use a longer --interval");
-        return EXIT_BAD_INPUT;
-    }
-    // The TUI when a person is watching; headless for pipes, CI and output files.
-    if !a.headless && a.csv.is_none() && a.trace.is_none() && std::io::stdout().is_terminal() {
-        return match crate::tui::run(model) {
-            Ok(()) => EXIT_OK,
-            Err(e) => {
-                eprintln!("edasim: terminal error: {e}");
-                EXIT_INTERNAL
-            }
-        };
-    }
-    let mut csv_file = match a.csv.as_deref().map(AtomicFile::create).transpose() {
-        Ok(f) => f,
+    Some(model)
+}
+
+/// Runs the interactive TUI until the user quits.
+fn run_tui(model: Model) -> u8 {
+    match crate::tui::run(model) {
+        Ok(()) => EXIT_OK,
         Err(e) => {
-            eprintln!(
-                "edasim: cannot create {}: {e}",
-                a.csv
-                    .as_deref()
-                    .map_or(String::new(), |p| p.display().to_string())
-            );
-            return EXIT_BAD_INPUT;
+            eprintln!("edasim: terminal error: {e}");
+            EXIT_INTERNAL
         }
-    };
-    let mut trace_file = match a.trace.as_deref().map(AtomicFile::create).transpose() {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!(
-                "edasim: cannot create {}: {e}",
-                a.trace
-                    .as_deref()
-                    .map_or(String::new(), |p| p.display().to_string())
-            );
-            return EXIT_BAD_INPUT;
-        }
-    };
+    }
+}
+
+/// Runs without the TUI: opens the output files, runs to the end, commits the files
+/// and reports. An error is the exit code, its message already printed.
+fn run_headless(a: &RunArgs, model: Model) -> Result<u8, u8> {
+    let mut csv_file = create_output(a.csv.as_deref())?;
+    let mut trace_file = create_output(a.trace.as_deref())?;
     let opts = Options {
         record_rows: csv_file.is_some(),
         trace: trace_file.is_some(),
@@ -339,66 +322,108 @@ fn run(a: RunArgs) -> u8 {
         Ok(w) => w,
         Err(e) => {
             eprintln!("edasim: writing CSV: {e}");
-            return EXIT_INTERNAL;
+            return Err(EXIT_INTERNAL);
         }
     };
-    let duration = engine.model().duration.0;
-    let bar = if a.quiet {
-        indicatif::ProgressBar::hidden()
-    } else {
-        let b = indicatif::ProgressBar::with_draw_target(
-            Some(1000),
-            indicatif::ProgressDrawTarget::stderr(),
-        );
-        b.set_style(
-            indicatif::ProgressStyle::with_template("{bar:40} {percent:>3}% {msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        b
-    };
-    let names = engine.component_names().to_vec();
-    // Ctrl-C stops the run between two batches; the temporary files are removed when
-    // they are dropped, so no output file is left behind, complete-looking or not.
-    let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut trace = trace_file
+        .as_mut()
+        .and_then(|f| f.w.as_mut())
+        .map(|w| TraceOut {
+            w,
+            limit: a.trace_limit,
+            lines: 0,
+            truncated: false,
+        });
+    run_batches(&mut engine, csv_writer.as_mut(), trace.as_mut(), a.quiet)?;
+    let trace_truncated = trace.is_some_and(|t| t.truncated);
+    if let Some(w) = csv_writer.take()
+        && let Err(e) = w.finish().and_then(|w| w.flush())
     {
-        let flag = std::sync::Arc::clone(&interrupted);
-        // If a handler is already installed (a test harness), runs are simply not
-        // interruptible this way; nothing else depends on it.
-        let _ = ctrlc::set_handler(move || flag.store(true, std::sync::atomic::Ordering::SeqCst));
+        eprintln!("edasim: writing CSV: {e}");
+        return Err(EXIT_INTERNAL);
     }
-    let mut trace_lines = 0u64;
-    let mut trace_truncated = false;
+    drop(csv_writer);
+    for f in [csv_file, trace_file].into_iter().flatten() {
+        let dest = f.dest.display().to_string();
+        if let Err(e) = f.commit() {
+            eprintln!("edasim: cannot write {dest}: {e}");
+            return Err(EXIT_INTERNAL);
+        }
+    }
+    Ok(report(a, &engine, trace_truncated))
+}
+
+/// The output file at `path`, if one was asked for, under its temporary name.
+fn create_output(path: Option<&Path>) -> Result<Option<AtomicFile>, u8> {
+    path.map(AtomicFile::create).transpose().map_err(|e| {
+        eprintln!(
+            "edasim: cannot create {}: {e}",
+            path.map_or(String::new(), |p| p.display().to_string())
+        );
+        EXIT_BAD_INPUT
+    })
+}
+
+/// The trace file while the run goes: how many lines it has, and whether it reached
+/// `--trace-limit`.
+struct TraceOut<'a> {
+    w: &'a mut BufWriter<File>,
+    limit: u64,
+    lines: u64,
+    truncated: bool,
+}
+
+impl TraceOut<'_> {
+    /// Writes the records traced since the last batch, up to the limit; at the limit,
+    /// stops tracing and ends the file with a `trace_truncated` line.
+    fn write_batch(&mut self, engine: &mut Engine, names: &[String]) -> std::io::Result<()> {
+        let recs = engine.drain_trace();
+        let room = (self.limit.saturating_sub(self.lines)) as usize;
+        let take = recs.len().min(room);
+        let mut result = output::trace::write(self.w, engine.model(), names, &recs[..take]);
+        self.lines += take as u64;
+        if take < recs.len() && !self.truncated {
+            // Say so in the file itself, not only on stderr.
+            self.truncated = true;
+            engine.stop_tracing();
+            result = result.and_then(|_| {
+                writeln!(
+                    self.w,
+                    "{{\"t\":{:.9},\"seq\":null,\"event\":\"trace_truncated\",\"limit\":{}}}",
+                    recs[take].t as f64 / 1e9,
+                    self.limit
+                )
+            });
+        }
+        result
+    }
+}
+
+/// Runs `engine` to its end in batches of [`BATCH_EVENTS`], writing rows and trace
+/// records between batches and showing progress; stops early on Ctrl-C.
+fn run_batches(
+    engine: &mut Engine,
+    mut csv: Option<&mut output::csv::CsvWriter<&mut BufWriter<File>>>,
+    mut trace: Option<&mut TraceOut<'_>>,
+    quiet: bool,
+) -> Result<(), u8> {
+    let duration = engine.model().duration.0;
+    let bar = progress_bar(quiet);
+    let names = engine.component_names().to_vec();
+    let interrupted = interrupt_flag();
     loop {
         let status = engine.run_until(u64::MAX, BATCH_EVENTS);
-        if let Some(w) = csv_writer.as_mut()
+        if let Some(w) = csv.as_mut()
             && let Err(e) = w.write(&engine.drain_rows())
         {
             eprintln!("edasim: writing CSV: {e}");
-            return EXIT_INTERNAL;
+            return Err(EXIT_INTERNAL);
         }
-        if let Some(f) = trace_file.as_mut().and_then(|f| f.w.as_mut()) {
-            let recs = engine.drain_trace();
-            let room = (a.trace_limit.saturating_sub(trace_lines)) as usize;
-            let take = recs.len().min(room);
-            let mut result = output::trace::write(f, engine.model(), &names, &recs[..take]);
-            trace_lines += take as u64;
-            if take < recs.len() && !trace_truncated {
-                // Say so in the file itself, not only on stderr.
-                trace_truncated = true;
-                engine.stop_tracing();
-                result = result.and_then(|_| {
-                    writeln!(
-                        f,
-                        "{{\"t\":{:.9},\"seq\":null,\"event\":\"trace_truncated\",\"limit\":{}}}",
-                        recs[take].t as f64 / 1e9,
-                        a.trace_limit
-                    )
-                });
-            }
-            if let Err(e) = result {
-                eprintln!("edasim: writing trace: {e}");
-                return EXIT_INTERNAL;
-            }
+        if let Some(t) = trace.as_mut()
+            && let Err(e) = t.write_batch(engine, &names)
+        {
+            eprintln!("edasim: writing trace: {e}");
+            return Err(EXIT_INTERNAL);
         }
         bar.set_position(engine.now().saturating_mul(1000) / duration.max(1));
         bar.set_message(format!(
@@ -415,24 +440,44 @@ fn run(a: RunArgs) -> u8 {
                 "edasim: interrupted at {:.3} s simulated; no output file was written",
                 engine.now() as f64 / 1e9
             );
-            return EXIT_INTERRUPTED;
+            return Err(EXIT_INTERRUPTED);
         }
     }
     bar.finish_and_clear();
-    if let Some(w) = csv_writer.take()
-        && let Err(e) = w.finish().and_then(|w| w.flush())
-    {
-        eprintln!("edasim: writing CSV: {e}");
-        return EXIT_INTERNAL;
+    Ok(())
+}
+
+/// The progress bar on stderr, hidden with `--quiet`.
+fn progress_bar(quiet: bool) -> indicatif::ProgressBar {
+    if quiet {
+        return indicatif::ProgressBar::hidden();
     }
-    drop(csv_writer);
-    for f in [csv_file, trace_file].into_iter().flatten() {
-        let dest = f.dest.display().to_string();
-        if let Err(e) = f.commit() {
-            eprintln!("edasim: cannot write {dest}: {e}");
-            return EXIT_INTERNAL;
-        }
-    }
+    let b = indicatif::ProgressBar::with_draw_target(
+        Some(1000),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    b.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {percent:>3}% {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    b
+}
+
+/// A flag that Ctrl-C raises. It stops the run between two batches; the temporary
+/// files are removed when they are dropped, so no output file is left behind,
+/// complete-looking or not.
+fn interrupt_flag() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = std::sync::Arc::clone(&interrupted);
+    // If a handler is already installed (a test harness), runs are simply not
+    // interruptible this way; nothing else depends on it.
+    let _ = ctrlc::set_handler(move || flag.store(true, std::sync::atomic::Ordering::SeqCst));
+    interrupted
+}
+
+/// After a finished run: warns of an incomplete trace, prints the summary and checks
+/// conservation; returns the exit code.
+fn report(a: &RunArgs, engine: &Engine, trace_truncated: bool) -> u8 {
     if engine.trace_overflowed() || trace_truncated {
         eprintln!(
             "edasim: the trace reached its limit of {} lines and is incomplete; use --until for a shorter window",
@@ -441,8 +486,8 @@ fn run(a: RunArgs) -> u8 {
     }
     if !a.quiet {
         let out = match a.format {
-            Format::Text => output::summary::text(&engine),
-            Format::Json => output::summary::json(&engine),
+            Format::Text => output::summary::text(engine),
+            Format::Json => output::summary::json(engine),
         };
         print!("{out}");
     }

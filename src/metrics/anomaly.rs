@@ -19,14 +19,20 @@ pub enum AnomalyKind {
 }
 
 impl AnomalyKind {
+    /// The metric that counts it.
+    pub fn metric(self) -> super::Metric {
+        use super::Metric;
+        match self {
+            AnomalyKind::OrderingViolation => Metric::OrderingViolations,
+            AnomalyKind::Duplicate => Metric::Duplicates,
+            AnomalyKind::Lost => Metric::Lost,
+            AnomalyKind::Expired => Metric::Expired,
+        }
+    }
+
     /// Name as used in metrics.
     pub fn name(self) -> &'static str {
-        match self {
-            AnomalyKind::OrderingViolation => "ordering_violations",
-            AnomalyKind::Duplicate => "duplicates",
-            AnomalyKind::Lost => "lost",
-            AnomalyKind::Expired => "expired",
-        }
+        self.metric().name()
     }
 }
 

@@ -5,13 +5,16 @@
 //! Units: latencies in milliseconds; `lag_time` and `drain_time` in seconds; rates per
 //! second; counters (`produced`, `processed`, `duplicates`, ...) count the events of one
 //! interval; gauges (`lag`, `in_flight`, `dlq_depth`, `queue_depth`) are read at the
-//! sample's instant.
+//! sample's instant. [`names::Metric`] is the table of every metric name with its unit
+//! and kind.
 
 pub mod anomaly;
+pub mod names;
 
 use hdrhistogram::Histogram;
 
 pub use anomaly::{Anomaly, AnomalyKind, Cause};
+pub use names::{Metric, MetricKind, Scope};
 
 /// Largest latency a histogram records exactly (one day); larger ones are clamped.
 pub const MAX_TRACKED_LATENCY_NS: u64 = 86_400_000_000_000;
@@ -171,7 +174,7 @@ pub struct Row {
     pub time: u64,
     /// Component name (`payment`, `orders`, `payment/3` for a partition, `total`).
     pub component: String,
-    /// Metric name.
+    /// Metric name, as [`Metric::name`] spells it.
     pub metric: &'static str,
     /// Value.
     pub value: Value,

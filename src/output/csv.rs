@@ -4,7 +4,7 @@
 //! - `time_s`: the sample's simulated time in seconds with 3 decimals (`1.000`).
 //! - `component`: a producer, topic or consumer name; `consumer/P` for partition `P`
 //!   of a consumer group (`payment/3`); `total` for the whole system.
-//! - `metric`: see the README's metric table. Counters count the events of the
+//! - `metric`: see [`crate::metrics::Metric`] and the README's metric table. Counters count the events of the
 //!   interval that ends at `time_s`; gauges are read at `time_s`.
 //! - `value`: an integer for counts, otherwise a number with 3 decimals; `inf` where a
 //!   drain time is unbounded (lag and no progress).

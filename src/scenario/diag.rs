@@ -94,14 +94,20 @@ impl ScenarioError {
         }
     }
 
-    /// One line per problem, `file:line:column: message (help)`, for logs and tests.
+    /// One line per problem, `file:line:column: message (help)` (`file: message` for a
+    /// problem without a place), for logs and tests.
     pub fn to_plain(&self) -> String {
         let mut out = String::new();
         for p in &self.problems {
-            out.push_str(&format!(
-                "{}:{}:{}: {}",
-                self.path, p.line, p.column, p.problem.message
-            ));
+            // A problem without a place (one of a command-line override) has no line.
+            if p.line == 0 {
+                out.push_str(&format!("{}: {}", self.path, p.problem.message));
+            } else {
+                out.push_str(&format!(
+                    "{}:{}:{}: {}",
+                    self.path, p.line, p.column, p.problem.message
+                ));
+            }
             if let Some(h) = &p.problem.help {
                 out.push_str(&format!(" ({h})"));
             }

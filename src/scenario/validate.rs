@@ -16,9 +16,10 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::diag::{Problem, ScenarioError, line_col};
 use super::format::{self as f, Dur};
+use super::overrides::{self, Flag, Overrides, Target, is_flag_span};
 use crate::broker::kafka::partitioner::{murmur2, to_positive};
 use crate::model::*;
-use crate::time::SimDuration;
+use crate::time::{SimDuration, parse_duration};
 
 /// Most keys in one producer's key space: keeps the key table (4 bytes a key, plus
 /// ordering state per group) within memory.
@@ -39,18 +40,33 @@ pub const MAX_RATE: f64 = 10_000_000.0;
 /// Most retry attempts.
 pub const MAX_ATTEMPTS: u32 = 1_000;
 
+/// The sections a scenario file may have.
+const SECTIONS: [&str; 5] = ["scenario", "producer", "topic", "consumer", "fault"];
+
 /// Parses and validates a scenario. `path` is only used in messages.
 pub fn load_str(path: &str, text: &str) -> Result<Model, ScenarioError> {
+    load_with(path, text, &Overrides::default())
+}
+
+/// Parses a scenario, applies the command line's `overrides` to it and validates the
+/// result, so that an overridden value is checked like one written in the file. The
+/// problems of an override name its flag (`--set consumer.payment.instances=0: ...`)
+/// and come after those of the file.
+pub fn load_with(path: &str, text: &str, overrides: &Overrides) -> Result<Model, ScenarioError> {
+    let flags = overrides.flags();
     let mut cx = Cx {
         problems: Vec::new(),
         broken: Vec::new(),
     };
-    let model = load_inner(text, &mut cx);
+    let model = load_inner(text, &flags, &mut cx);
     match model {
         Some(m) if cx.problems.is_empty() => Ok(m),
         _ => {
             cx.problems
                 .sort_by_key(|p| p.span.map_or(0, |s| s.offset()));
+            for p in &mut cx.problems {
+                overrides::attribute(p, &flags);
+            }
             Err(ScenarioError::new(path, text, cx.problems))
         }
     }
@@ -103,7 +119,51 @@ impl<'i, T> Elem<'_, 'i, T> {
     }
 }
 
-fn load_inner(text: &str, cx: &mut Cx) -> Option<Model> {
+/// Parses, applies the overrides, checks every section and builds the model, or
+/// returns None when something was wrong (the problems are in `cx`).
+fn load_inner<'i>(text: &'i str, flags: &[Flag<'i>], cx: &mut Cx) -> Option<Model> {
+    let doc = parse_document(text, flags, cx)?;
+    let root = &doc;
+    check_sections(root, cx);
+
+    let scenario = scenario_elem(root, cx);
+    let producers: Vec<Elem<'_, '_, f::Producer>> = elements(root, "producer", cx);
+    let topics: Vec<Elem<'_, '_, f::Topic>> = elements(root, "topic", cx);
+    let consumers: Vec<Elem<'_, '_, f::Consumer>> = elements(root, "consumer", cx);
+    let faults: Vec<Elem<'_, '_, f::Fault>> = elements(root, "fault", cx);
+
+    claim_names(text, &producers, &topics, &consumers, cx);
+    let topic_index = TopicIndex::new(&topics);
+    let until = flags.iter().find(|f| matches!(f.target, Target::Until));
+    let times = run_times(scenario.as_ref(), until, cx);
+    let mut events = Events::default();
+    let mut topic_models = topic_models(&topics, cx);
+    let (producer_models, keys) =
+        producer_models(&producers, times.declared, &topic_index, &mut events, cx);
+    let group_models = group_models(&consumers, &topic_index, &mut topic_models, &mut events, cx);
+    let fault_models = fault_models(&faults, &group_models, times.declared, cx);
+    note_flags(root, flags, &mut cx.problems);
+
+    // No "producers but no [[topic]]" check: every producer's target already fails to
+    // resolve then, with a help that says to declare the topic.
+    let s = scenario?;
+    Some(Model {
+        name: s.v.name.clone(),
+        description: s.v.description.clone(),
+        seed: s.v.seed,
+        duration: times.end,
+        metrics_interval: times.interval,
+        producers: producer_models,
+        topics: topic_models,
+        groups: group_models,
+        faults: fault_models,
+        keys,
+        events: events.names,
+    })
+}
+
+/// The document as toml's spanned tree, with the command line's values written in.
+fn parse_document<'i>(text: &'i str, flags: &[Flag<'i>], cx: &mut Cx) -> Option<DeTable<'i>> {
     let doc = match DeTable::parse(text) {
         Ok(d) => d,
         Err(e) => {
@@ -114,45 +174,59 @@ fn load_inner(text: &str, cx: &mut Cx) -> Option<Model> {
             return None;
         }
     };
-    let root = doc.get_ref();
-    let known = ["scenario", "producer", "topic", "consumer", "fault"];
+    let mut doc = doc.into_inner();
+    let refused = overrides::apply(&mut doc, flags, &SECTIONS);
+    cx.problems.extend(refused);
+    Some(doc)
+}
+
+/// Reports top-level sections that are not [`SECTIONS`], and marks the elements of a
+/// near miss (`[[topics]]`) broken so that references to them are not reported again.
+fn check_sections(root: &DeTable<'_>, cx: &mut Cx) {
+    let known = SECTIONS;
     for (k, v) in root.iter() {
         let name: &str = k.get_ref().as_ref();
-        if !known.contains(&name) {
-            let expected = format!(
-                "expected one of {}",
-                known.map(|k| format!("`{k}`")).join(", ")
-            );
-            let singular = name.strip_suffix('s').filter(|n| known.contains(n));
-            let meant = singular.or_else(|| suggest(name, &known));
-            let help = match (singular, meant) {
-                (Some(s), _) => format!("section names are singular: did you mean `{s}`?"),
-                (None, Some(close)) => format!("did you mean `{close}`? {expected}"),
-                (None, None) => expected,
+        if known.contains(&name) {
+            continue;
+        }
+        let expected = format!(
+            "expected one of {}",
+            known.map(|k| format!("`{k}`")).join(", ")
+        );
+        let singular = name.strip_suffix('s').filter(|n| known.contains(n));
+        let meant = singular.or_else(|| suggest(name, &known));
+        let help = match (singular, meant) {
+            (Some(s), _) => format!("section names are singular: did you mean `{s}`?"),
+            (None, Some(close)) => format!("did you mean `{close}`? {expected}"),
+            (None, None) => expected,
+        };
+        cx.err_help(Some(k.span()), format!("unknown section `{name}`"), help);
+        // `[[topics]]` meant `[[topic]]`: references to its elements are not reported
+        // again as dangling.
+        if let Some(meant) = meant {
+            let items: Vec<&Val<'_>> = match v.get_ref().as_array() {
+                Some(a) => a.iter().collect(),
+                None => vec![v],
             };
-            cx.err_help(Some(k.span()), format!("unknown section `{name}`"), help);
-            // `[[topics]]` meant `[[topic]]`: references to its elements are not reported
-            // again as dangling.
-            if let Some(meant) = meant {
-                let items: Vec<&Val<'_>> = match v.get_ref().as_array() {
-                    Some(a) => a.iter().collect(),
-                    None => vec![v],
-                };
-                for item in items {
-                    if let Some(n) = item
-                        .get_ref()
-                        .get("name")
-                        .and_then(|n| n.get_ref().as_str())
-                    {
-                        cx.broken.push((meant.to_string(), n.to_string()));
-                    }
+            for item in items {
+                if let Some(n) = item
+                    .get_ref()
+                    .get("name")
+                    .and_then(|n| n.get_ref().as_str())
+                {
+                    cx.broken.push((meant.to_string(), n.to_string()));
                 }
             }
         }
     }
+}
 
-    let scenario_tree = root.get("scenario");
-    let scenario = match scenario_tree {
+/// `[scenario]`, deserialized; reports it missing.
+fn scenario_elem<'a, 'i>(
+    root: &'a DeTable<'i>,
+    cx: &mut Cx,
+) -> Option<Elem<'a, 'i, f::ScenarioSection>> {
+    match root.get("scenario") {
         Some(t) => lenient::<f::ScenarioSection>(t, cx).map(|v| Elem { v, tree: t }),
         None => {
             cx.err_help(
@@ -162,18 +236,33 @@ fn load_inner(text: &str, cx: &mut Cx) -> Option<Model> {
             );
             None
         }
-    };
-    let producers: Vec<Elem<'_, '_, f::Producer>> = elements(root, "producer", cx);
-    let topics: Vec<Elem<'_, '_, f::Topic>> = elements(root, "topic", cx);
-    let consumers: Vec<Elem<'_, '_, f::Consumer>> = elements(root, "consumer", cx);
-    let faults: Vec<Elem<'_, '_, f::Fault>> = elements(root, "fault", cx);
+    }
+}
 
-    // Names: one namespace for every component, since the CSV names them in one column.
+/// Checks component names: valid, and unique across producers, topics and consumers,
+/// since the CSV names them all in one column.
+fn claim_names(
+    text: &str,
+    producers: &[Elem<'_, '_, f::Producer>],
+    topics: &[Elem<'_, '_, f::Topic>],
+    consumers: &[Elem<'_, '_, f::Consumer>],
+    cx: &mut Cx,
+) {
+    let named = producers
+        .iter()
+        .map(|p| (p.v.name.as_str(), p.span(&["name"])))
+        .chain(
+            topics
+                .iter()
+                .map(|t| (t.v.name.as_str(), t.span(&["name"]))),
+        )
+        .chain(
+            consumers
+                .iter()
+                .map(|c| (c.v.name.as_str(), c.span(&["name"]))),
+        );
     let mut names: BTreeMap<&str, Option<Range<usize>>> = BTreeMap::new();
-    let claim = |names: &BTreeMap<&str, Option<Range<usize>>>,
-                 name: &str,
-                 span: Option<Range<usize>>,
-                 cx: &mut Cx| {
+    for (name, span) in named {
         if name.is_empty() || name.contains(['#', '/', ',', '"']) || name == "total" {
             cx.err_help(
                 span.clone(),
@@ -182,43 +271,58 @@ fn load_inner(text: &str, cx: &mut Cx) -> Option<Model> {
             );
         }
         if let Some(first) = names.get(name) {
-            let line = first.as_ref().map_or(0, |f| line_col(text, f.start).0);
+            let help = match first {
+                Some(f) if is_flag_span(f) => {
+                    "it is first given by a --set; producers, topics and consumers share one namespace"
+                        .to_string()
+                }
+                _ => {
+                    let line = first.as_ref().map_or(0, |f| line_col(text, f.start).0);
+                    format!(
+                        "it is first used on line {line}; producers, topics and consumers share one namespace"
+                    )
+                }
+            };
             cx.err_help(
-                span,
+                span.clone(),
                 format!("component name `{name}` is used twice"),
-                format!(
-                    "it is first used on line {line}; producers, topics and consumers share one namespace"
-                ),
+                help,
             );
         }
-    };
-    for p in &producers {
-        claim(&names, &p.v.name, p.span(&["name"]), cx);
-        names.insert(&p.v.name, p.span(&["name"]));
+        names.insert(name, span);
     }
-    for t in &topics {
-        claim(&names, &t.v.name, t.span(&["name"]), cx);
-        names.insert(&t.v.name, t.span(&["name"]));
+}
+
+/// Topic names to indices, for the references of producers and consumers.
+struct TopicIndex<'a> {
+    idx: BTreeMap<&'a str, usize>,
+}
+
+impl<'a> TopicIndex<'a> {
+    fn new(topics: &'a [Elem<'_, '_, f::Topic>]) -> TopicIndex<'a> {
+        TopicIndex {
+            idx: topics
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (t.v.name.as_str(), i))
+                .collect(),
+        }
     }
-    for c in &consumers {
-        claim(&names, &c.v.name, c.span(&["name"]), cx);
-        names.insert(&c.v.name, c.span(&["name"]));
-    }
-    let topic_idx: BTreeMap<&str, usize> = topics
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.v.name.as_str(), i))
-        .collect();
-    let find_topic = |name: &str,
-                      span: Option<Range<usize>>,
-                      what: &str,
-                      cx: &mut Cx|
-     -> Option<usize> {
-        match topic_idx.get(name) {
+
+    /// The topic `name` refers to (as its `what`, e.g. "target"); reports a dangling
+    /// reference unless the topic was refused already.
+    fn find(
+        &self,
+        name: &str,
+        span: Option<Range<usize>>,
+        what: &str,
+        cx: &mut Cx,
+    ) -> Option<usize> {
+        match self.idx.get(name) {
             Some(&i) => Some(i),
             None if cx.is_broken("topic", name) => None,
             None => {
-                let names: Vec<&str> = topic_idx.keys().copied().collect();
+                let names: Vec<&str> = self.idx.keys().copied().collect();
                 let known: Vec<String> = names.iter().map(|k| format!("`{k}`")).collect();
                 cx.err_help(
                     span,
@@ -234,53 +338,106 @@ fn load_inner(text: &str, cx: &mut Cx) -> Option<Model> {
                 None
             }
         }
-    };
+    }
+}
 
-    // [scenario]
-    let (duration, interval) = match &scenario {
-        Some(s) => {
-            let d = s.v.duration.0;
-            if d.0 == 0 {
-                cx.err(s.span(&["duration"]), "duration must be longer than 0");
-            }
-            let iv =
-                s.v.metrics_interval
-                    .map_or(SimDuration::from_secs(1), |d| d.0);
-            if iv.0 == 0 {
-                cx.err(
-                    s.span(&["metrics_interval"]),
-                    "metrics_interval must be longer than 0",
-                );
-            } else if d.0 / iv.0 > MAX_SAMPLES {
-                cx.err_help(
-                    s.span(&["metrics_interval"]),
-                    format!(
-                        "{} samples of {} do not fit the limit of {MAX_SAMPLES}",
-                        d.0 / iv.0,
-                        iv
-                    ),
-                    "use a longer metrics_interval",
-                );
-            }
-            (d, iv)
+/// The run's times: the declared duration (what phases and faults are checked
+/// against), where the run ends (`--until`, or the duration) and the sampling interval.
+struct RunTimes {
+    declared: SimDuration,
+    end: SimDuration,
+    interval: SimDuration,
+}
+
+/// Checks `[scenario]`'s duration and interval, and `--until`, against each other and
+/// [`MAX_SAMPLES`].
+fn run_times(
+    scenario: Option<&Elem<'_, '_, f::ScenarioSection>>,
+    until: Option<&Flag<'_>>,
+    cx: &mut Cx,
+) -> RunTimes {
+    let Some(s) = scenario else {
+        return RunTimes {
+            declared: SimDuration(1),
+            end: SimDuration(1),
+            interval: SimDuration(1),
+        };
+    };
+    let d = s.v.duration.0;
+    if d.0 == 0 {
+        cx.err(s.span(&["duration"]), "duration must be longer than 0");
+    }
+    let end = match until.map(|u| (u, parse_duration(u.value))) {
+        None => d,
+        Some((_, Ok(end))) if end.0 > 0 => end,
+        Some((u, Ok(_))) => {
+            cx.err(Some(u.span.clone()), "the run must be longer than 0");
+            d
         }
-        None => (SimDuration(1), SimDuration(1)),
+        Some((u, Err(e))) => {
+            cx.err(Some(u.span.clone()), e.to_string());
+            d
+        }
     };
+    let iv =
+        s.v.metrics_interval
+            .map_or(SimDuration::from_secs(1), |d| d.0);
+    if iv.0 == 0 {
+        cx.err(
+            s.span(&["metrics_interval"]),
+            "metrics_interval must be longer than 0",
+        );
+    } else if end.0 / iv.0 > MAX_SAMPLES {
+        // Blamed on --until when it made the run long and the interval is the file's.
+        let span = s.span(&["metrics_interval"]);
+        let (span, help) = match until {
+            Some(u) if !span.as_ref().is_some_and(is_flag_span) => (
+                Some(u.span.clone()),
+                "use a shorter --until or a longer metrics_interval",
+            ),
+            _ => (span, "use a longer metrics_interval"),
+        };
+        cx.err_help(
+            span,
+            format!(
+                "{} samples of {} do not fit the limit of {MAX_SAMPLES}",
+                end.0 / iv.0,
+                iv
+            ),
+            help,
+        );
+    }
+    RunTimes {
+        declared: d,
+        end,
+        interval: iv,
+    }
+}
 
-    let mut events: Vec<String> = Vec::new();
-    let mut event_id = |name: &str| -> EventIdx {
-        match events.iter().position(|e| e == name) {
+/// Event names, numbered in the order they are first met.
+#[derive(Default)]
+struct Events {
+    names: Vec<String>,
+}
+
+impl Events {
+    /// The number of event `name`, given a new one if it is new.
+    fn id(&mut self, name: &str) -> EventIdx {
+        match self.names.iter().position(|e| e == name) {
             Some(i) => i as EventIdx,
             None => {
-                events.push(name.to_string());
-                (events.len() - 1) as EventIdx
+                self.names.push(name.to_string());
+                (self.names.len() - 1) as EventIdx
             }
         }
-    };
+    }
+}
 
-    // [[topic]]
+/// `[[topic]]`: partitions, sticky batch and retention in range; defaults filled in.
+/// Their consuming groups are added by [`group_models`].
+fn topic_models(topics: &[Elem<'_, '_, f::Topic>], cx: &mut Cx) -> Vec<TopicModel> {
     let mut topic_models = Vec::new();
-    for t in &topics {
+    for t in topics {
         let partitions = t.v.partitions.unwrap_or(1);
         if partitions == 0 || partitions > MAX_PARTITIONS {
             cx.err(
@@ -307,12 +464,22 @@ fn load_inner(text: &str, cx: &mut Cx) -> Option<Model> {
             groups: Vec::new(),
         });
     }
+    topic_models
+}
 
-    // [[producer]]
+/// `[[producer]]`: target, rate, phases, keys (into one key table) and the producer
+/// settings; the event each one emits is numbered in `events`.
+fn producer_models(
+    producers: &[Elem<'_, '_, f::Producer>],
+    duration: SimDuration,
+    topics: &TopicIndex<'_>,
+    events: &mut Events,
+    cx: &mut Cx,
+) -> (Vec<ProducerModel>, KeyTable) {
     let mut keys = KeyTable::default();
     let mut producer_models = Vec::new();
-    for p in &producers {
-        let topic = find_topic(&p.v.target, p.span(&["target"]), "target", cx);
+    for p in producers {
+        let topic = topics.find(&p.v.target, p.span(&["target"]), "target", cx);
         let rate = p.v.rate.per_second;
         if !(rate.is_finite() && rate > 0.0 && rate <= MAX_RATE) {
             cx.err(
@@ -320,51 +487,7 @@ fn load_inner(text: &str, cx: &mut Cx) -> Option<Model> {
                 format!("rate per_second must be above 0 and at most {MAX_RATE}, found {rate}"),
             );
         }
-        let mut phases = Vec::new();
-        let mut last_at = 0u64;
-        let phase_trees = p
-            .tree
-            .get_ref()
-            .get("phases")
-            .and_then(|v| v.get_ref().as_array());
-        for (i, ph) in p.v.phases.iter().enumerate() {
-            let span = phase_trees.and_then(|a| a.get(i)).map(|v| v.span());
-            if !(ph.per_second.is_finite() && ph.per_second >= 0.0 && ph.per_second <= MAX_RATE) {
-                cx.err(
-                    span.clone(),
-                    format!(
-                        "phase per_second must be between 0 and {MAX_RATE}, found {}",
-                        ph.per_second
-                    ),
-                );
-            }
-            if ph.at.0.0 < last_at {
-                cx.err_help(
-                    span.clone(),
-                    format!(
-                        "phase at {} comes after a phase at {}",
-                        ph.at.0,
-                        SimDuration(last_at)
-                    ),
-                    "phases must be in order of `at`",
-                );
-            }
-            if ph.at.0 > duration {
-                cx.err(
-                    span.clone(),
-                    format!(
-                        "phase at {} starts after the end of the run ({})",
-                        ph.at.0, duration
-                    ),
-                );
-            }
-            last_at = ph.at.0.0;
-            phases.push(PhaseModel {
-                at: ph.at.0.0,
-                per_second: ph.per_second.max(0.0),
-                ramp: ph.ramp.map_or(0, |d| d.0.0),
-            });
-        }
+        let phases = phase_models(p, duration, cx);
         let key_draw =
             p.v.keys
                 .as_ref()
@@ -376,7 +499,7 @@ fn load_inner(text: &str, cx: &mut Cx) -> Option<Model> {
             "ack_loss_rate",
             ack_loss_rate,
         );
-        let event = event_id(p.v.event.as_deref().unwrap_or(super::format::DEFAULT_EVENT));
+        let event = events.id(p.v.event.as_deref().unwrap_or(super::format::DEFAULT_EVENT));
         producer_models.push(ProducerModel {
             name: p.v.name.clone(),
             topic: topic.unwrap_or(0),
@@ -395,12 +518,77 @@ fn load_inner(text: &str, cx: &mut Cx) -> Option<Model> {
                 .map_or(SimDuration::from_secs(30), |d| d.0),
         });
     }
+    (producer_models, keys)
+}
 
-    // [[consumer]]
+/// A producer's `phases`: rates in range, in order of `at`, within the run.
+fn phase_models(
+    p: &Elem<'_, '_, f::Producer>,
+    duration: SimDuration,
+    cx: &mut Cx,
+) -> Vec<PhaseModel> {
+    let mut phases = Vec::new();
+    let mut last_at = 0u64;
+    let phase_trees = p
+        .tree
+        .get_ref()
+        .get("phases")
+        .and_then(|v| v.get_ref().as_array());
+    for (i, ph) in p.v.phases.iter().enumerate() {
+        let span = phase_trees.and_then(|a| a.get(i)).map(|v| v.span());
+        if !(ph.per_second.is_finite() && ph.per_second >= 0.0 && ph.per_second <= MAX_RATE) {
+            cx.err(
+                span.clone(),
+                format!(
+                    "phase per_second must be between 0 and {MAX_RATE}, found {}",
+                    ph.per_second
+                ),
+            );
+        }
+        if ph.at.0.0 < last_at {
+            cx.err_help(
+                span.clone(),
+                format!(
+                    "phase at {} comes after a phase at {}",
+                    ph.at.0,
+                    SimDuration(last_at)
+                ),
+                "phases must be in order of `at`",
+            );
+        }
+        if ph.at.0 > duration {
+            cx.err(
+                span.clone(),
+                format!(
+                    "phase at {} starts after the end of the run ({})",
+                    ph.at.0, duration
+                ),
+            );
+        }
+        last_at = ph.at.0.0;
+        phases.push(PhaseModel {
+            at: ph.at.0.0,
+            per_second: ph.per_second.max(0.0),
+            ramp: ph.ramp.map_or(0, |d| d.0.0),
+        });
+    }
+    phases
+}
+
+/// `[[consumer]]`: one group each, with its source, instances, concurrency, rates,
+/// service time, retry, dead letters, emits and commit settings; each group is added to
+/// its source topic's readers in `topic_models`.
+fn group_models(
+    consumers: &[Elem<'_, '_, f::Consumer>],
+    topics: &TopicIndex<'_>,
+    topic_models: &mut [TopicModel],
+    events: &mut Events,
+    cx: &mut Cx,
+) -> Vec<GroupModel> {
     let mut group_models: Vec<GroupModel> = Vec::new();
     let mut group_ids: BTreeMap<String, ()> = BTreeMap::new();
-    for c in &consumers {
-        let topic = find_topic(&c.v.source, c.span(&["source"]), "source", cx);
+    for c in consumers {
+        let topic = topics.find(&c.v.source, c.span(&["source"]), "source", cx);
         let group_id = c.v.group.clone().unwrap_or_else(|| c.v.name.clone());
         if group_ids.insert(group_id.clone(), ()).is_some() {
             cx.err_help(
@@ -432,7 +620,7 @@ fn load_inner(text: &str, cx: &mut Cx) -> Option<Model> {
         let dead_letter =
             c.v.dead_letter
                 .as_ref()
-                .and_then(|d| find_topic(d, c.span(&["dead_letter"]), "dead_letter", cx));
+                .and_then(|d| topics.find(d, c.span(&["dead_letter"]), "dead_letter", cx));
         if let (Some(d), Some(t)) = (dead_letter, topic)
             && d == t
         {
@@ -441,21 +629,7 @@ fn load_inner(text: &str, cx: &mut Cx) -> Option<Model> {
                 "dead_letter must differ from the source topic",
             );
         }
-        let emit_trees = c
-            .tree
-            .get_ref()
-            .get("emits")
-            .and_then(|v| v.get_ref().as_array());
-        let mut emits = Vec::new();
-        for (i, e) in c.v.emits.iter().enumerate() {
-            let span = emit_trees
-                .and_then(|a| a.get(i))
-                .and_then(|v| v.get_ref().get("target"))
-                .map(|v| v.span());
-            if let Some(t) = find_topic(&e.target, span, "emits target", cx) {
-                emits.push((event_id(&e.event), t));
-            }
-        }
+        let emits = emit_models(c, topics, events, cx);
         let commit_interval =
             c.v.commit_interval
                 .map_or(SimDuration::from_secs(5), |d| d.0);
@@ -507,10 +681,44 @@ fn load_inner(text: &str, cx: &mut Cx) -> Option<Model> {
             emits,
         });
     }
+    group_models
+}
 
-    // [[fault]]
+/// A consumer's `emits`: (event number, target topic) for each target that resolves.
+fn emit_models(
+    c: &Elem<'_, '_, f::Consumer>,
+    topics: &TopicIndex<'_>,
+    events: &mut Events,
+    cx: &mut Cx,
+) -> Vec<(EventIdx, usize)> {
+    let emit_trees = c
+        .tree
+        .get_ref()
+        .get("emits")
+        .and_then(|v| v.get_ref().as_array());
+    let mut emits = Vec::new();
+    for (i, e) in c.v.emits.iter().enumerate() {
+        let span = emit_trees
+            .and_then(|a| a.get(i))
+            .and_then(|v| v.get_ref().get("target"))
+            .map(|v| v.span());
+        if let Some(t) = topics.find(&e.target, span, "emits target", cx) {
+            emits.push((events.id(&e.event), t));
+        }
+    }
+    emits
+}
+
+/// `[[fault]]`: each target resolves to a consumer or one of its instances, and the
+/// fault starts within the run.
+fn fault_models(
+    faults: &[Elem<'_, '_, f::Fault>],
+    groups: &[GroupModel],
+    duration: SimDuration,
+    cx: &mut Cx,
+) -> Vec<FaultModel> {
     let mut fault_models = Vec::new();
-    for fl in &faults {
+    for fl in faults {
         let (name, inst) = match fl.v.target.split_once('#') {
             Some((n, i)) => (n, Some(i)),
             None => (fl.v.target.as_str(), None),
@@ -519,11 +727,8 @@ fn load_inner(text: &str, cx: &mut Cx) -> Option<Model> {
         if cx.is_broken("consumer", name) {
             continue;
         }
-        let Some(g) = group_models.iter().position(|g| g.name == name) else {
-            let known: Vec<String> = group_models
-                .iter()
-                .map(|g| format!("`{}`", g.name))
-                .collect();
+        let Some(g) = groups.iter().position(|g| g.name == name) else {
+            let known: Vec<String> = groups.iter().map(|g| format!("`{}`", g.name)).collect();
             cx.err_help(
                 span,
                 format!("fault target `{}` is not a consumer", fl.v.target),
@@ -537,11 +742,11 @@ fn load_inner(text: &str, cx: &mut Cx) -> Option<Model> {
         let instance = match inst {
             None => None,
             Some(i) => match i.parse::<u32>() {
-                Ok(n) if n >= 1 && n <= group_models[g].instances => Some(n - 1),
+                Ok(n) if n >= 1 && n <= groups[g].instances => Some(n - 1),
                 _ => {
                     cx.err(
                         span,
-                        match group_models[g].instances {
+                        match groups[g].instances {
                             1 => format!(
                                 "`{name}` has one instance, #1, so `{}` does not exist",
                                 fl.v.target
@@ -573,23 +778,7 @@ fn load_inner(text: &str, cx: &mut Cx) -> Option<Model> {
             duration: fl.v.duration.map(|d| d.0),
         });
     }
-
-    // No "producers but no [[topic]]" check: every producer's target already fails to
-    // resolve then, with a help that says to declare the topic.
-    let s = scenario?;
-    Some(Model {
-        name: s.v.name.clone(),
-        description: s.v.description.clone(),
-        seed: s.v.seed,
-        duration,
-        metrics_interval: interval,
-        producers: producer_models,
-        topics: topic_models,
-        groups: group_models,
-        faults: fault_models,
-        keys,
-        events,
-    })
+    fault_models
 }
 
 fn check_prob(cx: &mut Cx, span: Option<Range<usize>>, what: &str, p: f64) {
@@ -1045,7 +1234,7 @@ fn rename_at(v: &mut Val<'_>, span: &Range<usize>, from: &str, to: &str) -> Opti
     match v.get_mut() {
         DeValue::Table(t) => {
             for (_, val) in t.iter_mut() {
-                if covers(val.span())
+                if (covers(val.span()) || holds_flag(val, span))
                     && let Some(k) = rename_at(val, span, from, to)
                 {
                     return Some(k);
@@ -1062,7 +1251,7 @@ fn rename_at(v: &mut Val<'_>, span: &Range<usize>, from: &str, to: &str) -> Opti
         }
         DeValue::Array(a) => a
             .iter_mut()
-            .filter(|item| covers(item.span()))
+            .filter(|item| covers(item.span()) || holds_flag(item, span))
             .find_map(|item| rename_at(item, span, from, to)),
         _ => None,
     }
@@ -1076,7 +1265,7 @@ fn remove_at(v: &mut Val<'_>, span: &Range<usize>) -> Option<String> {
         DeValue::Table(t) => {
             let mut hit: Option<String> = None;
             for (k, val) in t.iter_mut() {
-                let in_val = covers(val.span());
+                let in_val = covers(val.span()) || holds_flag(val, span);
                 if in_val && let Some(k) = remove_at(val, span) {
                     return Some(k);
                 }
@@ -1091,7 +1280,7 @@ fn remove_at(v: &mut Val<'_>, span: &Range<usize>) -> Option<String> {
         DeValue::Array(a) => {
             let mut idx = None;
             for (i, item) in a.iter_mut().enumerate() {
-                if covers(item.span()) {
+                if covers(item.span()) || holds_flag(item, span) {
                     if let Some(k) = remove_at(item, span) {
                         return Some(k);
                     }
@@ -1110,5 +1299,37 @@ fn remove_at(v: &mut Val<'_>, span: &Range<usize>) -> Option<String> {
             Some(String::new())
         }
         _ => None,
+    }
+}
+
+/// Whether `v` holds the command-line value whose stand-in span is `span`: such a value
+/// lies inside its table in the tree, but not by its span.
+fn holds_flag(v: &Val<'_>, span: &Range<usize>) -> bool {
+    is_flag_span(span) && overrides::holds(v, span)
+}
+
+/// A problem placed on a part of the file that holds command-line values (a phase
+/// whose `per_second` came from a --set) names their flags too.
+fn note_flags(root: &DeTable<'_>, flags: &[Flag<'_>], problems: &mut [Problem]) {
+    if flags.is_empty() {
+        return;
+    }
+    for p in problems {
+        let Some(s) = p.span else { continue };
+        let span = s.offset()..s.offset() + s.len();
+        if is_flag_span(&span) {
+            continue;
+        }
+        let Some(node) = root.values().find_map(|v| find_node(v, &span)) else {
+            continue;
+        };
+        let given: Vec<&str> = flags
+            .iter()
+            .filter(|f| overrides::holds(node, &f.span))
+            .map(|f| f.shown.as_str())
+            .collect();
+        if !given.is_empty() {
+            p.message = format!("{} (set by {})", p.message, given.join(", "));
+        }
     }
 }

@@ -6,7 +6,7 @@
 
 use super::Engine;
 use super::queue::Ev;
-use crate::metrics::{Counters, Row, Value};
+use crate::metrics::{Counters, Metric, Row, Value};
 
 /// Sampling state.
 #[derive(Clone, Debug)]
@@ -46,27 +46,27 @@ struct Out {
 }
 
 impl Out {
-    fn push(&mut self, component: &str, metric: &'static str, value: Value) {
+    fn push(&mut self, component: &str, metric: Metric, value: Value) {
         if self.record {
             self.rows.push(Row {
                 time: self.now,
                 component: component.to_string(),
-                metric,
+                metric: metric.name(),
                 value,
             });
         }
     }
 
-    fn count(&mut self, component: &str, metric: &'static str, v: u64) {
+    fn count(&mut self, component: &str, metric: Metric, v: u64) {
         self.push(component, metric, Value::Count(v));
     }
 
-    fn rate(&mut self, component: &str, metric: &'static str, n: u64) {
+    fn rate(&mut self, component: &str, metric: Metric, n: u64) {
         let per_s = n as f64 / self.interval_s;
         self.push(component, metric, Value::Real(per_s));
     }
 
-    fn secs(&mut self, component: &str, metric: &'static str, ns: u64) {
+    fn secs(&mut self, component: &str, metric: Metric, ns: u64) {
         self.push(component, metric, Value::Real(ns as f64 / 1e9));
     }
 }
@@ -108,17 +108,17 @@ impl Engine {
             self.sample_service(g, &mut out, &mut total);
         }
         for (metric, v) in [
-            ("produced", total.c.produced),
-            ("processed", total.c.processed),
-            ("duplicates", total.c.duplicates),
-            ("ordering_violations", total.c.ordering_violations),
-            ("lost", total.c.lost),
-            ("expired", total.c.expired),
-            ("retries", total.c.retries),
-            ("dead_lettered", total.c.dead_lettered),
-            ("lag", total.lag),
-            ("in_flight", total.in_flight),
-            ("dlq_depth", total.dlq),
+            (Metric::Produced, total.c.produced),
+            (Metric::Processed, total.c.processed),
+            (Metric::Duplicates, total.c.duplicates),
+            (Metric::OrderingViolations, total.c.ordering_violations),
+            (Metric::Lost, total.c.lost),
+            (Metric::Expired, total.c.expired),
+            (Metric::Retries, total.c.retries),
+            (Metric::DeadLettered, total.c.dead_lettered),
+            (Metric::Lag, total.lag),
+            (Metric::InFlight, total.in_flight),
+            (Metric::DlqDepth, total.dlq),
         ] {
             out.count("total", metric, v);
         }
@@ -135,9 +135,9 @@ impl Engine {
             let d = self.sampler.delta(idx, self.producers[p].c);
             total.c.produced += d.produced;
             let name = &self.plan.component_names[idx];
-            out.count(name, "produced", d.produced);
-            out.rate(name, "throughput_out", d.produced);
-            out.count(name, "duplicates", d.copies);
+            out.count(name, Metric::Produced, d.produced);
+            out.rate(name, Metric::ThroughputOut, d.produced);
+            out.count(name, Metric::Duplicates, d.copies);
         }
     }
 
@@ -158,11 +158,11 @@ impl Engine {
                 total.dlq += depth;
             }
             let name = &self.plan.component_names[idx];
-            out.count(name, "produced", d.produced + d.copies);
-            out.rate(name, "throughput_in", d.produced + d.copies);
-            out.count(name, "queue_depth", depth);
-            out.secs(name, "lag_time", oldest);
-            out.count(name, "expired", d.expired);
+            out.count(name, Metric::Produced, d.produced + d.copies);
+            out.rate(name, Metric::ThroughputIn, d.produced + d.copies);
+            out.count(name, Metric::QueueDepth, depth);
+            out.secs(name, Metric::LagTime, oldest);
+            out.count(name, Metric::Expired, d.expired);
         }
     }
 
@@ -203,11 +203,11 @@ impl Engine {
         let lat = &svc.lat_interval;
         let lat_rows = (out.record && lat.count() > 0).then(|| {
             [
-                ("latency_mean", lat.mean_ns()),
-                ("latency_p50", lat.percentile_ns(50.0) as f64),
-                ("latency_p95", lat.percentile_ns(95.0) as f64),
-                ("latency_p99", lat.percentile_ns(99.0) as f64),
-                ("latency_max", lat.max_ns() as f64),
+                (Metric::LatencyMean, lat.mean_ns()),
+                (Metric::LatencyP50, lat.percentile_ns(50.0) as f64),
+                (Metric::LatencyP95, lat.percentile_ns(95.0) as f64),
+                (Metric::LatencyP99, lat.percentile_ns(99.0) as f64),
+                (Metric::LatencyMax, lat.max_ns() as f64),
             ]
         });
         if svc.lat_interval.count() > 0 {
@@ -219,25 +219,25 @@ impl Engine {
         }
         let name = &self.plan.component_names[idx];
         for (metric, v) in [
-            ("produced", d.produced),
-            ("delivered", d.delivered),
-            ("processed", d.processed),
-            ("retries", d.retries),
-            ("duplicates", d.duplicates),
-            ("ordering_violations", d.ordering_violations),
-            ("lost", d.lost),
-            ("expired", d.expired),
-            ("dead_lettered", d.dead_lettered),
-            ("lag", lag),
-            ("in_flight", in_flight),
-            ("dlq_depth", dlq_depth),
+            (Metric::Produced, d.produced),
+            (Metric::Delivered, d.delivered),
+            (Metric::Processed, d.processed),
+            (Metric::Retries, d.retries),
+            (Metric::Duplicates, d.duplicates),
+            (Metric::OrderingViolations, d.ordering_violations),
+            (Metric::Lost, d.lost),
+            (Metric::Expired, d.expired),
+            (Metric::DeadLettered, d.dead_lettered),
+            (Metric::Lag, lag),
+            (Metric::InFlight, in_flight),
+            (Metric::DlqDepth, dlq_depth),
         ] {
             out.count(name, metric, v);
         }
-        out.rate(name, "throughput_in", d.produced);
-        out.push(name, "throughput_out", Value::Real(rate_out));
-        out.secs(name, "lag_time", lag_time);
-        out.push(name, "drain_time", Value::Real(drain));
+        out.rate(name, Metric::ThroughputIn, d.produced);
+        out.push(name, Metric::ThroughputOut, Value::Real(rate_out));
+        out.secs(name, Metric::LagTime, lag_time);
+        out.push(name, Metric::DrainTime, Value::Real(drain));
         if let Some(lr) = lat_rows {
             for (metric, ns) in lr {
                 out.push(name, metric, Value::Real(ns / 1e6));
@@ -245,8 +245,8 @@ impl Engine {
         }
         for (p, (lag, age)) in per.iter().enumerate() {
             let pname = format!("{name}/{p}");
-            out.count(&pname, "lag", *lag);
-            out.secs(&pname, "lag_time", *age);
+            out.count(&pname, Metric::Lag, *lag);
+            out.secs(&pname, Metric::LagTime, *age);
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 
-use crate::metrics::Row;
+use crate::metrics::{Metric, Row};
 use crate::model::Model;
 use crate::sim::trace::{NA32, NA64, TraceKind, TraceRec};
 use crate::sim::{Engine, Options, RunStatus};
@@ -1132,26 +1132,29 @@ impl App {
                 let r = &rows[i];
                 i += 1;
                 let v = r.value.as_f64();
+                let Some(metric) = Metric::from_name(r.metric) else {
+                    continue;
+                };
                 if r.component == "total" {
-                    match r.metric {
-                        "dlq_depth" => s.dlq_depth = v as u64,
-                        "ordering_violations" => self.totals[0] += v as u64,
-                        "duplicates" => self.totals[1] += v as u64,
-                        "lost" => self.totals[2] += v as u64,
-                        "retries" => self.totals[3] += v as u64,
+                    match metric {
+                        Metric::DlqDepth => s.dlq_depth = v as u64,
+                        Metric::OrderingViolations => self.totals[0] += v as u64,
+                        Metric::Duplicates => self.totals[1] += v as u64,
+                        Metric::Lost => self.totals[2] += v as u64,
+                        Metric::Retries => self.totals[3] += v as u64,
                         _ => {}
                     }
                     continue;
                 }
                 if let Some(p) = model.producers.iter().position(|p| p.name == r.component) {
-                    if r.metric == "throughput_out" {
+                    if metric == Metric::ThroughputOut {
                         s.rate_in += v;
                         s.producer_rate[p] = v;
                     }
                     continue;
                 }
                 if let Some(tp) = model.topics.iter().position(|x| x.name == r.component) {
-                    if r.metric == "throughput_in" {
+                    if metric == Metric::ThroughputIn {
                         s.topic_rate[tp] = v;
                     }
                     continue;
@@ -1163,18 +1166,18 @@ impl App {
                 let Some(g) = model.groups.iter().position(|x| x.name == gname) else {
                     continue;
                 };
-                match (part, r.metric) {
-                    (Some(p), "lag") => {
+                match (part, metric) {
+                    (Some(p), Metric::Lag) => {
                         if let Some(slot) = s.partition_lag[g].get_mut(p) {
                             *slot = v as u64;
                         }
                     }
-                    (None, "throughput_out") => s.rate_out += v,
-                    (None, "throughput_in") => s.group_in[g] = v,
-                    (None, "dead_lettered") => s.group_dlq[g] = v / iv,
-                    (None, "latency_p50") => s.groups[g].0 = v,
-                    (None, "latency_p99") => s.groups[g].1 = v,
-                    (None, "lag") => s.groups[g].2 = v as u64,
+                    (None, Metric::ThroughputOut) => s.rate_out += v,
+                    (None, Metric::ThroughputIn) => s.group_in[g] = v,
+                    (None, Metric::DeadLettered) => s.group_dlq[g] = v / iv,
+                    (None, Metric::LatencyP50) => s.groups[g].0 = v,
+                    (None, Metric::LatencyP99) => s.groups[g].1 = v,
+                    (None, Metric::Lag) => s.groups[g].2 = v as u64,
                     _ => {}
                 }
             }

@@ -2,46 +2,10 @@
 //! target (`g`). Both are parsed once against the model, then matched cheaply per
 //! trace record or metric row.
 
-use crate::metrics::Row;
+use crate::metrics::{Metric, Row};
 use crate::model::{KeyId, Model};
 use crate::sim::trace::TraceRec;
 use crate::time::parse_duration;
-
-/// Metric names a `g` threshold may name, as in the CSV.
-pub const METRICS: &[&str] = &[
-    "produced",
-    "throughput_in",
-    "throughput_out",
-    "processed",
-    "delivered",
-    "in_flight",
-    "lag",
-    "lag_time",
-    "queue_depth",
-    "latency_p50",
-    "latency_p95",
-    "latency_p99",
-    "latency_max",
-    "latency_mean",
-    "retries",
-    "dead_lettered",
-    "dlq_depth",
-    "duplicates",
-    "lost",
-    "expired",
-    "ordering_violations",
-    "drain_time",
-];
-
-/// Short names accepted for metrics.
-const ALIASES: &[(&str, &str)] = &[
-    ("p50", "latency_p50"),
-    ("p95", "latency_p95"),
-    ("p99", "latency_p99"),
-    ("dlq", "dlq_depth"),
-    ("rate", "throughput_out"),
-    ("ordering", "ordering_violations"),
-];
 
 /// A comparison in a metric threshold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,8 +57,8 @@ pub enum Goal {
     Metric {
         /// Component (`payment`, `payment/3`, `total`), or any.
         component: Option<String>,
-        /// Metric name as in the CSV.
-        metric: String,
+        /// The metric.
+        metric: Metric,
         /// Comparison.
         cmp: Cmp,
         /// Threshold, in the CSV's unit (ms for latencies, seconds for other times).
@@ -122,11 +86,7 @@ impl Goal {
                     .as_ref()
                     .map_or(String::new(), |c| format!("{c}.")),
                 cmp.symbol(),
-                if metric.starts_with("latency") {
-                    " ms"
-                } else {
-                    ""
-                }
+                if metric.unit() == "ms" { " ms" } else { "" }
             ),
         }
     }
@@ -152,7 +112,7 @@ impl Goal {
             return false;
         };
         rows.iter().any(|r| {
-            r.metric == metric
+            r.metric == metric.name()
                 && component.as_ref().is_none_or(|c| *c == r.component)
                 && cmp.holds(r.value.as_f64(), *value)
         })
@@ -236,16 +196,13 @@ fn parse_threshold(
         Some((c, m)) => (Some(c.trim()), m.trim()),
         None => (None, lhs),
     };
-    let metric = ALIASES
-        .iter()
-        .find(|(a, _)| *a == metric)
-        .map_or(metric, |(_, m)| m);
-    if !METRICS.contains(&metric) {
+    let Some(metric) = Metric::parse(metric) else {
+        let names: Vec<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
         return Err(format!(
             "unknown metric '{metric}' (one of {}, or p50, p99, dlq)",
-            METRICS.join(", ")
+            names.join(", ")
         ));
-    }
+    };
     if let Some(c) = component {
         let base = c.split_once('/').map_or(c, |(g, _)| g);
         let known = c == "total"
@@ -261,11 +218,7 @@ fn parse_threshold(
     }
     // A duration on the right is converted to the metric's unit: milliseconds for
     // latencies, seconds for the other times (as in the CSV).
-    let unit = if metric.starts_with("latency_") {
-        1e6
-    } else {
-        1e9
-    };
+    let unit = if metric.unit() == "ms" { 1e6 } else { 1e9 };
     let value = match parse_number(rhs) {
         Some(v) => v,
         None => parse_duration(rhs)
@@ -275,7 +228,7 @@ fn parse_threshold(
     let _ = model;
     Ok(Goal::Metric {
         component: component.map(str::to_string),
-        metric: metric.to_string(),
+        metric,
         cmp,
         value,
     })
@@ -407,7 +360,7 @@ mod tests {
             g("payment.lag > 1k"),
             Ok(Goal::Metric {
                 component: Some("payment".into()),
-                metric: "lag".into(),
+                metric: Metric::Lag,
                 cmp: Cmp::Above,
                 value: 1000.0
             })
@@ -415,7 +368,7 @@ mod tests {
         let Ok(Goal::Metric { metric, value, .. }) = g("p99 >= 200ms") else {
             panic!("p99 goal")
         };
-        assert_eq!((metric.as_str(), value), ("latency_p99", 200.0));
+        assert_eq!((metric, value), (Metric::LatencyP99, 200.0));
         let described = |text| g(text).map(|goal| goal.describe());
         assert_eq!(
             described("payment.p99 > 10s"),

@@ -231,3 +231,211 @@ fn ctrl_c_leaves_no_output_file() {
     let left: Vec<_> = std::fs::read_dir(&*d).expect("dir").collect();
     assert!(left.is_empty(), "files left behind: {left:?}");
 }
+
+/// Runs edasim with `args`; returns (exit code, stdout, stderr).
+fn run_args(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = edasim().args(args).output().expect("run");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Asserts that `args` are refused as bad input, with a message that contains every
+/// one of `needles`.
+fn refused(args: &[&str], needles: &[&str]) {
+    let (code, _, err) = run_args(args);
+    assert_eq!(code, Some(2), "{args:?}: {err}");
+    assert!(!err.contains("panicked"), "{args:?}: {err}");
+    for n in needles {
+        assert!(err.contains(n), "{args:?}: stderr lacks {n:?}:\n{err}");
+    }
+}
+
+/// The last `time_s` of a CSV.
+fn last_time(csv: &str) -> &str {
+    csv.lines()
+        .last()
+        .and_then(|l| l.split(',').next())
+        .unwrap_or("")
+}
+
+#[test]
+fn a_bad_interval_names_the_flag() {
+    refused(
+        &["run", "scenarios/mm1.toml", "--interval", "soon"],
+        &["--interval soon: ", "expected a duration"],
+    );
+    refused(
+        &["run", "scenarios/mm1.toml", "--interval", "0s"],
+        &["--interval 0s: metrics_interval must be longer than 0"],
+    );
+    refused(
+        &["run", "scenarios/mm1.toml", "--until", "soon"],
+        &["--until soon: ", "expected a duration"],
+    );
+    refused(
+        &["run", "scenarios/mm1.toml", "--until", "0s"],
+        &["--until 0s: the run must be longer than 0"],
+    );
+}
+
+#[test]
+fn too_many_samples_are_refused_whichever_flag_makes_them() {
+    // mm1 runs 1260 s: 1.26e9 samples of 1us.
+    refused(
+        &["run", "scenarios/mm1.toml", "--interval", "1us"],
+        &["--interval 1us: ", "do not fit the limit of 1000000"],
+    );
+    // 1e8 s in samples of the file's 10 s.
+    refused(
+        &["run", "scenarios/mm1.toml", "--until", "100000000s"],
+        &["--until 100000000s: ", "do not fit the limit of 1000000"],
+    );
+    refused(
+        &[
+            "run",
+            "scenarios/mm1.toml",
+            "--set",
+            "scenario.metrics_interval=1us",
+        ],
+        &["--set scenario.metrics_interval=1us: ", "do not fit"],
+    );
+}
+
+#[test]
+fn until_runs_past_or_short_of_the_scenario_duration() {
+    let d = tmpdir("until");
+    let csv = d.join("m.csv");
+    let csv_arg = csv.to_string_lossy().into_owned();
+    // commit-before declares 90 s and a fault at 30 s.
+    for (until, last) in [("120s", "120.000"), ("20s", "20.000")] {
+        let (code, _, err) = run_args(&[
+            "run",
+            "scenarios/commit-before.toml",
+            "--quiet",
+            "--until",
+            until,
+            "--interval",
+            "10s",
+            "--csv",
+            &csv_arg,
+        ]);
+        assert_eq!(code, Some(0), "--until {until}: {err}");
+        let text = std::fs::read_to_string(&csv).expect("csv");
+        assert_eq!(last_time(&text), last, "--until {until}");
+        assert!(text.contains(&format!("\n{last},total,processed,")));
+    }
+}
+
+#[test]
+fn set_overrides_a_value_as_if_the_file_said_so() {
+    let d = tmpdir("set");
+    let csv = |name: &str| d.join(name).to_string_lossy().into_owned();
+    let (a, b, c) = (csv("a.csv"), csv("b.csv"), csv("c.csv"));
+    let base = ["run", "scenarios/mm1.toml", "--quiet", "--until", "100s"];
+    for (extra, out) in [
+        (vec!["--interval", "5s"], &a),
+        (vec!["--set", "scenario.metrics_interval=5s"], &b),
+        (
+            vec![
+                "--set",
+                "scenario.metrics_interval=\"5s\"",
+                "--set",
+                "consumer.server.instances=1",
+            ],
+            &c,
+        ),
+    ] {
+        let mut args = base.to_vec();
+        args.extend(extra);
+        args.extend(["--csv", out]);
+        let (code, _, err) = run_args(&args);
+        assert_eq!(code, Some(0), "{args:?}: {err}");
+    }
+    let read = |p: &str| std::fs::read_to_string(p).expect("csv");
+    let first = read(&a);
+    assert!(first.contains("\n5.000,"), "sampled every 5 s");
+    assert_eq!(first, read(&b));
+    assert_eq!(first, read(&c));
+    // A slower server: the same arrivals, served later.
+    let (code, out, err) = run_args(&[
+        "run",
+        "scenarios/mm1.toml",
+        "--until",
+        "100s",
+        "--format",
+        "json",
+        "--set",
+        "consumer.server.processing.mean=2ms",
+        "--set",
+        "scenario.seed=7",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let (_, same_seed, _) = run_args(&[
+        "run",
+        "scenarios/mm1.toml",
+        "--until",
+        "100s",
+        "--format",
+        "json",
+        "--set",
+        "consumer.server.processing.mean=2ms",
+        "--seed",
+        "7",
+    ]);
+    assert_eq!(out, same_seed, "--set scenario.seed is --seed");
+    let (_, as_written, _) = run_args(&[
+        "run",
+        "scenarios/mm1.toml",
+        "--until",
+        "100s",
+        "--format",
+        "json",
+        "--seed",
+        "7",
+    ]);
+    assert_ne!(out, as_written, "processing.mean=2ms changes the run");
+}
+
+#[test]
+fn a_bad_set_is_refused_naming_the_flag() {
+    let mm1 = |set: &'static str| ["run", "scenarios/mm1.toml", "--set", set];
+    refused(
+        &mm1("consumer.nobody.instances=2"),
+        &[
+            "--set consumer.nobody.instances=2: ",
+            "`consumer` has no element `nobody`",
+            "`server`",
+        ],
+    );
+    refused(
+        &mm1("consumr.server.instances=2"),
+        &["--set consumr.server.instances=2: there is no section `consumr`"],
+    );
+    refused(
+        &mm1("consumer.server.instancez=2"),
+        &[
+            "--set consumer.server.instancez=2: unknown key `instancez`",
+            "did you mean `instances`?",
+        ],
+    );
+    refused(
+        &mm1("consumer.server.instances=many"),
+        &["--set consumer.server.instances=many: invalid type: string \"many\""],
+    );
+    refused(
+        &mm1("consumer.server.instances=0"),
+        &["--set consumer.server.instances=0: instances must be between 1 and"],
+    );
+    refused(
+        &mm1("scenario.duration.unit=s"),
+        &["--set scenario.duration.unit=s: `scenario.duration` is a string"],
+    );
+    refused(
+        &mm1("producer.arrivals.target=nowhere"),
+        &["--set producer.arrivals.target=nowhere: target `nowhere` is not a topic"],
+    );
+    refused(&mm1("consumer.server"), &["--set", "PATH=VALUE"]);
+}

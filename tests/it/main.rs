@@ -5,6 +5,7 @@ mod commit_modes;
 mod determinism;
 mod fidelity;
 mod invalid;
+mod metrics_table;
 mod properties;
 mod scenarios;
 mod semantics;

@@ -1,0 +1,312 @@
+//! The one table of metric names: every metric the CSV can contain, with its spelling,
+//! unit, kind, the components that report it and a one-line meaning. The sampler, the
+//! TUI's `g` prompt and the README's metric table all follow it; a test checks the
+//! README and the rows of bundled scenarios against [`Metric::ALL`].
+
+/// A metric of the tidy CSV (`time_s,component,metric,value`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Metric {
+    /// Messages created (producer) or records appended (topic, consumer's source).
+    Produced,
+    /// Records in per second.
+    ThroughputIn,
+    /// Records out per second.
+    ThroughputOut,
+    /// Successful processings, duplicates included.
+    Processed,
+    /// Attempts started.
+    Delivered,
+    /// Records being processed.
+    InFlight,
+    /// Log end offset minus committed offset.
+    Lag,
+    /// Age of the oldest unconsumed record.
+    LagTime,
+    /// Records not yet consumed by every group.
+    QueueDepth,
+    /// Median latency, produce to processed.
+    LatencyP50,
+    /// 95th percentile latency.
+    LatencyP95,
+    /// 99th percentile latency.
+    LatencyP99,
+    /// Largest latency.
+    LatencyMax,
+    /// Mean latency.
+    LatencyMean,
+    /// Retries scheduled.
+    Retries,
+    /// Records sent to the dead-letter topic.
+    DeadLettered,
+    /// Depth of the dead-letter topic.
+    DlqDepth,
+    /// Effects applied more than once.
+    Duplicates,
+    /// Records never processed nor dead-lettered.
+    Lost,
+    /// Records deleted by retention before being consumed.
+    Expired,
+    /// Same key and group, processed after a message produced later.
+    OrderingViolations,
+    /// Time to clear the lag at the current processing rate.
+    DrainTime,
+}
+
+/// How a metric's value relates to the sampling interval.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetricKind {
+    /// Counts the events of one interval.
+    Counter,
+    /// Read at the sample's instant.
+    Gauge,
+    /// Events of the interval divided by its length, per second.
+    Rate,
+    /// A statistic of the latencies recorded in the interval; no row when none was.
+    Latency,
+}
+
+/// The kind of component a row is about, as the CSV's `component` column names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Scope {
+    /// A producer, by its name.
+    Producer,
+    /// A topic, by its name.
+    Topic,
+    /// A consumer (one group), by its name.
+    Consumer,
+    /// One partition of a consumer's source topic, as `consumer/P`.
+    Partition,
+    /// The whole system, as `total`.
+    Total,
+}
+
+impl Scope {
+    /// As the README's metric table writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::Producer => "producer",
+            Scope::Topic => "topic",
+            Scope::Consumer => "consumer",
+            Scope::Partition => "`consumer/P`",
+            Scope::Total => "total",
+        }
+    }
+}
+
+/// Short names the TUI's `g` prompt accepts besides the CSV's.
+const ALIASES: &[(&str, Metric)] = &[
+    ("p50", Metric::LatencyP50),
+    ("p95", Metric::LatencyP95),
+    ("p99", Metric::LatencyP99),
+    ("dlq", Metric::DlqDepth),
+    ("rate", Metric::ThroughputOut),
+    ("ordering", Metric::OrderingViolations),
+];
+
+impl Metric {
+    /// Every metric, in the order the TUI lists them.
+    pub const ALL: &[Metric] = &[
+        Metric::Produced,
+        Metric::ThroughputIn,
+        Metric::ThroughputOut,
+        Metric::Processed,
+        Metric::Delivered,
+        Metric::InFlight,
+        Metric::Lag,
+        Metric::LagTime,
+        Metric::QueueDepth,
+        Metric::LatencyP50,
+        Metric::LatencyP95,
+        Metric::LatencyP99,
+        Metric::LatencyMax,
+        Metric::LatencyMean,
+        Metric::Retries,
+        Metric::DeadLettered,
+        Metric::DlqDepth,
+        Metric::Duplicates,
+        Metric::Lost,
+        Metric::Expired,
+        Metric::OrderingViolations,
+        Metric::DrainTime,
+    ];
+
+    /// The name exactly as in the CSV's `metric` column.
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Produced => "produced",
+            Metric::ThroughputIn => "throughput_in",
+            Metric::ThroughputOut => "throughput_out",
+            Metric::Processed => "processed",
+            Metric::Delivered => "delivered",
+            Metric::InFlight => "in_flight",
+            Metric::Lag => "lag",
+            Metric::LagTime => "lag_time",
+            Metric::QueueDepth => "queue_depth",
+            Metric::LatencyP50 => "latency_p50",
+            Metric::LatencyP95 => "latency_p95",
+            Metric::LatencyP99 => "latency_p99",
+            Metric::LatencyMax => "latency_max",
+            Metric::LatencyMean => "latency_mean",
+            Metric::Retries => "retries",
+            Metric::DeadLettered => "dead_lettered",
+            Metric::DlqDepth => "dlq_depth",
+            Metric::Duplicates => "duplicates",
+            Metric::Lost => "lost",
+            Metric::Expired => "expired",
+            Metric::OrderingViolations => "ordering_violations",
+            Metric::DrainTime => "drain_time",
+        }
+    }
+
+    /// The unit of the CSV's `value`: `messages`, `ms`, `s` or `/s`.
+    pub fn unit(self) -> &'static str {
+        match self.kind() {
+            MetricKind::Rate => "/s",
+            MetricKind::Latency => "ms",
+            MetricKind::Gauge if matches!(self, Metric::LagTime | Metric::DrainTime) => "s",
+            MetricKind::Counter | MetricKind::Gauge => "messages",
+        }
+    }
+
+    /// How the value relates to the sampling interval.
+    pub fn kind(self) -> MetricKind {
+        match self {
+            Metric::Produced
+            | Metric::Processed
+            | Metric::Delivered
+            | Metric::Retries
+            | Metric::DeadLettered
+            | Metric::Duplicates
+            | Metric::Lost
+            | Metric::Expired
+            | Metric::OrderingViolations => MetricKind::Counter,
+            Metric::InFlight
+            | Metric::Lag
+            | Metric::LagTime
+            | Metric::QueueDepth
+            | Metric::DlqDepth
+            | Metric::DrainTime => MetricKind::Gauge,
+            Metric::ThroughputIn | Metric::ThroughputOut => MetricKind::Rate,
+            Metric::LatencyP50
+            | Metric::LatencyP95
+            | Metric::LatencyP99
+            | Metric::LatencyMax
+            | Metric::LatencyMean => MetricKind::Latency,
+        }
+    }
+
+    /// The kinds of component that report it.
+    pub fn scopes(self) -> &'static [Scope] {
+        use Scope::*;
+        match self {
+            Metric::Produced => &[Producer, Topic, Consumer, Total],
+            Metric::ThroughputIn => &[Topic, Consumer],
+            Metric::ThroughputOut => &[Producer, Consumer],
+            Metric::Lag => &[Consumer, Partition, Total],
+            Metric::LagTime => &[Consumer, Partition, Topic],
+            Metric::QueueDepth => &[Topic],
+            Metric::Duplicates => &[Producer, Consumer, Total],
+            Metric::Expired => &[Topic, Consumer, Total],
+            Metric::Delivered
+            | Metric::DrainTime
+            | Metric::LatencyP50
+            | Metric::LatencyP95
+            | Metric::LatencyP99
+            | Metric::LatencyMax
+            | Metric::LatencyMean => &[Consumer],
+            Metric::Processed
+            | Metric::InFlight
+            | Metric::Retries
+            | Metric::DeadLettered
+            | Metric::DlqDepth
+            | Metric::Lost
+            | Metric::OrderingViolations => &[Consumer, Total],
+        }
+    }
+
+    /// What it measures, in one line.
+    pub fn description(self) -> &'static str {
+        match self {
+            Metric::Produced => {
+                "messages created / records appended (a consumer sees its source topic's originals)"
+            }
+            Metric::ThroughputIn => {
+                "records appended per second (a consumer sees its source topic's originals)"
+            }
+            Metric::ThroughputOut => {
+                "messages sent per second by a producer; processings per second of a consumer"
+            }
+            Metric::Processed => "successful processings, duplicates included",
+            Metric::Delivered => "attempts started",
+            Metric::InFlight => "records being processed",
+            Metric::Lag => "log end offset minus committed offset, summed over partitions",
+            Metric::LagTime => "age of the oldest unconsumed record",
+            Metric::QueueDepth => "records not yet consumed by every group",
+            Metric::LatencyP50 => "median latency, produce to processed",
+            Metric::LatencyP95 => "95th percentile latency, produce to processed",
+            Metric::LatencyP99 => "99th percentile latency, produce to processed",
+            Metric::LatencyMax => "largest latency, produce to processed",
+            Metric::LatencyMean => "mean latency, produce to processed",
+            Metric::Retries => "retries scheduled",
+            Metric::DeadLettered => "records sent to the DLQ",
+            Metric::DlqDepth => "depth of the consumer's DLQ topic",
+            Metric::Duplicates => {
+                "an effect applied twice in a group (for a producer: records written twice)"
+            }
+            Metric::Lost => "never processed nor dead-lettered, with a cause",
+            Metric::Expired => "deleted by retention before being consumed",
+            Metric::OrderingViolations => {
+                "same key and group, processed after a message produced later"
+            }
+            Metric::DrainTime => "lag / current processing rate (`inf` when nothing progresses)",
+        }
+    }
+
+    /// The metric with exactly this CSV name.
+    pub fn from_name(name: &str) -> Option<Metric> {
+        Metric::ALL.iter().copied().find(|m| m.name() == name)
+    }
+
+    /// A CSV name or one of the TUI's short aliases (`p50`, `p95`, `p99`, `dlq`,
+    /// `rate`, `ordering`).
+    pub fn parse(name: &str) -> Option<Metric> {
+        ALIASES
+            .iter()
+            .find(|(alias, _)| *alias == name)
+            .map(|&(_, m)| m)
+            .or_else(|| Metric::from_name(name))
+    }
+}
+
+impl std::fmt::Display for Metric {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_parse_back() {
+        for (i, m) in Metric::ALL.iter().enumerate() {
+            assert_eq!(Metric::from_name(m.name()), Some(*m));
+            assert_eq!(Metric::parse(m.name()), Some(*m));
+            assert!(
+                !Metric::ALL[..i].iter().any(|o| o.name() == m.name()),
+                "{m} twice"
+            );
+            assert!(!m.scopes().is_empty(), "{m} has no component");
+        }
+        for (alias, m) in ALIASES {
+            assert_eq!(Metric::parse(alias), Some(*m));
+            assert_eq!(Metric::from_name(alias), None, "{alias} is not a CSV name");
+        }
+        assert_eq!(Metric::parse("lagg"), None);
+        assert_eq!(Metric::LatencyP99.unit(), "ms");
+        assert_eq!(Metric::DrainTime.unit(), "s");
+        assert_eq!(Metric::ThroughputOut.unit(), "/s");
+        assert_eq!(Metric::DlqDepth.unit(), "messages");
+    }
+}
