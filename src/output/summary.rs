@@ -129,6 +129,13 @@ pub fn text(engine: &Engine) -> String {
                 if c.holds() { "holds" } else { "VIOLATED" },
                 c.duplicates
             );
+            if c.pending != c.ledger_pending {
+                let _ = writeln!(
+                    o,
+                    "  {:<14} the broker holds {} pending, the ledger counts {}",
+                    "", c.pending, c.ledger_pending
+                );
+            }
         }
     }
     let firsts = engine.first_anomalies();

@@ -97,12 +97,28 @@ pub struct Scheduled {
     pub ev: Ev,
 }
 
-impl Scheduled {
-    /// Sort key: time, then scheduling order, in one integer. Keys are unique, so the
-    /// order of events is fully determined whatever the heap's shape.
+/// A heap entry: the sort key (time in the high 64 bits, scheduling order in the low
+/// ones) stored once, so that every comparison is a plain 128-bit compare. Keys are
+/// unique, so the order of events is fully determined whatever the heap's shape.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    key: u128,
+    ev: Ev,
+}
+
+impl Entry {
     #[inline]
-    fn key(&self) -> u128 {
-        (u128::from(self.time) << 64) | u128::from(self.seq)
+    fn time(&self) -> u64 {
+        (self.key >> 64) as u64
+    }
+
+    #[inline]
+    fn scheduled(&self) -> Scheduled {
+        Scheduled {
+            time: self.time(),
+            seq: self.key as u64,
+            ev: self.ev,
+        }
     }
 }
 
@@ -111,7 +127,7 @@ impl Scheduled {
 /// step (take an event, schedule its successor) costs one sift instead of three.
 #[derive(Clone, Debug, Default)]
 pub struct EventQueue {
-    heap: Vec<Scheduled>,
+    heap: Vec<Entry>,
     /// `heap[0]` was popped and awaits replacement.
     hole: bool,
     next_seq: u64,
@@ -123,14 +139,16 @@ impl EventQueue {
     pub fn push(&mut self, time: u64, ev: Ev) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let item = Scheduled { time, seq, ev };
+        let item = Entry {
+            key: (u128::from(time) << 64) | u128::from(seq),
+            ev,
+        };
         if self.hole {
             self.hole = false;
-            self.heap[0] = item;
-            self.sift_down(0);
+            sift_down(&mut self.heap, item);
         } else {
             self.heap.push(item);
-            self.sift_up(self.heap.len() - 1);
+            sift_up(&mut self.heap);
         }
     }
 
@@ -140,14 +158,14 @@ impl EventQueue {
         self.fill_hole();
         let top = *self.heap.first()?;
         self.hole = true;
-        Some(top)
+        Some(top.scheduled())
     }
 
     /// Time of the earliest event.
     #[inline]
     pub fn peek_time(&mut self) -> Option<u64> {
         self.fill_hole();
-        self.heap.first().map(|s| s.time)
+        self.heap.first().map(Entry::time)
     }
 
     /// Number of pending events.
@@ -166,72 +184,78 @@ impl EventQueue {
             return Vec::new();
         }
         let skip = usize::from(self.hole);
-        let mut v: Vec<Scheduled> = self.heap.iter().skip(skip).copied().collect();
+        let mut v: Vec<Entry> = self.heap.iter().skip(skip).copied().collect();
         // The n earliest first (linear), then only those sorted.
         if n < v.len() {
-            v.select_nth_unstable_by_key(n - 1, Scheduled::key);
+            v.select_nth_unstable_by_key(n - 1, |e| e.key);
             v.truncate(n);
         }
-        v.sort_by_key(Scheduled::key);
-        v
+        v.sort_by_key(|e| e.key);
+        v.iter().map(Entry::scheduled).collect()
     }
 
-    #[inline]
+    #[inline(always)]
     fn fill_hole(&mut self) {
         if self.hole {
-            self.hole = false;
-            if let Some(last) = self.heap.pop()
-                && !self.heap.is_empty()
-            {
-                self.heap[0] = last;
-                self.sift_down(0);
-            }
+            self.close_hole();
         }
     }
 
-    #[inline]
-    fn sift_up(&mut self, mut i: usize) {
-        let item = self.heap[i];
-        let key = item.key();
-        while i > 0 {
-            let parent = (i - 1) / 2;
-            if self.heap[parent].key() <= key {
-                break;
-            }
-            self.heap[i] = self.heap[parent];
-            i = parent;
+    /// A pop's hole that no push filled: the last entry takes the root's place.
+    #[cold]
+    #[inline(never)]
+    fn close_hole(&mut self) {
+        self.hole = false;
+        if let Some(last) = self.heap.pop()
+            && !self.heap.is_empty()
+        {
+            sift_down(&mut self.heap, last);
         }
-        self.heap[i] = item;
     }
+}
 
-    #[inline]
-    fn sift_down(&mut self, mut i: usize) {
-        let len = self.heap.len();
-        let item = self.heap[i];
-        let key = item.key();
-        loop {
-            let left = 2 * i + 1;
-            if left >= len {
-                break;
-            }
-            let right = left + 1;
-            let mut c = left;
-            let mut ck = self.heap[left].key();
-            if right < len {
-                let rk = self.heap[right].key();
-                if rk < ck {
-                    c = right;
-                    ck = rk;
-                }
-            }
-            if ck >= key {
-                break;
-            }
-            self.heap[i] = self.heap[c];
-            i = c;
+/// Restores the heap after its last element was pushed.
+#[inline]
+fn sift_up(heap: &mut [Entry]) {
+    let Some(mut i) = heap.len().checked_sub(1) else {
+        return;
+    };
+    let item = heap[i];
+    while i > 0 {
+        let parent = (i - 1) / 2;
+        if heap[parent].key <= item.key {
+            break;
         }
-        self.heap[i] = item;
+        heap[i] = heap[parent];
+        i = parent;
     }
+    heap[i] = item;
+}
+
+/// Puts `item` at the root (replacing it) and restores the heap: the classic sift, which
+/// stops as soon as the item is no later than both children (a new event often belongs
+/// near the top: the next arrival is soon).
+#[inline]
+fn sift_down(heap: &mut [Entry], item: Entry) {
+    let len = heap.len();
+    let mut i = 0;
+    loop {
+        let left = 2 * i + 1;
+        let Some(l) = heap.get(left) else {
+            break;
+        };
+        let (c, ck) = match heap.get(left + 1) {
+            Some(r) if r.key < l.key => (left + 1, r.key),
+            _ => (left, l.key),
+        };
+        if ck >= item.key {
+            break;
+        }
+        heap[i] = heap[c];
+        i = c;
+    }
+    debug_assert!(i < len);
+    heap[i] = item;
 }
 
 #[cfg(test)]

@@ -4,7 +4,9 @@
 //! never got them counts them as expired; work in progress on a deleted record is
 //! accounted for when it ends (the ledger outlives the log). Kafka deletes whole
 //! segments, checked every 5 minutes; edasim deletes record by record at the exact
-//! instant, so results do not depend on when anything else happens.
+//! instant, so results do not depend on when anything else happens. (A producer's resend
+//! keeps its original's time but is appended later; behind a younger record it is
+//! deleted when it reaches the front, up to a request timeout late.)
 //!
 //! Compaction is apart from retention and changes no outcome: records below every
 //! group's committed offset, and held by no work item, can never be read again and are
@@ -71,18 +73,26 @@ impl Engine {
     fn retain(&mut self, t: usize, p: usize, expire: bool) {
         let retention = self.model.topics[t].retention.0;
         let cutoff = self.now.saturating_sub(retention);
-        let mut holds = std::mem::take(&mut self.kafka.holds);
-        self.partition_holds(t, p, &mut holds);
-        let held = holds.iter().map(|h| h.1).min().unwrap_or(u64::MAX);
-        let groups = &self.model.topics[t].groups;
-        let keep_from = groups
+        let floor = self.model.topics[t]
+            .groups
             .iter()
             .map(|&g| {
                 let gp = &self.kafka.groups[g].parts[p];
                 gp.committed.min(gp.base)
             })
-            .min()
-            .map(|k| k.min(held));
+            .min();
+        let log = &self.kafka.topics[t].parts[p];
+        let expire = expire
+            && retention > 0
+            && self.now >= retention
+            && log.recs.front().is_some_and(|f| f.produced_at < cutoff);
+        if !expire && floor.is_none_or(|k| k <= log.base) {
+            return; // nothing to drop, nothing old: no need to look at the work items
+        }
+        let mut holds = std::mem::take(&mut self.kafka.holds);
+        self.partition_holds(t, p, &mut holds);
+        let held = holds.iter().map(|h| h.1).min().unwrap_or(u64::MAX);
+        let keep_from = floor.map(|k| k.min(held));
         // Records every group has committed past can never be read again: drop them
         // in one go.
         if let Some(k) = keep_from {
@@ -93,7 +103,7 @@ impl Engine {
                 log.base += n;
             }
         }
-        if expire && retention > 0 && self.now >= retention {
+        if expire {
             let mut deleted = false;
             loop {
                 let log = &self.kafka.topics[t].parts[p];
