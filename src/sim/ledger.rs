@@ -22,10 +22,11 @@ pub(crate) struct Ledger {
     end: u64,
     /// Entered and not yet accounted for: the number in system.
     open: u64,
-    /// Integral of `open` over time, message-nanoseconds.
-    area: u128,
-    /// Time up to which `area` is integrated.
-    area_since: u64,
+    /// Sum of the times at which entries entered, and at which they were accounted for:
+    /// the integral of `open` over [0, now] is `settled_at - entered_at + open * now`,
+    /// exact in integers, with no multiplication per message.
+    entered_at: u128,
+    settled_at: u128,
 }
 
 impl Ledger {
@@ -33,7 +34,7 @@ impl Ledger {
     #[inline]
     pub fn enter(&mut self, entry: u64, now: u64) {
         debug_assert_eq!(entry, self.end, "ledger entries arrive in order");
-        self.integrate(now);
+        self.entered_at += u128::from(now);
         self.open += 1;
         self.end += 1;
         if self.end - self.base > self.words.len() as u64 * 64 {
@@ -57,7 +58,7 @@ impl Ledger {
             return false;
         }
         *word |= bit;
-        self.integrate(now);
+        self.settled_at += u128::from(now);
         self.open -= 1;
         // Drop whole words of settled entries from the front.
         while self.words.len() > 1 && self.words.front() == Some(&u64::MAX) {
@@ -107,14 +108,8 @@ impl Ledger {
         if now == 0 {
             return 0.0;
         }
-        let area = self.area + u128::from(self.open) * u128::from(now - self.area_since);
+        let area = self.settled_at + u128::from(self.open) * u128::from(now) - self.entered_at;
         area as f64 / now as f64
-    }
-
-    #[inline]
-    fn integrate(&mut self, now: u64) {
-        self.area += u128::from(self.open) * u128::from(now - self.area_since);
-        self.area_since = now;
     }
 }
 

@@ -241,14 +241,14 @@ fn sift_down(heap: &mut [Entry], item: Entry) {
     let mut i = 0;
     loop {
         let left = 2 * i + 1;
-        let Some(l) = heap.get(left) else {
+        if left >= len {
             break;
-        };
-        let (c, ck) = match heap.get(left + 1) {
-            Some(r) if r.key < l.key => (left + 1, r.key),
-            _ => (left, l.key),
-        };
-        if ck >= item.key {
+        }
+        // The earlier child, picked without a branch (which child is earlier is a coin
+        // toss, so a branch would mispredict half the time).
+        let right = (left + 1).min(len - 1);
+        let c = left + usize::from(heap[right].key < heap[left].key);
+        if heap[c].key >= item.key {
             break;
         }
         heap[i] = heap[c];

@@ -289,6 +289,8 @@ impl Engine {
             service: g as u32,
         };
         let svc = &mut services[g];
+        let logs = &kafka.topics[cx.spec.topic].parts;
+        let group = &mut kafka.groups[g];
         loop {
             let inst = &mut svc.insts[i];
             if !inst.alive || inst.busy >= cx.spec.concurrency {
@@ -303,7 +305,7 @@ impl Engine {
                     w
                 }
                 None => {
-                    let Some(d) = kafka.fetch(cx.spec, g, i) else {
+                    let Some(d) = group.fetch(cx.spec, logs, i) else {
                         return;
                     };
                     let w = svc.new_work(i, d);

@@ -85,6 +85,7 @@ impl Group {
     }
 
     /// Takes the next record instance `i` may start, round robin over its partitions.
+    #[inline]
     pub fn fetch(&mut self, spec: &GroupModel, logs: &[PartLog], i: usize) -> Option<Delivery> {
         let n = self.members[i].parts.len();
         let mut idx = self.members[i].cursor;

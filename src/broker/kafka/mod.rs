@@ -26,10 +26,9 @@ use std::collections::VecDeque;
 
 use crate::broker::Fate;
 use crate::metrics::Counters;
-use crate::model::{GroupModel, Model, TopicIdx};
+use crate::model::{Model, TopicIdx};
 use crate::sim::Engine;
 use crate::sim::message::Message;
-use crate::sim::service::Delivery;
 use crate::sim::trace::{NA32, TraceKind};
 pub(crate) use group::Group;
 pub use group::KEY_BUFFER_LIMIT;
@@ -101,13 +100,6 @@ impl Kafka {
             rebalances: 0,
             holds: Vec::new(),
         }
-    }
-
-    /// The next record instance `i` of service `g` may start, if any.
-    #[inline]
-    pub fn fetch(&mut self, spec: &GroupModel, g: usize, i: usize) -> Option<Delivery> {
-        let logs = &self.topics[spec.topic].parts;
-        self.groups[g].fetch(spec, logs, i)
     }
 
     /// What becomes of the record at (`partition`, `offset`) when service `g` drops it:
