@@ -39,7 +39,7 @@ pub(crate) struct GPart {
     pub committed: u64,
     /// First offset not yet completed; `done` covers [base, next_fetch).
     pub base: u64,
-    pub done: VecDeque<bool>,
+    pub done: DoneWindow,
     /// Live work items of this partition (running, in backoff or ready).
     pub active: u32,
     /// Keys with a live work item (key ordering only).
@@ -132,11 +132,8 @@ impl Group {
     #[inline]
     pub fn complete(&mut self, p: u32, offset: u64, key: KeyId, commit: CommitMode) {
         let gp = &mut self.parts[p as usize];
-        if let Some(slot) = offset
-            .checked_sub(gp.base)
-            .and_then(|i| gp.done.get_mut(i as usize))
-        {
-            *slot = true;
+        if let Some(i) = offset.checked_sub(gp.base) {
+            gp.done.set(i);
         }
         gp.pop_completed();
         gp.active = gp.active.saturating_sub(1);
@@ -152,14 +149,78 @@ impl Group {
     }
 }
 
+/// Completion flags of the offsets from a partition's `base` on, one bit each, so that
+/// the completed prefix is found with one `trailing_ones` per 64 offsets instead of a
+/// loop with an unpredictable exit.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct DoneWindow {
+    words: VecDeque<u64>,
+    /// Bit of `words[0]` that holds the first offset.
+    head: u32,
+    /// Offsets covered.
+    len: u64,
+}
+
+impl DoneWindow {
+    /// Covers one more offset, completed or not.
+    #[inline]
+    pub fn push(&mut self, done: bool) {
+        let idx = u64::from(self.head) + self.len;
+        if idx >= self.words.len() as u64 * 64 {
+            self.words.push_back(0);
+        }
+        if done {
+            self.words[(idx / 64) as usize] |= 1u64 << (idx % 64);
+        }
+        self.len += 1;
+    }
+
+    /// Marks the `i`-th covered offset completed (nothing if it is not covered).
+    #[inline]
+    pub fn set(&mut self, i: u64) {
+        if i < self.len {
+            let idx = u64::from(self.head) + i;
+            self.words[(idx / 64) as usize] |= 1u64 << (idx % 64);
+        }
+    }
+
+    /// Drops the completed offsets at the front; returns how many.
+    #[inline]
+    pub fn pop_done(&mut self) -> u64 {
+        let mut popped = 0;
+        while self.len > 0 {
+            let Some(&w) = self.words.front() else {
+                break;
+            };
+            let avail = (64 - u64::from(self.head)).min(self.len);
+            let ones = u64::from((w >> self.head).trailing_ones()).min(avail);
+            popped += ones;
+            self.len -= ones;
+            self.head += ones as u32;
+            if self.head == 64 {
+                self.words.pop_front();
+                self.head = 0;
+            }
+            if ones < avail {
+                break;
+            }
+        }
+        popped
+    }
+
+    /// Covers nothing.
+    pub fn clear(&mut self) {
+        self.words.clear();
+        self.head = 0;
+        self.len = 0;
+    }
+}
+
 impl GPart {
     /// Moves `base` past the completed offsets at the front of `done`.
     #[inline]
     pub fn pop_completed(&mut self) {
-        while self.done.front() == Some(&true) {
-            self.done.pop_front();
-            self.base += 1;
-        }
+        self.base += self.done.pop_done();
     }
 
     /// The fetch position fell below the log start (retention deleted those records,
@@ -167,7 +228,7 @@ impl GPart {
     fn skip_to(&mut self, start: u64, commit: CommitMode) {
         while self.next_fetch < start {
             self.next_fetch += 1;
-            self.done.push_back(true);
+            self.done.push(true);
         }
         self.pop_completed();
         if commit != CommitMode::Auto {
@@ -202,7 +263,7 @@ impl GPart {
             if key != NO_KEY && (self.busy_keys.contains(&key) || self.parked_keys.contains(&key)) {
                 // Fetched but parked behind its key.
                 self.next_fetch += 1;
-                self.done.push_back(false);
+                self.done.push(false);
                 self.waiting.push_back(off);
                 if !self.parked_keys.contains(&key) {
                     self.parked_keys.push(key);
@@ -226,7 +287,7 @@ impl GPart {
         let msg = *log.get(offset)?;
         if offset == self.next_fetch {
             self.next_fetch += 1;
-            self.done.push_back(false);
+            self.done.push(false);
         }
         if spec.commit == CommitMode::Before {
             self.committed = self.committed.max(self.next_fetch);
@@ -248,5 +309,47 @@ impl GPart {
             msg,
             redelivery,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DoneWindow;
+
+    /// The bit window behaves as the plain queue of flags it replaces.
+    #[test]
+    fn done_window_matches_a_queue_of_flags() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(8);
+        let mut w = DoneWindow::default();
+        let mut q: std::collections::VecDeque<bool> = Default::default();
+        for step in 0..200_000 {
+            match rng.next_u64() % 7 {
+                0..=2 => {
+                    let d = rng.next_u64() % 5 == 0;
+                    w.push(d);
+                    q.push_back(d);
+                }
+                3..=5 if !q.is_empty() => {
+                    let i = rng.next_u64() % (q.len() as u64 + 2);
+                    w.set(i);
+                    if let Some(f) = q.get_mut(i as usize) {
+                        *f = true;
+                    }
+                }
+                _ if step % 1000 == 999 => {
+                    w.clear();
+                    q.clear();
+                }
+                _ => {}
+            }
+            let mut popped = 0;
+            while q.front() == Some(&true) {
+                q.pop_front();
+                popped += 1;
+            }
+            assert_eq!(w.pop_done(), popped, "step {step}");
+            assert_eq!(w.len, q.len() as u64);
+        }
     }
 }

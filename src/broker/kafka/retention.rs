@@ -159,11 +159,8 @@ impl Engine {
                 gp.parked_clean = false;
                 gp.waiting.retain(|&o| {
                     if o < start {
-                        if let Some(d) = o
-                            .checked_sub(base)
-                            .and_then(|i| gp.done.get_mut(i as usize))
-                        {
-                            *d = true;
+                        if let Some(i) = o.checked_sub(base) {
+                            gp.done.set(i);
                         }
                         false
                     } else {
