@@ -50,6 +50,12 @@ impl Engine {
             .saturating_add(1)
             .max(self.now);
         log.retention_armed = true;
+        if at >= self.model.duration.0 {
+            // Past the end of the run: it would never fire, so it takes no heap slot. The
+            // partition stays armed: every later record is at least as young (but for a
+            // resend, deleted at the front up to a request timeout late, as above).
+            return;
+        }
         self.queue.push(
             at,
             Ev::Kafka {
