@@ -193,16 +193,16 @@ pub fn topology(m: &Model) -> String {
             t.name, t.partitions, t.retention
         );
     }
-    for g in &m.groups {
+    for svc in &m.services {
         let _ = write!(
             o,
             "  consumer {} <- topic {} (group {}, {} x {} instances x concurrency)",
-            g.name, m.topics[g.topic].name, g.group_id, g.instances, g.concurrency
+            svc.name, m.topics[svc.topic].name, svc.group_id, svc.instances, svc.concurrency
         );
-        if let Some(d) = g.dead_letter {
+        if let Some(d) = svc.dead_letter {
             let _ = write!(o, ", dead letters -> {}", m.topics[d].name);
         }
-        for (e, t) in &g.emits {
+        for (e, t) in &svc.emits {
             let _ = write!(
                 o,
                 ", emits {} -> {}",
@@ -213,8 +213,8 @@ pub fn topology(m: &Model) -> String {
     }
     for f in &m.faults {
         let who = match f.instance {
-            Some(i) => m.groups[f.group].member_id(i as usize),
-            None => m.groups[f.group].name.clone(),
+            Some(i) => m.services[f.service].member_id(i as usize),
+            None => m.services[f.service].name.clone(),
         };
         let _ = writeln!(
             o,
@@ -495,7 +495,7 @@ fn report(a: &RunArgs, engine: &Engine, trace_truncated: bool) -> u8 {
     if let Some(c) = conservation.iter().find(|c| !c.holds()) {
         eprintln!(
             "edasim: internal error: conservation violated for {} ({c:?}); reproduce with `edasim run {} --seed {}`",
-            c.group,
+            c.service,
             a.file.display(),
             engine.model().seed
         );

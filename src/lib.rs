@@ -6,7 +6,7 @@
 //!  producer ──key──▶ murmur2(key) % N ──▶ topic partition 0..N-1 (append-only logs)
 //!                                               │ each partition owned by one instance
 //!                                               ▼ of every consumer group (assignor)
-//!                               group: instance#1..#k × concurrency slots
+//!                             service: instance#1..#k × concurrency slots
 //!                                 │ process (sampled time)
 //!                    ┌────────────┼───────────────┐
 //!                    ▼            ▼               ▼
@@ -40,7 +40,7 @@
 //! let mut engine = edasim::sim::Engine::new(model, edasim::sim::Options::default());
 //! engine.run_to_end();
 //! let summary = engine.summary();
-//! assert!(summary.groups[0].counters.processed > 900);
+//! assert!(summary.services[0].counters.processed > 900);
 //! assert!(summary.conservation.iter().all(|c| c.holds()));
 //! ```
 

@@ -12,8 +12,8 @@ pub use crate::scenario::format::{
 pub type ProducerIdx = usize;
 /// Index of a topic in [`Model::topics`].
 pub type TopicIdx = usize;
-/// Index of a consumer group in [`Model::groups`].
-pub type GroupIdx = usize;
+/// Index of a service in [`Model::services`].
+pub type ServiceIdx = usize;
 /// Index of an event name in [`Model::events`].
 pub type EventIdx = u16;
 /// A key, as an index into the global key table; [`NO_KEY`] for unkeyed records.
@@ -38,8 +38,8 @@ pub struct Model {
     pub producers: Vec<ProducerModel>,
     /// Partitioned logs.
     pub topics: Vec<TopicModel>,
-    /// Consumer groups (one per `[[consumer]]`).
-    pub groups: Vec<GroupModel>,
+    /// Services (one per `[[consumer]]`).
+    pub services: Vec<ServiceModel>,
     /// Scheduled failures.
     pub faults: Vec<FaultModel>,
     /// Every key of every producer.
@@ -207,14 +207,14 @@ pub struct TopicModel {
     pub sticky_batch: u32,
     /// Retention.
     pub retention: SimDuration,
-    /// Groups that consume it, in declaration order; a group's position here is its bit
-    /// in a record's processed mask.
-    pub groups: Vec<GroupIdx>,
+    /// Services that read it, in declaration order; a service's position here is its
+    /// bit in a record's processed mask.
+    pub readers: Vec<ServiceIdx>,
 }
 
 /// Processing-time distribution, parameters in nanoseconds.
 #[derive(Clone, Copy, Debug)]
-pub enum ServiceModel {
+pub enum ProcessingModel {
     /// Fixed.
     Constant(u64),
     /// Uniform on [min, max].
@@ -237,15 +237,15 @@ pub enum ServiceModel {
     },
 }
 
-impl ServiceModel {
+impl ProcessingModel {
     /// The mean in seconds, where it is finite.
     pub fn mean_secs(&self) -> Option<f64> {
         match *self {
-            ServiceModel::Constant(v) => Some(v as f64 / 1e9),
-            ServiceModel::Uniform(a, b) => Some((a + b) as f64 / 2e9),
-            ServiceModel::Exponential(m) => Some(m / 1e9),
-            ServiceModel::Lognormal { mu, sigma } => Some((mu + sigma * sigma / 2.0).exp()),
-            ServiceModel::Pareto { scale, shape } => {
+            ProcessingModel::Constant(v) => Some(v as f64 / 1e9),
+            ProcessingModel::Uniform(a, b) => Some((a + b) as f64 / 2e9),
+            ProcessingModel::Exponential(m) => Some(m / 1e9),
+            ProcessingModel::Lognormal { mu, sigma } => Some((mu + sigma * sigma / 2.0).exp()),
+            ProcessingModel::Pareto { scale, shape } => {
                 (shape > 1.0).then(|| shape * scale / (shape - 1.0))
             }
         }
@@ -269,16 +269,16 @@ pub struct RetryModel {
     pub jitter: bool,
 }
 
-/// A consumer group after validation.
+/// A service after validation.
 #[derive(Clone, Debug)]
-pub struct GroupModel {
+pub struct ServiceModel {
     /// Component name (the `[[consumer]]` name).
     pub name: String,
     /// Kafka group id.
     pub group_id: String,
     /// Source topic.
     pub topic: TopicIdx,
-    /// This group's bit in the topic's processed mask.
+    /// This service's bit in the topic's processed mask.
     pub topic_bit: u32,
     /// Instance count.
     pub instances: u32,
@@ -287,7 +287,7 @@ pub struct GroupModel {
     /// What may run in parallel.
     pub ordering: Ordering,
     /// Processing time.
-    pub service: ServiceModel,
+    pub processing: ProcessingModel,
     /// Transient failure probability per attempt.
     pub failure_rate: f64,
     /// Probability that a message always fails here.
@@ -310,7 +310,7 @@ pub struct GroupModel {
     pub emits: Vec<(EventIdx, TopicIdx)>,
 }
 
-impl GroupModel {
+impl ServiceModel {
     /// The member id of instance `i` (0-based): `name#(i+1)`. Kafka compares member
     /// ids as strings, so `payment#10` sorts before `payment#2`.
     pub fn member_id(&self, i: usize) -> String {
@@ -323,9 +323,9 @@ impl GroupModel {
 pub struct FaultModel {
     /// Start, nanoseconds.
     pub at: u64,
-    /// Group hit.
-    pub group: GroupIdx,
-    /// One instance (0-based), or the whole group.
+    /// Service hit.
+    pub service: ServiceIdx,
+    /// One instance (0-based), or the whole service.
     pub instance: Option<u32>,
     /// Time to restart, or never.
     pub duration: Option<SimDuration>,

@@ -45,7 +45,7 @@ pub fn stream(seed: u64, name: &str, purpose: &str) -> Stream {
 }
 
 /// A uniform number in [0, 1) from a 64-bit hash, for decisions that must be the same
-/// every time they are asked (is this message poison for this group?).
+/// every time they are asked (is this message poison for this service?).
 pub fn unit_from_hash(h: u64) -> f64 {
     (splitmix64(h) >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }

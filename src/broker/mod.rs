@@ -70,7 +70,7 @@ impl Engine {
     pub(crate) fn settle(&mut self, g: usize, work: &crate::sim::service::Work) {
         match work.lease {
             Lease::Kafka { partition, offset } => {
-                let commit = self.model.groups[g].commit;
+                let commit = self.model.services[g].commit;
                 self.kafka.groups[g].complete(partition, offset, work.msg.key, commit);
             }
         }

@@ -8,13 +8,13 @@ use crate::model::{KeyId, Model};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AnomalyKind {
-    /// Same key and group: processed after a message produced later.
+    /// Same key and service: processed after a message produced later.
     OrderingViolation,
-    /// An effect applied twice in a group.
+    /// An effect applied twice in a service.
     Duplicate,
     /// Never processed nor dead-lettered.
     Lost,
-    /// Deleted by retention before the group consumed it.
+    /// Deleted by retention before the service consumed it.
     Expired,
 }
 
@@ -69,8 +69,8 @@ pub struct Anomaly {
     pub time: u64,
     /// What.
     pub kind: AnomalyKind,
-    /// Group index.
-    pub group: u32,
+    /// Service index.
+    pub service: u32,
     /// Message (correlation id).
     pub msg: u64,
     /// Its key.
@@ -86,9 +86,9 @@ pub struct Anomaly {
 }
 
 impl Cause {
-    fn describe(self, model: &Model, group: u32) -> String {
-        let g = model.groups.get(group as usize);
-        let commit = g.map_or("after", |g| match g.commit {
+    fn describe(self, model: &Model, service: u32) -> String {
+        let s = model.services.get(service as usize);
+        let commit = s.map_or("after", |s| match s.commit {
             crate::model::CommitMode::Before => "before",
             crate::model::CommitMode::After => "after",
             crate::model::CommitMode::Auto => "auto",
@@ -108,14 +108,14 @@ impl Cause {
             Cause::UpstreamDuplicate => "copy emitted again by an upstream duplicate".to_string(),
             Cause::Retried(a) => format!("retried, attempt {a}"),
             Cause::Concurrent => {
-                let o = g.map_or("unordered", |g| match g.ordering {
+                let o = s.map_or("unordered", |s| match s.ordering {
                     crate::model::Ordering::Partition => "partition",
                     crate::model::Ordering::Key => "key",
                     crate::model::Ordering::Unordered => "unordered",
                 });
                 format!(
                     "processed in parallel (concurrency {}, ordering = {o})",
-                    g.map_or(1, |g| g.concurrency)
+                    s.map_or(1, |s| s.concurrency)
                 )
             }
             Cause::CommittedBeforeCrash(t) => {
@@ -134,15 +134,15 @@ impl Cause {
 impl Anomaly {
     /// One line for people: what, to which message, and why.
     pub fn explain(&self, model: &Model) -> String {
-        let group = model
-            .groups
-            .get(self.group as usize)
-            .map_or("?", |g| g.name.as_str());
+        let service = model
+            .services
+            .get(self.service as usize)
+            .map_or("?", |s| s.name.as_str());
         let key = model
             .keys
             .name(self.key)
             .map_or_else(|| "unkeyed".to_string(), |k| format!("key {k}"));
-        let cause = self.cause.describe(model, self.group);
+        let cause = self.cause.describe(model, self.service);
         let what = match self.kind {
             AnomalyKind::OrderingViolation => {
                 format!("msg {} processed after {}", self.msg, self.other)
@@ -152,7 +152,7 @@ impl Anomaly {
             AnomalyKind::Expired => format!("msg {} expired", self.msg),
         };
         format!(
-            "{:.3} s {group}: {key}: {what} (partition {}, offset {}), {cause}",
+            "{:.3} s {service}: {key}: {what} (partition {}, offset {}), {cause}",
             self.time as f64 / 1e9,
             self.partition,
             self.offset

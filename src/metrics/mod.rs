@@ -23,21 +23,21 @@ pub const MAX_TRACKED_LATENCY_NS: u64 = 86_400_000_000_000;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Counters {
     /// Messages created (producers) or original records appended (topics, and the
-    /// group's view of its source topic).
+    /// service's view of its source topic).
     pub produced: u64,
     /// Records handed to an instance for an attempt.
     pub delivered: u64,
     /// Successful processings, duplicates included.
     pub processed: u64,
-    /// First successful processing of a record in this group.
+    /// First successful processing of a record in this service.
     pub processed_once: u64,
-    /// Effects applied more than once in this group.
+    /// Effects applied more than once in this service.
     pub duplicates: u64,
-    /// Same key and group: processed after a message produced later.
+    /// Same key and service: processed after a message produced later.
     pub ordering_violations: u64,
     /// Never processed, never dead-lettered, and not pending any more.
     pub lost: u64,
-    /// Deleted by retention before this group consumed them.
+    /// Deleted by retention before this service consumed them.
     pub expired: u64,
     /// Retries scheduled.
     pub retries: u64,

@@ -6,7 +6,7 @@
 /// A metric of the tidy CSV (`time_s,component,metric,value`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Metric {
-    /// Messages created (producer) or records appended (topic, consumer's source).
+    /// Messages created (producer) or records appended (topic, service's source).
     Produced,
     /// Records in per second.
     ThroughputIn,
@@ -22,7 +22,7 @@ pub enum Metric {
     Lag,
     /// Age of the oldest unconsumed record.
     LagTime,
-    /// Records not yet consumed by every group.
+    /// Records not yet consumed by every service that reads them.
     QueueDepth,
     /// Median latency, produce to processed.
     LatencyP50,
@@ -46,7 +46,7 @@ pub enum Metric {
     Lost,
     /// Records deleted by retention before being consumed.
     Expired,
-    /// Same key and group, processed after a message produced later.
+    /// Same key and service, processed after a message produced later.
     OrderingViolations,
     /// Time to clear the lag at the current processing rate.
     DrainTime,
@@ -72,9 +72,9 @@ pub enum Scope {
     Producer,
     /// A topic, by its name.
     Topic,
-    /// A consumer (one group), by its name.
-    Consumer,
-    /// One partition of a consumer's source topic, as `consumer/P`.
+    /// A service (a `[[consumer]]`), by its name.
+    Service,
+    /// One partition of a service's source topic, as `consumer/P`.
     Partition,
     /// The whole system, as `total`.
     Total,
@@ -86,7 +86,7 @@ impl Scope {
         match self {
             Scope::Producer => "producer",
             Scope::Topic => "topic",
-            Scope::Consumer => "consumer",
+            Scope::Service => "consumer",
             Scope::Partition => "`consumer/P`",
             Scope::Total => "total",
         }
@@ -199,28 +199,28 @@ impl Metric {
     pub fn scopes(self) -> &'static [Scope] {
         use Scope::*;
         match self {
-            Metric::Produced => &[Producer, Topic, Consumer, Total],
-            Metric::ThroughputIn => &[Topic, Consumer],
-            Metric::ThroughputOut => &[Producer, Consumer],
-            Metric::Lag => &[Consumer, Partition, Total],
-            Metric::LagTime => &[Consumer, Partition, Topic],
+            Metric::Produced => &[Producer, Topic, Service, Total],
+            Metric::ThroughputIn => &[Topic, Service],
+            Metric::ThroughputOut => &[Producer, Service],
+            Metric::Lag => &[Service, Partition, Total],
+            Metric::LagTime => &[Service, Partition, Topic],
             Metric::QueueDepth => &[Topic],
-            Metric::Duplicates => &[Producer, Consumer, Total],
-            Metric::Expired => &[Topic, Consumer, Total],
+            Metric::Duplicates => &[Producer, Service, Total],
+            Metric::Expired => &[Topic, Service, Total],
             Metric::Delivered
             | Metric::DrainTime
             | Metric::LatencyP50
             | Metric::LatencyP95
             | Metric::LatencyP99
             | Metric::LatencyMax
-            | Metric::LatencyMean => &[Consumer],
+            | Metric::LatencyMean => &[Service],
             Metric::Processed
             | Metric::InFlight
             | Metric::Retries
             | Metric::DeadLettered
             | Metric::DlqDepth
             | Metric::Lost
-            | Metric::OrderingViolations => &[Consumer, Total],
+            | Metric::OrderingViolations => &[Service, Total],
         }
     }
 

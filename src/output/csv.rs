@@ -2,8 +2,8 @@
 //! `time_s,component,metric,value`.
 //!
 //! - `time_s`: the sample's simulated time in seconds with 3 decimals (`1.000`).
-//! - `component`: a producer, topic or consumer name; `consumer/P` for partition `P`
-//!   of a consumer group (`payment/3`); `total` for the whole system.
+//! - `component`: a producer, topic or service name; `consumer/P` for partition `P`
+//!   of a service's source topic (`payment/3`); `total` for the whole system.
 //! - `metric`: see [`crate::metrics::Metric`] and the README's metric table. Counters count the events of the
 //!   interval that ends at `time_s`; gauges are read at `time_s`.
 //! - `value`: an integer for counts, otherwise a number with 3 decimals; `inf` where a

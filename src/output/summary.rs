@@ -60,7 +60,7 @@ pub fn text(engine: &Engine) -> String {
             );
         }
     }
-    if !s.groups.is_empty() {
+    if !s.services.is_empty() {
         let _ = writeln!(
             o,
             "\n{:<14} {:>9} {:>9} {:>7} {:>6} {:>6} {:>6} {:>7} {:>8}",
@@ -74,12 +74,12 @@ pub fn text(engine: &Engine) -> String {
             "retries",
             "max lag"
         );
-        for g in &s.groups {
-            let c = &g.counters;
+        for svc in &s.services {
+            let c = &svc.counters;
             let _ = writeln!(
                 o,
                 "{:<14} {:>9} {:>9} {:>7} {:>6} {:>6} {:>6} {:>7} {:>8}",
-                g.name,
+                svc.name,
                 c.produced,
                 c.processed,
                 c.duplicates,
@@ -87,7 +87,7 @@ pub fn text(engine: &Engine) -> String {
                 c.lost,
                 c.dead_lettered,
                 c.retries,
-                g.max_lag
+                svc.max_lag
             );
         }
         let _ = writeln!(
@@ -95,18 +95,18 @@ pub fn text(engine: &Engine) -> String {
             "\n{:<14} {:>9} {:>8} {:>8} {:>9} {:>9} {:>8} {:>8}",
             "latency ms", "mean", "p50", "p95", "p99", "max", "lag", "lag s"
         );
-        for g in &s.groups {
+        for svc in &s.services {
             let _ = writeln!(
                 o,
                 "{:<14} {:>9.2} {:>8.2} {:>8.2} {:>9.2} {:>9.2} {:>8} {:>8.3}",
-                g.name,
-                g.latency_mean_ms,
-                g.latency_p50_ms,
-                g.latency_p95_ms,
-                g.latency_p99_ms,
-                g.latency_max_ms,
-                g.lag,
-                g.lag_time_s
+                svc.name,
+                svc.latency_mean_ms,
+                svc.latency_p50_ms,
+                svc.latency_p95_ms,
+                svc.latency_p99_ms,
+                svc.latency_max_ms,
+                svc.lag,
+                svc.lag_time_s
             );
         }
     }
@@ -119,7 +119,7 @@ pub fn text(engine: &Engine) -> String {
             let _ = writeln!(
                 o,
                 "  {:<14} {} = {} + {} + {} + {} + {}  {}, duplicates apart: {}",
-                c.group,
+                c.service,
                 c.produced,
                 c.processed_once,
                 c.dead_lettered,

@@ -5,8 +5,8 @@
 //! - `seq`: position in the trace, from 1;
 //! - `event`: `produce`, `append`, `deliver`, `process_start`, `ack`, `fail`, `retry`,
 //!   `dead_letter`, `drop`, `expire`, `crash`, `restart`, `rebalance`, `commit`;
-//! - `component`: producer, topic or consumer name;
-//! - `instance`: `consumer#N` for consumer events;
+//! - `component`: producer, topic or service name;
+//! - `instance`: `consumer#N` for service events;
 //! - `msg`: the message id, which is its correlation id across every hop it causes
 //!   (follow-up events and dead-letter copies keep it);
 //! - `key`: the record key (absent key: `null`);

@@ -392,7 +392,7 @@ processing = { dist = "constant", value = "1ms" }
         .unwrap_or_else(|e| panic!("{}", e.to_plain()));
         assert_eq!(m.duration, crate::time::SimDuration::from_secs(20));
         assert_eq!(m.topics[0].partitions, 4);
-        assert_eq!(m.groups[0].retry.max_attempts, 5);
+        assert_eq!(m.services[0].retry.max_attempts, 5);
         assert_eq!(m.producers[0].phases[1].per_second, 0.0);
         assert_eq!(m.name, "quoted");
         // A later --set wins.

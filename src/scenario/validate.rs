@@ -22,16 +22,16 @@ use crate::model::*;
 use crate::time::{SimDuration, parse_duration};
 
 /// Most keys in one producer's key space: keeps the key table (4 bytes a key, plus
-/// ordering state per group) within memory.
+/// ordering state per service) within memory.
 pub const MAX_KEYS_PER_PRODUCER: u64 = 10_000_000;
 /// Most partitions of one topic.
 pub const MAX_PARTITIONS: u32 = 10_000;
-/// Most instances of one consumer.
+/// Most instances of one service.
 pub const MAX_INSTANCES: u32 = 1_000;
 /// Most records processed in parallel by one instance.
 pub const MAX_CONCURRENCY: u32 = 10_000;
-/// Most groups consuming one topic (a record keeps one processed bit per group).
-pub const MAX_GROUPS_PER_TOPIC: usize = 32;
+/// Most services reading one topic (a record keeps one processed bit per reader).
+pub const MAX_READERS_PER_TOPIC: usize = 32;
 /// Most metric samples in a run (duration / metrics_interval).
 pub const MAX_SAMPLES: u64 = 1_000_000;
 /// Highest producer rate, messages per simulated second: beyond it a run of minutes
@@ -140,8 +140,9 @@ fn load_inner<'i>(text: &'i str, flags: &[Flag<'i>], cx: &mut Cx) -> Option<Mode
     let mut topic_models = topic_models(&topics, cx);
     let (producer_models, keys) =
         producer_models(&producers, times.declared, &topic_index, &mut events, cx);
-    let group_models = group_models(&consumers, &topic_index, &mut topic_models, &mut events, cx);
-    let fault_models = fault_models(&faults, &group_models, times.declared, cx);
+    let service_models =
+        service_models(&consumers, &topic_index, &mut topic_models, &mut events, cx);
+    let fault_models = fault_models(&faults, &service_models, times.declared, cx);
     note_flags(root, flags, &mut cx.problems);
 
     // No "producers but no [[topic]]" check: every producer's target already fails to
@@ -155,7 +156,7 @@ fn load_inner<'i>(text: &'i str, flags: &[Flag<'i>], cx: &mut Cx) -> Option<Mode
         metrics_interval: times.interval,
         producers: producer_models,
         topics: topic_models,
-        groups: group_models,
+        services: service_models,
         faults: fault_models,
         keys,
         events: events.names,
@@ -434,7 +435,7 @@ impl Events {
 }
 
 /// `[[topic]]`: partitions, sticky batch and retention in range; defaults filled in.
-/// Their consuming groups are added by [`group_models`].
+/// Their reading services are added by [`service_models`].
 fn topic_models(topics: &[Elem<'_, '_, f::Topic>], cx: &mut Cx) -> Vec<TopicModel> {
     let mut topic_models = Vec::new();
     for t in topics {
@@ -461,7 +462,7 @@ fn topic_models(topics: &[Elem<'_, '_, f::Topic>], cx: &mut Cx) -> Vec<TopicMode
             partitioner: t.v.partitioner.unwrap_or(PartitionerKind::Murmur2),
             sticky_batch: sticky_batch.max(1),
             retention,
-            groups: Vec::new(),
+            readers: Vec::new(),
         });
     }
     topic_models
@@ -575,17 +576,17 @@ fn phase_models(
     phases
 }
 
-/// `[[consumer]]`: one group each, with its source, instances, concurrency, rates,
-/// service time, retry, dead letters, emits and commit settings; each group is added to
+/// `[[consumer]]`: one service each, with its source, instances, concurrency, rates,
+/// processing time, retry, dead letters, emits and commit settings; each service is added to
 /// its source topic's readers in `topic_models`.
-fn group_models(
+fn service_models(
     consumers: &[Elem<'_, '_, f::Consumer>],
     topics: &TopicIndex<'_>,
     topic_models: &mut [TopicModel],
     events: &mut Events,
     cx: &mut Cx,
-) -> Vec<GroupModel> {
-    let mut group_models: Vec<GroupModel> = Vec::new();
+) -> Vec<ServiceModel> {
+    let mut service_models: Vec<ServiceModel> = Vec::new();
     let mut group_ids: BTreeMap<String, ()> = BTreeMap::new();
     for c in consumers {
         let topic = topics.find(&c.v.source, c.span(&["source"]), "source", cx);
@@ -615,7 +616,7 @@ fn group_models(
         check_prob(cx, c.span(&["failure_rate"]), "failure_rate", failure_rate);
         let poison_rate = c.v.poison_rate.unwrap_or(0.0);
         check_prob(cx, c.span(&["poison_rate"]), "poison_rate", poison_rate);
-        let service = service_model(c, cx);
+        let processing = processing_model(c, cx);
         let retry = retry_model(c, cx);
         let dead_letter =
             c.v.dead_letter
@@ -642,22 +643,22 @@ fn group_models(
         let session_timeout =
             c.v.session_timeout
                 .map_or(SimDuration::from_secs(45), |d| d.0);
-        let g = group_models.len();
+        let g = service_models.len();
         let topic_bit = match topic {
             Some(t) => {
-                let groups = &mut topic_models[t].groups;
-                groups.push(g);
-                if groups.len() > MAX_GROUPS_PER_TOPIC {
+                let readers = &mut topic_models[t].readers;
+                readers.push(g);
+                if readers.len() > MAX_READERS_PER_TOPIC {
                     cx.err(
                         c.span(&["source"]),
-                        format!("at most {MAX_GROUPS_PER_TOPIC} consumers may read one topic"),
+                        format!("at most {MAX_READERS_PER_TOPIC} consumers may read one topic"),
                     );
                 }
-                (groups.len() - 1) as u32
+                (readers.len() - 1) as u32
             }
             None => 0,
         };
-        group_models.push(GroupModel {
+        service_models.push(ServiceModel {
             name: c.v.name.clone(),
             group_id,
             topic: topic.unwrap_or(0),
@@ -665,7 +666,7 @@ fn group_models(
             instances: instances.clamp(1, MAX_INSTANCES),
             concurrency: concurrency.clamp(1, MAX_CONCURRENCY),
             ordering: c.v.ordering.unwrap_or(Ordering::Partition),
-            service,
+            processing,
             failure_rate,
             poison_rate,
             commit: c.v.commit.unwrap_or(CommitMode::After),
@@ -681,7 +682,7 @@ fn group_models(
             emits,
         });
     }
-    group_models
+    service_models
 }
 
 /// A consumer's `emits`: (event number, target topic) for each target that resolves.
@@ -709,11 +710,11 @@ fn emit_models(
     emits
 }
 
-/// `[[fault]]`: each target resolves to a consumer or one of its instances, and the
+/// `[[fault]]`: each target resolves to a service or one of its instances, and the
 /// fault starts within the run.
 fn fault_models(
     faults: &[Elem<'_, '_, f::Fault>],
-    groups: &[GroupModel],
+    services: &[ServiceModel],
     duration: SimDuration,
     cx: &mut Cx,
 ) -> Vec<FaultModel> {
@@ -727,8 +728,8 @@ fn fault_models(
         if cx.is_broken("consumer", name) {
             continue;
         }
-        let Some(g) = groups.iter().position(|g| g.name == name) else {
-            let known: Vec<String> = groups.iter().map(|g| format!("`{}`", g.name)).collect();
+        let Some(s) = services.iter().position(|s| s.name == name) else {
+            let known: Vec<String> = services.iter().map(|s| format!("`{}`", s.name)).collect();
             cx.err_help(
                 span,
                 format!("fault target `{}` is not a consumer", fl.v.target),
@@ -742,11 +743,11 @@ fn fault_models(
         let instance = match inst {
             None => None,
             Some(i) => match i.parse::<u32>() {
-                Ok(n) if n >= 1 && n <= groups[g].instances => Some(n - 1),
+                Ok(n) if n >= 1 && n <= services[s].instances => Some(n - 1),
                 _ => {
                     cx.err(
                         span,
-                        match groups[g].instances {
+                        match services[s].instances {
                             1 => format!(
                                 "`{name}` has one instance, #1, so `{}` does not exist",
                                 fl.v.target
@@ -773,7 +774,7 @@ fn fault_models(
         let f::FaultKind::Crash = fl.v.kind;
         fault_models.push(FaultModel {
             at: fl.v.at.0.0,
-            group: g,
+            service: s,
             instance,
             duration: fl.v.duration.map(|d| d.0),
         });
@@ -897,10 +898,10 @@ fn key_space(
     })
 }
 
-fn service_model(c: &Elem<'_, '_, f::Consumer>, cx: &mut Cx) -> ServiceModel {
+fn processing_model(c: &Elem<'_, '_, f::Consumer>, cx: &mut Cx) -> ProcessingModel {
     let span = |k: &str| c.span(&["processing", k]);
     match c.v.processing {
-        f::ServiceDist::Constant { value } => ServiceModel::Constant(value.0.0),
+        f::ServiceDist::Constant { value } => ProcessingModel::Constant(value.0.0),
         f::ServiceDist::Uniform { min, max } => {
             if max.0 < min.0 {
                 cx.err(
@@ -908,13 +909,13 @@ fn service_model(c: &Elem<'_, '_, f::Consumer>, cx: &mut Cx) -> ServiceModel {
                     format!("uniform max {} is below min {}", max.0, min.0),
                 );
             }
-            ServiceModel::Uniform(min.0.0, max.0.0.max(min.0.0))
+            ProcessingModel::Uniform(min.0.0, max.0.0.max(min.0.0))
         }
         f::ServiceDist::Exponential { mean } => {
             if mean.0.0 == 0 {
                 cx.err(span("mean"), "exponential mean must be above 0");
             }
-            ServiceModel::Exponential(mean.0.0 as f64)
+            ProcessingModel::Exponential(mean.0.0 as f64)
         }
         f::ServiceDist::Lognormal { median, p99 } => {
             if median.0.0 == 0 {
@@ -933,7 +934,7 @@ fn service_model(c: &Elem<'_, '_, f::Consumer>, cx: &mut Cx) -> ServiceModel {
             // z of the 99th percentile of the standard normal.
             const Z99: f64 = 2.326_347_874_040_840_8;
             let sigma = ((p99.0.as_secs_f64().max(1e-12).ln() - mu) / Z99).max(1e-9);
-            ServiceModel::Lognormal { mu, sigma }
+            ProcessingModel::Lognormal { mu, sigma }
         }
         f::ServiceDist::Pareto { scale, shape } => {
             if scale.0.0 == 0 {
@@ -945,7 +946,7 @@ fn service_model(c: &Elem<'_, '_, f::Consumer>, cx: &mut Cx) -> ServiceModel {
                     format!("pareto shape must be above 0, found {shape}"),
                 );
             }
-            ServiceModel::Pareto {
+            ProcessingModel::Pareto {
                 scale: scale.0.as_secs_f64().max(1e-9),
                 shape: if shape > 0.0 { shape } else { 1.0 },
             }

@@ -35,7 +35,7 @@ impl Engine {
         let a = Anomaly {
             time: self.now,
             kind,
-            group: g as u32,
+            service: g as u32,
             msg: work.msg.msg,
             key: work.msg.key,
             other,
@@ -47,7 +47,7 @@ impl Engine {
         if !ch
             .first
             .iter()
-            .any(|f| f.kind == kind && f.group == g as u32)
+            .any(|f| f.kind == kind && f.service == g as u32)
         {
             ch.first.push(a);
         }
@@ -71,7 +71,7 @@ impl Engine {
         let last = svc.key_last[work.msg.key as usize];
         if work.msg.produced_at < last.0 {
             svc.c.ordering_violations += 1;
-            let spec = &self.model.groups[g];
+            let spec = &self.model.services[g];
             let cause = if let Some(c) = work.redelivery {
                 c
             } else if work.msg.is_copy() {

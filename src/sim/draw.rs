@@ -5,30 +5,30 @@ use rand::Rng;
 use rand::RngExt;
 use rand_distr::{Distribution, Exp1, StandardNormal, Zipf};
 
-use crate::model::{KeyDistModel, RetryModel, ServiceModel};
+use crate::model::{KeyDistModel, ProcessingModel, RetryModel};
 use crate::rng::Stream;
 use crate::time::SimDuration;
 
 /// One processing time.
-pub fn service_time(model: &ServiceModel, rng: &mut Stream) -> u64 {
+pub fn processing_time(model: &ProcessingModel, rng: &mut Stream) -> u64 {
     match *model {
-        ServiceModel::Constant(v) => v,
-        ServiceModel::Uniform(a, b) => {
+        ProcessingModel::Constant(v) => v,
+        ProcessingModel::Uniform(a, b) => {
             if b <= a {
                 a
             } else {
                 a + (rng.random::<f64>() * (b - a) as f64) as u64
             }
         }
-        ServiceModel::Exponential(mean_ns) => {
+        ProcessingModel::Exponential(mean_ns) => {
             let e: f64 = Exp1.sample(rng);
             round_ns(e * mean_ns)
         }
-        ServiceModel::Lognormal { mu, sigma } => {
+        ProcessingModel::Lognormal { mu, sigma } => {
             let z: f64 = StandardNormal.sample(rng);
             SimDuration::from_secs_f64((mu + sigma * z).exp()).0
         }
-        ServiceModel::Pareto { scale, shape } => {
+        ProcessingModel::Pareto { scale, shape } => {
             let u: f64 = 1.0 - rng.random::<f64>(); // in (0, 1]
             SimDuration::from_secs_f64(scale * u.powf(-1.0 / shape)).0
         }

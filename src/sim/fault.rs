@@ -13,7 +13,7 @@ impl Engine {
     /// Fault `f` starts (`start`) or ends.
     pub(crate) fn on_fault(&mut self, f: usize, start: bool) {
         let fault = self.model.faults[f];
-        let g = fault.group;
+        let g = fault.service;
         let targets = match fault.instance {
             Some(i) => i as usize..i as usize + 1,
             None => 0..self.services[g].insts.len(),

@@ -44,7 +44,7 @@ use trace::{TraceRec, Tracer};
 
 pub use crate::broker::kafka::KEY_BUFFER_LIMIT;
 pub use checker::ANOMALY_LOG_LIMIT;
-pub use report::{Conservation, GroupSummary, ProducerSummary, Summary, TopicSummary};
+pub use report::{Conservation, ProducerSummary, ServiceSummary, Summary, TopicSummary};
 pub use trace::TRACE_BUFFER_LIMIT;
 
 /// What the engine should keep besides its state.
@@ -111,7 +111,7 @@ impl Engine {
         let topic_comp = names.len() as u32;
         names.extend(model.topics.iter().map(|t| t.name.clone()));
         let service_comp = names.len() as u32;
-        names.extend(model.groups.iter().map(|g| g.name.clone()));
+        names.extend(model.services.iter().map(|g| g.name.clone()));
         let segments = model
             .producers
             .iter()
@@ -129,7 +129,7 @@ impl Engine {
             producers: producer::states(&model),
             kafka: Kafka::new(&model),
             services: model
-                .groups
+                .services
                 .iter()
                 .map(|s| Service::new(s, &model))
                 .collect(),
@@ -251,7 +251,7 @@ impl Engine {
         self.checker.anomalies.iter()
     }
 
-    /// The first anomaly of each kind and group, in time order.
+    /// The first anomaly of each kind and service, in time order.
     pub fn first_anomalies(&self) -> &[Anomaly] {
         &self.checker.first
     }

@@ -11,10 +11,10 @@ impl Engine {
     pub fn conservation(&self) -> Vec<Conservation> {
         (0..self.services.len())
             .map(|g| {
-                let spec = &self.model.groups[g];
+                let spec = &self.model.services[g];
                 let svc = &self.services[g];
                 Conservation {
-                    group: spec.name.clone(),
+                    service: spec.name.clone(),
                     produced: self.kafka.topics[spec.topic].c.produced,
                     processed_once: svc.c.processed_once,
                     dead_lettered: svc.c.dead_lettered,
@@ -54,18 +54,18 @@ impl Engine {
                 }
             })
             .collect();
-        let groups = (0..self.services.len())
+        let services = (0..self.services.len())
             .map(|g| {
-                let gs = &self.services[g];
+                let svc = &self.services[g];
                 let (lag, lag_time, _) = self.group_lag(g);
-                let mut lat = gs.lat_run.clone();
-                lat.merge(&gs.lat_interval);
+                let mut lat = svc.lat_run.clone();
+                lat.merge(&svc.lat_interval);
                 let ms = |ns: f64| ns / 1e6;
-                GroupSummary {
-                    name: self.model.groups[g].name.clone(),
+                ServiceSummary {
+                    name: self.model.services[g].name.clone(),
                     counters: Counters {
-                        produced: self.kafka.topics[self.model.groups[g].topic].c.produced,
-                        ..gs.c
+                        produced: self.kafka.topics[self.model.services[g].topic].c.produced,
+                        ..svc.c
                     },
                     latency_mean_ms: ms(lat.mean_ns()),
                     latency_p50_ms: ms(lat.percentile_ns(50.0) as f64),
@@ -74,11 +74,11 @@ impl Engine {
                     latency_max_ms: ms(lat.max_ns() as f64),
                     lag,
                     lag_time_s: lag_time as f64 / 1e9,
-                    max_lag: gs.max_lag.max(lag),
-                    max_lag_time_s: gs.max_lag_time_ns.max(lag_time) as f64 / 1e9,
-                    in_flight: u64::from(gs.running),
-                    in_system_mean: gs.ledger.mean_in_system(self.now),
-                    dlq_depth: self.model.groups[g]
+                    max_lag: svc.max_lag.max(lag),
+                    max_lag_time_s: svc.max_lag_time_ns.max(lag_time) as f64 / 1e9,
+                    in_flight: u64::from(svc.running),
+                    in_system_mean: svc.ledger.mean_in_system(self.now),
+                    dlq_depth: self.model.services[g]
                         .dead_letter
                         .map_or(0, |t| self.topic_depth(t).0),
                 }
@@ -92,18 +92,19 @@ impl Engine {
             rebalances: self.kafka.rebalances,
             producers,
             topics,
-            groups,
+            services,
             conservation: self.conservation(),
         }
     }
 }
 
 /// The terms of `produced = processed_once + dead_lettered + pending + lost + expired`
-/// for one group; duplicates are counted apart.
+/// for one service; duplicates are counted apart.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Conservation {
-    /// Group (consumer) name.
-    pub group: String,
+    /// Service name (its `[[consumer]]` name).
+    #[serde(rename = "group")]
+    pub service: String,
     /// Original records appended to its source topic.
     pub produced: u64,
     /// Processed at least once.
@@ -154,9 +155,10 @@ pub struct Summary {
     pub producers: Vec<ProducerSummary>,
     /// Per topic.
     pub topics: Vec<TopicSummary>,
-    /// Per consumer group.
-    pub groups: Vec<GroupSummary>,
-    /// Conservation per group.
+    /// Per service.
+    #[serde(rename = "groups")]
+    pub services: Vec<ServiceSummary>,
+    /// Conservation per service.
     pub conservation: Vec<Conservation>,
 }
 
@@ -180,7 +182,7 @@ pub struct TopicSummary {
     pub appended: u64,
     /// Copies among them.
     pub copies: u64,
-    /// Records not yet consumed by every group.
+    /// Records not yet consumed by every service that reads it.
     pub queue_depth: u64,
     /// Age of the oldest of those, seconds.
     pub oldest_s: f64,
@@ -188,9 +190,9 @@ pub struct TopicSummary {
     pub expired: u64,
 }
 
-/// A group's totals.
+/// A service's totals.
 #[derive(Clone, Debug, serde::Serialize)]
-pub struct GroupSummary {
+pub struct ServiceSummary {
     /// Name.
     pub name: String,
     /// Event counts.

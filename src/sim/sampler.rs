@@ -144,7 +144,7 @@ impl Engine {
     fn sample_topics(&mut self, out: &mut Out, total: &mut Totals) {
         let mut dlq_topics: Vec<usize> = self
             .model
-            .groups
+            .services
             .iter()
             .filter_map(|g| g.dead_letter)
             .collect();
@@ -167,7 +167,7 @@ impl Engine {
     }
 
     fn sample_service(&mut self, g: usize, out: &mut Out, total: &mut Totals) {
-        let spec = &self.model.groups[g];
+        let spec = &self.model.services[g];
         let mut c = self.services[g].c;
         c.produced = self.kafka.topics[spec.topic].c.produced;
         let idx = self.plan.service_comp as usize + g;

@@ -102,7 +102,7 @@ pub(crate) struct Service {
     pub free: Vec<u32>,
     /// Attempts running now (the `in_flight` gauge).
     pub running: u32,
-    service_rng: Stream,
+    processing_rng: Stream,
     fail_rng: Stream,
     backoff_rng: Stream,
     poison_seed: u64,
@@ -122,7 +122,7 @@ pub(crate) struct Service {
 
 impl Service {
     /// A service at t = 0, every instance up.
-    pub fn new(spec: &GroupModel, model: &Model) -> Service {
+    pub fn new(spec: &ServiceModel, model: &Model) -> Service {
         let seed = model.seed;
         let mut targets: Vec<TopicIdx> = spec.emits.iter().map(|&(_, t)| t).collect();
         targets.extend(spec.dead_letter);
@@ -149,7 +149,7 @@ impl Service {
             works: Vec::new(),
             free: Vec::new(),
             running: 0,
-            service_rng: rng::stream(seed, &spec.name, "service"),
+            processing_rng: rng::stream(seed, &spec.name, "service"),
             fail_rng: rng::stream(seed, &spec.name, "failures"),
             backoff_rng: rng::stream(seed, &spec.name, "backoff"),
             poison_seed: rng::stream_seed(seed, &format!("{}/poison", spec.name)),
@@ -221,7 +221,7 @@ impl Service {
         self.insts[i as usize].busy += 1;
         self.running += 1;
         self.c.delivered += 1;
-        let d = draw::service_time(&cx.spec.service, &mut self.service_rng);
+        let d = draw::processing_time(&cx.spec.processing, &mut self.processing_rng);
         queue.push(
             cx.now.saturating_add(d),
             Ev::Done {
@@ -253,7 +253,7 @@ impl Service {
 
 /// What the dispatch path of one service reads.
 pub(crate) struct Cx<'a> {
-    pub spec: &'a GroupModel,
+    pub spec: &'a ServiceModel,
     pub now: u64,
     pub comp: u32,
     pub service: u32,
@@ -264,7 +264,7 @@ impl Engine {
     #[inline]
     pub(crate) fn try_dispatch(&mut self, g: usize, i: usize) {
         let inst = &self.services[g].insts[i];
-        if inst.alive && inst.busy < self.model.groups[g].concurrency {
+        if inst.alive && inst.busy < self.model.services[g].concurrency {
             self.fill_slots(g, i);
         }
     }
@@ -283,7 +283,7 @@ impl Engine {
             ..
         } = self;
         let cx = Cx {
-            spec: &model.groups[g],
+            spec: &model.services[g],
             now: *now,
             comp: plan.service_comp + g as u32,
             service: g as u32,
@@ -339,7 +339,7 @@ impl Engine {
 
     #[inline]
     fn is_poison(&self, g: usize, msg: u64) -> bool {
-        let rate = self.model.groups[g].poison_rate;
+        let rate = self.model.services[g].poison_rate;
         rate > 0.0 && rng::unit_from_hash(self.services[g].poison_seed ^ msg) < rate
     }
 
@@ -350,7 +350,7 @@ impl Engine {
         if work.token != token || work.state != WorkState::Running {
             return;
         }
-        let spec = &self.model.groups[g];
+        let spec = &self.model.services[g];
         let (failure_rate, max_attempts) = (spec.failure_rate, spec.retry.max_attempts);
         let svc = &mut self.services[g];
         let i = work.instance as usize;
@@ -366,7 +366,7 @@ impl Engine {
                 let cause = work.redelivery.unwrap_or(Cause::Rebalance(self.now));
                 self.abandon(g, &work, cause);
             } else if work.attempt < max_attempts {
-                let retry = self.model.groups[g].retry;
+                let retry = self.model.services[g].retry;
                 let svc = &mut self.services[g];
                 let delay = draw::backoff(&retry, work.attempt, &mut svc.backoff_rng);
                 svc.c.retries += 1;
@@ -411,7 +411,7 @@ impl Engine {
     /// The last attempt failed: dead-letter the message, or lose it.
     fn give_up(&mut self, g: usize, work: &Work) {
         let first = self.account(g, &work.msg);
-        match self.model.groups[g].dead_letter {
+        match self.model.services[g].dead_letter {
             Some(dlq) => {
                 if first {
                     self.services[g].c.dead_lettered += 1;
@@ -481,8 +481,8 @@ impl Engine {
         self.tr_work(TraceKind::Ack, g, work);
         // Follow-up events keep the key and the correlation id. Those of a duplicate
         // are copies: their originals were emitted the first time.
-        for k in 0..self.model.groups[g].emits.len() {
-            let (event, topic) = self.model.groups[g].emits[k];
+        for k in 0..self.model.services[g].emits.len() {
+            let (event, topic) = self.model.services[g].emits[k];
             let m = Message {
                 msg: work.msg.msg,
                 produced_at: self.now,

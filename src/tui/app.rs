@@ -224,7 +224,7 @@ pub const KEYMAP: &[Binding] = &[
 /// Panels that take focus.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Panel {
-    /// Producers, topics, groups.
+    /// Producers, topics, services.
     Topology,
     /// Charts.
     Charts,
@@ -241,20 +241,20 @@ pub struct Sample {
     pub time: u64,
     /// Records produced per second, all producers.
     pub rate_in: f64,
-    /// Records processed per second, all groups.
+    /// Records processed per second, all services.
     pub rate_out: f64,
-    /// Per group: (p50 ms, p99 ms, lag).
-    pub groups: Vec<(f64, f64, u64)>,
-    /// Per group and partition: lag.
+    /// Per service: (p50 ms, p99 ms, lag).
+    pub services: Vec<(f64, f64, u64)>,
+    /// Per service and partition: lag.
     pub partition_lag: Vec<Vec<u64>>,
     /// Per producer: records per second.
     pub producer_rate: Vec<f64>,
     /// Per topic: records appended per second.
     pub topic_rate: Vec<f64>,
-    /// Per group: records delivered per second.
-    pub group_in: Vec<f64>,
-    /// Per group: records dead-lettered per second.
-    pub group_dlq: Vec<f64>,
+    /// Per service: records delivered per second.
+    pub service_in: Vec<f64>,
+    /// Per service: records dead-lettered per second.
+    pub service_dlq: Vec<f64>,
     /// Total dead-letter depth.
     pub dlq_depth: u64,
     /// Cumulative counters: ordering violations, duplicates, lost, retries.
@@ -1109,22 +1109,22 @@ impl App {
 
     fn absorb_rows(&mut self, rows: &[Row]) {
         let model = self.engine.model();
-        let ngroups = model.groups.len();
+        let nservices = model.services.len();
         let mut i = 0;
         while i < rows.len() {
             let t = rows[i].time;
             let mut s = Sample {
                 time: t,
-                groups: vec![(0.0, 0.0, 0); ngroups],
+                services: vec![(0.0, 0.0, 0); nservices],
                 partition_lag: model
-                    .groups
+                    .services
                     .iter()
                     .map(|g| vec![0; model.topics[g.topic].partitions as usize])
                     .collect(),
                 producer_rate: vec![0.0; model.producers.len()],
                 topic_rate: vec![0.0; model.topics.len()],
-                group_in: vec![0.0; ngroups],
-                group_dlq: vec![0.0; ngroups],
+                service_in: vec![0.0; nservices],
+                service_dlq: vec![0.0; nservices],
                 ..Sample::default()
             };
             let iv = model.metrics_interval.as_secs_f64().max(1e-9);
@@ -1159,11 +1159,11 @@ impl App {
                     }
                     continue;
                 }
-                let (gname, part) = match r.component.split_once('/') {
+                let (service, part) = match r.component.split_once('/') {
                     Some((g, p)) => (g, p.parse::<usize>().ok()),
                     None => (r.component.as_str(), None),
                 };
-                let Some(g) = model.groups.iter().position(|x| x.name == gname) else {
+                let Some(g) = model.services.iter().position(|x| x.name == service) else {
                     continue;
                 };
                 match (part, metric) {
@@ -1173,11 +1173,11 @@ impl App {
                         }
                     }
                     (None, Metric::ThroughputOut) => s.rate_out += v,
-                    (None, Metric::ThroughputIn) => s.group_in[g] = v,
-                    (None, Metric::DeadLettered) => s.group_dlq[g] = v / iv,
-                    (None, Metric::LatencyP50) => s.groups[g].0 = v,
-                    (None, Metric::LatencyP99) => s.groups[g].1 = v,
-                    (None, Metric::Lag) => s.groups[g].2 = v as u64,
+                    (None, Metric::ThroughputIn) => s.service_in[g] = v,
+                    (None, Metric::DeadLettered) => s.service_dlq[g] = v / iv,
+                    (None, Metric::LatencyP50) => s.services[g].0 = v,
+                    (None, Metric::LatencyP99) => s.services[g].1 = v,
+                    (None, Metric::Lag) => s.services[g].2 = v as u64,
                     _ => {}
                 }
             }
@@ -1229,15 +1229,15 @@ impl App {
         };
         let m = self.engine.model();
         let plan_topic = m.producers.len() as u32;
-        let plan_group = plan_topic + m.topics.len() as u32;
+        let plan_service = plan_topic + m.topics.len() as u32;
         let node_of = |c: u32| {
             if c < plan_topic {
                 Some(Node::Producer(c as usize))
-            } else if c < plan_group {
+            } else if c < plan_service {
                 Some(Node::Topic((c - plan_topic) as usize))
             } else {
-                let g = (c - plan_group) as usize;
-                (g < m.groups.len()).then_some(Node::Group(g))
+                let g = (c - plan_service) as usize;
+                (g < m.services.len()).then_some(Node::Service(g))
             }
         };
         let mut out = Vec::new();
@@ -1249,10 +1249,10 @@ impl App {
             };
             let edge = match (r.kind, node) {
                 (TraceKind::Append, Node::Topic(t)) => prev
-                    .filter(|p| matches!(p, Node::Producer(_) | Node::Group(_)))
+                    .filter(|p| matches!(p, Node::Producer(_) | Node::Service(_)))
                     .map(|p| (p, Node::Topic(t))),
-                (TraceKind::Deliver, Node::Group(g)) => {
-                    Some((Node::Topic(m.groups[g].topic), node))
+                (TraceKind::Deliver, Node::Service(g)) => {
+                    Some((Node::Topic(m.services[g].topic), node))
                 }
                 _ => None,
             };
@@ -1279,6 +1279,6 @@ pub enum Node {
     Producer(usize),
     /// A topic, by index.
     Topic(usize),
-    /// A consumer group, by index.
-    Group(usize),
+    /// A service, by index.
+    Service(usize),
 }

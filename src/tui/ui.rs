@@ -92,15 +92,15 @@ pub struct Areas {
     pub status: Rect,
 }
 
-/// Rows the charts want: two rates, per group p99 and lag, partition lag bars.
+/// Rows the charts want: two rates, per service p99 and lag, partition lag bars.
 fn chart_rows(app: &App) -> u16 {
-    let groups = u16::try_from(app.model().groups.len()).unwrap_or(u16::MAX);
-    groups.saturating_mul(2).saturating_add(3)
+    let services = u16::try_from(app.model().services.len()).unwrap_or(u16::MAX);
+    services.saturating_mul(2).saturating_add(3)
 }
 
-/// Rows the charts need at least: two rates and one row per group.
+/// Rows the charts need at least: two rates and one row per service.
 fn compact_chart_rows(app: &App) -> u16 {
-    2 + app.model().groups.len() as u16
+    2 + app.model().services.len() as u16
 }
 
 /// Lays the screen out. Wide screens put the counters beside the charts; narrow ones
@@ -397,17 +397,17 @@ pub fn short_duration(ns: u64) -> String {
     }
 }
 
-/// A group's state in words and the style to draw it with.
-fn group_state(app: &App, gi: usize, theme: Theme) -> (String, Style) {
-    let g = &app.model().groups[gi];
-    let owners = app.engine.owners(gi);
+/// A service's state in words and the style to draw it with.
+fn service_state(app: &App, si: usize, theme: Theme) -> (String, Style) {
+    let g = &app.model().services[si];
+    let owners = app.engine.owners(si);
     let assigned = owners.iter().filter(|o| o.is_some()).count();
     let lag = app
         .history
         .back()
-        .and_then(|s| s.groups.get(gi))
+        .and_then(|s| s.services.get(si))
         .map_or(0, |x| x.2);
-    let up = app.engine.instances_alive(gi);
+    let up = app.engine.instances_alive(si);
     let crashed = (g.instances as usize).saturating_sub(up);
     if crashed > 0 {
         (format!("✗{crashed} crashed"), theme.bad())
@@ -420,7 +420,7 @@ fn group_state(app: &App, gi: usize, theme: Theme) -> (String, Style) {
     }
 }
 
-/// The topology as a graph of views: producers → topics → groups → DLQs and emitted
+/// The topology as a graph of views: producers → topics → services → DLQs and emitted
 /// topics, with live rates on the edges.
 fn topology_graph(app: &App, theme: Theme) -> DiGraph<NodeView, EdgeView> {
     let m = app.model();
@@ -444,7 +444,7 @@ fn topology_graph(app: &App, theme: Theme) -> DiGraph<NodeView, EdgeView> {
             })
         })
         .collect();
-    let dlqs: Vec<usize> = m.groups.iter().filter_map(|x| x.dead_letter).collect();
+    let dlqs: Vec<usize> = m.services.iter().filter_map(|x| x.dead_letter).collect();
     let topics: Vec<NodeIndex> = m
         .topics
         .iter()
@@ -471,13 +471,13 @@ fn topology_graph(app: &App, theme: Theme) -> DiGraph<NodeView, EdgeView> {
             })
         })
         .collect();
-    let groups: Vec<NodeIndex> = m
-        .groups
+    let services: Vec<NodeIndex> = m
+        .services
         .iter()
         .enumerate()
         .map(|(i, x)| {
-            let (state, style) = group_state(app, i, theme);
-            let lag = last.and_then(|s| s.groups.get(i)).map_or(0, |v| v.2);
+            let (state, style) = service_state(app, i, theme);
+            let lag = last.and_then(|s| s.services.get(i)).map_or(0, |v| v.2);
             g.add_node(NodeView {
                 title: format!("{} ×{}", x.name, x.instances),
                 title_style: if style == theme.good() {
@@ -502,7 +502,7 @@ fn topology_graph(app: &App, theme: Theme) -> DiGraph<NodeView, EdgeView> {
     for p in &m.producers {
         writers[p.topic] += 1;
     }
-    for x in &m.groups {
+    for x in &m.services {
         if let Some(d) = x.dead_letter {
             writers[d] += 1;
         }
@@ -520,41 +520,41 @@ fn topology_graph(app: &App, theme: Theme) -> DiGraph<NodeView, EdgeView> {
             },
         );
     }
-    for (i, x) in m.groups.iter().enumerate() {
+    for (i, x) in m.services.iter().enumerate() {
         g.add_edge(
             topics[x.topic],
-            groups[i],
+            services[i],
             EdgeView {
-                label: rate(last.map_or(0.0, |s| s.group_in[i])),
-                style: edge_style(Node::Topic(x.topic), Node::Group(i)),
+                label: rate(last.map_or(0.0, |s| s.service_in[i])),
+                style: edge_style(Node::Topic(x.topic), Node::Service(i)),
             },
         );
     }
-    for (i, x) in m.groups.iter().enumerate() {
+    for (i, x) in m.services.iter().enumerate() {
         for (_, t) in &x.emits {
             let v = last.map_or(0.0, |s| {
                 if writers[*t] == 1 {
                     s.topic_rate[*t]
                 } else {
-                    s.group_in[i]
+                    s.service_in[i]
                 }
             });
             g.add_edge(
-                groups[i],
+                services[i],
                 topics[*t],
                 EdgeView {
                     label: rate(v),
-                    style: edge_style(Node::Group(i), Node::Topic(*t)),
+                    style: edge_style(Node::Service(i), Node::Topic(*t)),
                 },
             );
         }
         if let Some(d) = x.dead_letter {
             g.add_edge(
-                groups[i],
+                services[i],
                 topics[d],
                 EdgeView {
-                    label: rate(last.map_or(0.0, |s| s.group_dlq[i])),
-                    style: edge_style(Node::Group(i), Node::Topic(d)),
+                    label: rate(last.map_or(0.0, |s| s.service_dlq[i])),
+                    style: edge_style(Node::Service(i), Node::Topic(d)),
                 },
             );
         }
@@ -626,18 +626,18 @@ fn draw_charts(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             tail(&|s| s.rate_out as u64),
         ),
     ];
-    for (gi, g) in app.model().groups.iter().enumerate() {
+    for (si, g) in app.model().services.iter().enumerate() {
         let (_, p99, lag) = last
-            .and_then(|s| s.groups.get(gi).copied())
+            .and_then(|s| s.services.get(si).copied())
             .unwrap_or((0.0, 0.0, 0));
         if full {
             rows.push((
                 format!("{:<9.9} p99 {:>9} ", g.name, short_ms(p99)),
-                tail(&|s| s.groups.get(gi).map_or(0, |x| (x.1 * 1000.0) as u64)),
+                tail(&|s| s.services.get(si).map_or(0, |x| (x.1 * 1000.0) as u64)),
             ));
             rows.push((
                 format!("{:<9.9} lag {:>9} ", g.name, compact(lag as f64)),
-                tail(&|s| s.groups.get(gi).map_or(0, |x| x.2)),
+                tail(&|s| s.services.get(si).map_or(0, |x| x.2)),
             ));
         } else {
             rows.push((
@@ -647,7 +647,7 @@ fn draw_charts(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
                     short_ms(p99),
                     compact(lag as f64)
                 ),
-                tail(&|s| s.groups.get(gi).map_or(0, |x| x.2)),
+                tail(&|s| s.services.get(si).map_or(0, |x| x.2)),
             ));
         }
     }
@@ -676,11 +676,11 @@ fn draw_charts(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             );
         }
     }
-    // Lag per partition of the group lagging most: hot partitions stand out.
+    // Lag per partition of the service lagging most: hot partitions stand out.
     let used = rows.len() as u16;
     if inner.height > used
         && let Some(s) = last
-        && let Some((gi, lags)) = s
+        && let Some((si, lags)) = s
             .partition_lag
             .iter()
             .enumerate()
@@ -688,7 +688,7 @@ fn draw_charts(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     {
         let y = inner.y + used;
         let max = lags.iter().copied().max().unwrap_or(0).max(1);
-        let name = &app.model().groups[gi].name;
+        let name = &app.model().services[si].name;
         let mut spans = vec![Span::raw(format!("{name:<9.9} lag/partition "))];
         let bars = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
         for &l in lags.iter().take(inner.width.saturating_sub(LABEL) as usize) {
@@ -726,7 +726,7 @@ fn counter_spans(app: &App, theme: Theme) -> Vec<Span<'static>> {
     let m = app.model();
     let mut dlq_depth = 0;
     let mut dlq_age = 0;
-    for t in m.groups.iter().filter_map(|g| g.dead_letter) {
+    for t in m.services.iter().filter_map(|g| g.dead_letter) {
         let (depth, age) = app.engine.topic_backlog(t);
         dlq_depth += depth;
         dlq_age = dlq_age.max(age);
@@ -738,7 +738,7 @@ fn counter_spans(app: &App, theme: Theme) -> Vec<Span<'static>> {
         Span::styled(format!(" lost {l} "), pick(l, theme.bad())),
         Span::raw(format!(" retries {r} ")),
     ];
-    if m.groups.iter().any(|g| g.dead_letter.is_some()) {
+    if m.services.iter().any(|g| g.dead_letter.is_some()) {
         let text = if dlq_depth > 0 {
             format!(" dlq {dlq_depth} (oldest {}) ", short_duration(dlq_age))
         } else {
@@ -821,7 +821,7 @@ fn draw_counters(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
 pub fn describe_event(app: &App, ev: crate::sim::queue::Ev) -> String {
     use crate::sim::queue::{Ev, KafkaTimer};
     let m = app.model();
-    let group = |g: u32| m.groups.get(g as usize).map_or("?", |x| x.name.as_str());
+    let service = |g: u32| m.services.get(g as usize).map_or("?", |x| x.name.as_str());
     match ev {
         Ev::Produce { producer } | Ev::Resend { producer, .. } => {
             format!(
@@ -831,14 +831,14 @@ pub fn describe_event(app: &App, ev: crate::sim::queue::Ev) -> String {
                     .map_or("?", |p| p.name.as_str())
             )
         }
-        Ev::Done { service: g, .. } => format!("done {}", group(g)),
-        Ev::RetryDue { service: g, .. } => format!("retry {}", group(g)),
+        Ev::Done { service: g, .. } => format!("done {}", service(g)),
+        Ev::RetryDue { service: g, .. } => format!("retry {}", service(g)),
         Ev::Kafka {
             timer: KafkaTimer::AutoCommit,
             group: g,
             instance,
             ..
-        } => format!("commit {}#{}", group(g), instance + 1),
+        } => format!("commit {}#{}", service(g), instance + 1),
         Ev::FaultStart { .. } => "crash".to_string(),
         Ev::FaultEnd { .. } => "restart".to_string(),
         Ev::Kafka {
@@ -846,12 +846,12 @@ pub fn describe_event(app: &App, ev: crate::sim::queue::Ev) -> String {
             group: g,
             instance,
             ..
-        } => format!("detect {}#{} gone", group(g), instance + 1),
+        } => format!("detect {}#{} gone", service(g), instance + 1),
         Ev::Kafka {
             timer: KafkaTimer::RebalanceDone | KafkaTimer::AssignRevoked,
             group: g,
             ..
-        } => format!("rebalance {}", group(g)),
+        } => format!("rebalance {}", service(g)),
         Ev::Kafka {
             timer: KafkaTimer::Retention,
             group: t,
@@ -908,7 +908,7 @@ fn draw_log(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
-/// Lane of a record in the journey chart: a component, and the instance for groups.
+/// Lane of a record in the journey chart: a component, and the instance for services.
 fn lane_of(r: &TraceRec) -> (u32, u32) {
     (r.component, r.instance)
 }
@@ -987,12 +987,12 @@ pub fn journey_lines(app: &App, msg: u64, width: u16) -> Vec<Line<'static>> {
         .find(|r| r.kind == TraceKind::Produce)
         .map(|r| r.t);
     let mut prev_lane: Option<usize> = None;
-    // A delivery comes from the topic its group consumes.
+    // A delivery comes from the topic its service reads.
     let topic_comp = m.producers.len() as u32;
-    let group_comp = topic_comp + m.topics.len() as u32;
+    let service_comp = topic_comp + m.topics.len() as u32;
     let source_lane = |r: &TraceRec| {
-        let g = r.component.checked_sub(group_comp)? as usize;
-        let t = topic_comp + m.groups.get(g)?.topic as u32;
+        let g = r.component.checked_sub(service_comp)? as usize;
+        let t = topic_comp + m.services.get(g)?.topic as u32;
         lanes.iter().position(|&(c, _)| c == t)
     };
     for r in &recs {
@@ -1065,20 +1065,23 @@ pub fn journey_lines(app: &App, msg: u64, width: u16) -> Vec<Line<'static>> {
         ]));
         prev_lane = Some(li);
     }
-    // Outcome per group: acks (more than one is a duplicate), attempts, dead letters.
-    for (gi, g) in m.groups.iter().enumerate() {
-        let comp = (m.producers.len() + m.topics.len() + gi) as u32;
-        let of_group: Vec<&TraceRec> = recs.iter().filter(|r| r.component == comp).collect();
-        if of_group.is_empty() {
+    // Outcome per service: acks (more than one is a duplicate), attempts, dead letters.
+    for (si, g) in m.services.iter().enumerate() {
+        let comp = (m.producers.len() + m.topics.len() + si) as u32;
+        let of_service: Vec<&TraceRec> = recs.iter().filter(|r| r.component == comp).collect();
+        if of_service.is_empty() {
             continue;
         }
-        let acks = of_group.iter().filter(|r| r.kind == TraceKind::Ack).count();
-        let tries = of_group
+        let acks = of_service
+            .iter()
+            .filter(|r| r.kind == TraceKind::Ack)
+            .count();
+        let tries = of_service
             .iter()
             .filter(|r| r.kind == TraceKind::ProcessStart)
             .count();
-        let dead = of_group.iter().any(|r| r.kind == TraceKind::DeadLetter);
-        let lost = of_group.iter().any(|r| r.kind == TraceKind::Drop);
+        let dead = of_service.iter().any(|r| r.kind == TraceKind::DeadLetter);
+        let lost = of_service.iter().any(|r| r.kind == TraceKind::Drop);
         let verdict = if dead {
             "dead-lettered".to_string()
         } else if lost {
@@ -1090,7 +1093,7 @@ pub fn journey_lines(app: &App, msg: u64, width: u16) -> Vec<Line<'static>> {
         } else {
             "not processed yet".to_string()
         };
-        let open = match of_group.last().map(|r| r.kind) {
+        let open = match of_service.last().map(|r| r.kind) {
             Some(TraceKind::Deliver | TraceKind::ProcessStart) => ", one attempt in flight",
             Some(TraceKind::Fail | TraceKind::Retry) => ", a retry pending",
             _ => "",

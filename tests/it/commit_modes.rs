@@ -51,8 +51,8 @@ fn before_loses_exactly_the_in_flight_messages() {
     assert!(!in_flight.is_empty(), "the crash should hit work in flight");
     assert_eq!(dropped, in_flight);
     let s = e.summary();
-    assert_eq!(s.groups[0].counters.lost, in_flight.len() as u64);
-    assert_eq!(s.groups[0].counters.duplicates, 0);
+    assert_eq!(s.services[0].counters.lost, in_flight.len() as u64);
+    assert_eq!(s.services[0].counters.duplicates, 0);
     // Never processed afterwards either.
     for r in trace.iter().filter(|r| r.t > t && r.kind == TraceKind::Ack) {
         assert!(
@@ -67,8 +67,8 @@ fn before_loses_exactly_the_in_flight_messages() {
 fn after_neither_loses_nor_repeats() {
     let e = run(bundled("commit-after.toml"), Options::default());
     let s = e.summary();
-    assert_eq!(s.groups[0].counters.lost, 0);
-    assert_eq!(s.groups[0].counters.duplicates, 0);
+    assert_eq!(s.services[0].counters.lost, 0);
+    assert_eq!(s.services[0].counters.duplicates, 0);
     assert!(s.conservation.iter().all(|c| c.holds()));
 }
 
@@ -106,6 +106,6 @@ fn auto_repeats_exactly_what_was_processed_since_the_last_commit() {
     assert!(!since_commit.is_empty());
     assert_eq!(repeated, since_commit);
     let s = e.summary();
-    assert_eq!(s.groups[0].counters.duplicates, since_commit.len() as u64);
-    assert_eq!(s.groups[0].counters.lost, 0);
+    assert_eq!(s.services[0].counters.duplicates, since_commit.len() as u64);
+    assert_eq!(s.services[0].counters.lost, 0);
 }

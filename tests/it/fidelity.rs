@@ -41,7 +41,7 @@ fn erlang_c_matches_published_values() {
 fn check(name: &str, c: u32, lambda: f64, mu: f64) {
     let e = run(bundled(name), Options::default());
     let s = e.summary();
-    let g = &s.groups[0];
+    let g = &s.services[0];
     assert!(
         g.counters.processed >= 1_000_000,
         "{name}: only {} messages",
@@ -107,7 +107,7 @@ fn mm1_sojourn_percentiles_follow_the_exponential_law() {
     // In M/M/1 (FIFO) the time in system is exponential with rate mu - lambda, so its
     // q-quantile is -ln(1 - q) / (mu - lambda).
     let e = run(bundled("mm1.toml"), Options::default());
-    let g = &e.summary().groups[0];
+    let g = &e.summary().services[0];
     for (q, got) in [
         (0.50, g.latency_p50_ms),
         (0.95, g.latency_p95_ms),

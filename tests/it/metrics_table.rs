@@ -81,11 +81,11 @@ fn scope_of(model: &Model, component: &str) -> Option<Scope> {
     if model.topics.iter().any(|t| t.name == component) {
         return Some(Scope::Topic);
     }
-    if model.groups.iter().any(|g| g.name == component) {
-        return Some(Scope::Consumer);
+    if model.services.iter().any(|g| g.name == component) {
+        return Some(Scope::Service);
     }
-    let (group, partition) = component.split_once('/')?;
-    let g = model.groups.iter().find(|g| g.name == group)?;
+    let (service, partition) = component.split_once('/')?;
+    let g = model.services.iter().find(|g| g.name == service)?;
     let p: u32 = partition.parse().ok()?;
     (p < model.topics[g.topic].partitions).then_some(Scope::Partition)
 }

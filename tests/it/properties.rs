@@ -546,12 +546,12 @@ fn check_conservation(e: &Engine, text: &str, when: &str) -> Result<(), TestCase
     for c in e.conservation() {
         prop_assert!(
             c.holds(),
-            "conservation fails {when} (t = {} ns, step {}) for group `{}`: {c:?}\n\
+            "conservation fails {when} (t = {} ns, step {}) for service `{}`: {c:?}\n\
              produced {} != processed_once {} + dead_lettered {} + pending {} + lost {} + expired {} = {}\n\
              --- scenario ---\n{text}",
             e.now(),
             e.steps(),
-            c.group,
+            c.service,
             c.produced,
             c.processed_once,
             c.dead_lettered,
@@ -565,8 +565,8 @@ fn check_conservation(e: &Engine, text: &str, when: &str) -> Result<(), TestCase
 }
 
 /// Every original record of a topic comes from somewhere: a producer, the first
-/// successful processing of a record by a group that emits to it, or the first dead
-/// letter of a group that dead-letters to it. Copies (lost acks, reprocessing) are
+/// successful processing of a record by a service that emits to it, or the first dead
+/// letter of a service that dead-letters to it. Copies (lost acks, reprocessing) are
 /// counted apart, and a topic's copies from producers match the producers' own count.
 fn check_flow_balance(e: &Engine, text: &str) -> Result<(), TestCaseError> {
     let s = e.summary();
@@ -586,15 +586,15 @@ fn check_flow_balance(e: &Engine, text: &str) -> Result<(), TestCaseError> {
             .filter(|(pm, _)| pm.topic == t)
             .map(|(_, ps)| ps.copies)
             .sum();
-        let from_groups: u64 = m
-            .groups
+        let from_services: u64 = m
+            .services
             .iter()
-            .zip(&s.groups)
-            .map(|(gm, gs)| {
-                let emitted = gm.emits.iter().filter(|&&(_, to)| to == t).count() as u64
-                    * gs.counters.processed_once;
-                let dead = if gm.dead_letter == Some(t) {
-                    gs.counters.dead_lettered
+            .zip(&s.services)
+            .map(|(sm, ss)| {
+                let emitted = sm.emits.iter().filter(|&&(_, to)| to == t).count() as u64
+                    * ss.counters.processed_once;
+                let dead = if sm.dead_letter == Some(t) {
+                    ss.counters.dead_lettered
                 } else {
                     0
                 };
@@ -603,20 +603,20 @@ fn check_flow_balance(e: &Engine, text: &str) -> Result<(), TestCaseError> {
             .sum();
         prop_assert_eq!(
             topic.appended - topic.copies,
-            from_producers + from_groups,
+            from_producers + from_services,
             "topic `{}`: originals appended vs produced {} + emitted or dead-lettered {}\n\
              --- scenario ---\n{}",
             topic.name,
             from_producers,
-            from_groups,
+            from_services,
             text
         );
-        let fed_by_groups = m
-            .groups
+        let fed_by_services = m
+            .services
             .iter()
-            .any(|gm| gm.dead_letter == Some(t) || gm.emits.iter().any(|&(_, to)| to == t));
+            .any(|sm| sm.dead_letter == Some(t) || sm.emits.iter().any(|&(_, to)| to == t));
         prop_assert!(
-            topic.copies == producer_copies || (fed_by_groups && topic.copies > producer_copies),
+            topic.copies == producer_copies || (fed_by_services && topic.copies > producer_copies),
             "topic `{}`: {} copies, but producers resent {}\n--- scenario ---\n{}",
             topic.name,
             topic.copies,
@@ -625,12 +625,12 @@ fn check_flow_balance(e: &Engine, text: &str) -> Result<(), TestCaseError> {
         );
     }
     for (g, c) in s.conservation.iter().enumerate() {
-        let t = m.groups[g].topic;
+        let t = m.services[g].topic;
         prop_assert_eq!(
             c.produced,
             s.topics[t].appended - s.topics[t].copies,
-            "group `{}` sees another number of originals than its topic has\n--- scenario ---\n{}",
-            c.group,
+            "service `{}` sees another number of originals than its topic has\n--- scenario ---\n{}",
+            c.service,
             text
         );
     }
@@ -647,7 +647,7 @@ fn check_offsets_and_owners(
     text: &str,
 ) -> Result<(), TestCaseError> {
     for (g, prev) in prev.iter_mut().enumerate() {
-        let name = &e.model().groups[g].name;
+        let name = &e.model().services[g].name;
         let offsets = e.partition_offsets(g);
         prop_assert_eq!(offsets.len(), prev.len());
         for (p, (&(end, committed, lag), old)) in offsets.iter().zip(prev.iter_mut()).enumerate() {
@@ -673,7 +673,7 @@ fn check_offsets_and_owners(
             prop_assert_eq!(lag, end - committed, "lag: {}", at);
             *old = (end, committed);
         }
-        let instances = e.model().groups[g].instances;
+        let instances = e.model().services[g].instances;
         for (p, owner) in e.owners(g).into_iter().enumerate() {
             let at = format!(
                 "group `{name}` partition {p} at t = {} ns, step {}",
@@ -755,7 +755,7 @@ proptest! {
     #![proptest_config(config())]
 
     /// `produced = processed_once + dead_lettered + pending + lost + expired` for every
-    /// group at the end of every run.
+    /// service at the end of every run.
     #[test]
     fn conservation_holds_at_the_end(case in any_case()) {
         let text = case.toml();
@@ -795,7 +795,7 @@ proptest! {
     fn offsets_are_monotonic_and_owners_valid(case in any_case(), every in 1u64..=50) {
         let text = case.toml();
         let mut e = engine(&text, Options::default());
-        let mut prev: Vec<Vec<(u64, u64)>> = (0..e.model().groups.len())
+        let mut prev: Vec<Vec<(u64, u64)>> = (0..e.model().services.len())
             .map(|g| vec![(0, 0); e.partition_offsets(g).len()])
             .collect();
         check_offsets_and_owners(&e, &mut prev, false, &text)?;
@@ -807,9 +807,9 @@ proptest! {
             }
         }
         check_offsets_and_owners(&e, &mut prev, false, &text)?;
-        for (g, gs) in e.summary().groups.iter().enumerate() {
+        for (g, ss) in e.summary().services.iter().enumerate() {
             let lag: u64 = e.partition_offsets(g).iter().map(|&(_, _, l)| l).sum();
-            prop_assert_eq!(gs.lag, lag, "summary lag of `{}`\n--- scenario ---\n{}", gs.name, text);
+            prop_assert_eq!(ss.lag, lag, "summary lag of `{}`\n--- scenario ---\n{}", ss.name, text);
         }
     }
 
@@ -818,7 +818,7 @@ proptest! {
     fn without_faults_every_partition_has_an_owner(case in any_case().prop_map(Case::without_faults)) {
         let text = case.toml();
         let mut e = engine(&text, Options::default());
-        let mut prev: Vec<Vec<(u64, u64)>> = (0..e.model().groups.len())
+        let mut prev: Vec<Vec<(u64, u64)>> = (0..e.model().services.len())
             .map(|g| vec![(0, 0); e.partition_offsets(g).len()])
             .collect();
         let mut n = 0u64;
@@ -875,10 +875,10 @@ proptest! {
         let mut e = engine(&text, Options::default());
         e.run_to_end();
         check_conservation(&e, &text, "at the end")?;
-        for g in e.summary().groups {
-            prop_assert_eq!(g.counters.duplicates, 0, "duplicates in group `{}`\n--- scenario ---\n{}", g.name, text);
-            prop_assert_eq!(g.counters.lost, 0, "losses in group `{}`\n--- scenario ---\n{}", g.name, text);
-            prop_assert_eq!(g.counters.dead_lettered, 0, "dead letters in group `{}`\n--- scenario ---\n{}", g.name, text);
+        for g in e.summary().services {
+            prop_assert_eq!(g.counters.duplicates, 0, "duplicates in service `{}`\n--- scenario ---\n{}", g.name, text);
+            prop_assert_eq!(g.counters.lost, 0, "losses in service `{}`\n--- scenario ---\n{}", g.name, text);
+            prop_assert_eq!(g.counters.dead_lettered, 0, "dead letters in service `{}`\n--- scenario ---\n{}", g.name, text);
         }
     }
 
@@ -889,10 +889,10 @@ proptest! {
         let text = case.toml();
         let mut e = engine(&text, Options::default());
         e.run_to_end();
-        for g in e.summary().groups {
+        for g in e.summary().services {
             prop_assert_eq!(
                 g.counters.ordering_violations, 0,
-                "ordering violations in group `{}` (first: {:?})\n--- scenario ---\n{}",
+                "ordering violations in service `{}` (first: {:?})\n--- scenario ---\n{}",
                 g.name,
                 e.first_anomalies().iter().find(|a| a.kind == edasim::metrics::AnomalyKind::OrderingViolation),
                 text
@@ -937,7 +937,7 @@ processing = { dist = "exponential", mean = "1ms" }
         }
     }
     let s = e.summary();
-    let g = &s.groups[0];
+    let g = &s.services[0];
     assert!(g.counters.produced > 90_000, "{:?}", g.counters);
     // P(N > n) = 0.8^n: over ~100k arrivals the longest queue is around 50.
     assert!(max_lag < 200, "queue length reached {max_lag}");
@@ -959,7 +959,7 @@ processing = { dist = "exponential", mean = "1ms" }
     );
 }
 
-/// A topic nobody reads: no group, so no conservation terms, and every record appended
+/// A topic nobody reads: no service, so no conservation terms, and every record appended
 /// is either still retained or expired.
 #[test]
 fn unconsumed_topic_conserves() {
@@ -996,7 +996,7 @@ processing = { dist = "constant", value = "1ms" }
     let mut e = engine(text, Options::default());
     e.run_to_end();
     let s = e.summary();
-    assert_eq!(s.conservation.len(), 1, "only the read topic has a group");
+    assert_eq!(s.conservation.len(), 1, "only the read topic has a reader");
     assert!(
         s.conservation.iter().all(|c| c.holds()),
         "{:?}",

@@ -65,12 +65,12 @@ fn flash_sale_tells_its_story() {
     let e = run(bundled("flash-sale.toml"), Options::default());
     let s = e.summary();
     let payment = s
-        .groups
+        .services
         .iter()
         .find(|g| g.name == "payment")
         .expect("payment");
     let inventory = s
-        .groups
+        .services
         .iter()
         .find(|g| g.name == "inventory")
         .expect("inventory");

@@ -309,9 +309,9 @@ fn poison_messages_take_max_attempts_then_go_to_the_dead_letter_topic() {
         assert_eq!(attempts.get(&d.msg), Some(&3));
     }
     let s = e.summary();
-    assert_eq!(s.groups[0].counters.dead_lettered, dead.len() as u64);
-    assert_eq!(s.groups[0].dlq_depth, dead.len() as u64);
-    assert_eq!(s.groups[0].counters.lost, 0);
+    assert_eq!(s.services[0].counters.dead_lettered, dead.len() as u64);
+    assert_eq!(s.services[0].dlq_depth, dead.len() as u64);
+    assert_eq!(s.services[0].counters.lost, 0);
 }
 
 #[test]
@@ -322,7 +322,7 @@ fn without_a_dead_letter_topic_exhausted_messages_are_lost_with_a_cause() {
     );
     let (e, _) = run_traced(&text);
     let s = e.summary();
-    assert!(s.groups[0].counters.lost > 50);
+    assert!(s.services[0].counters.lost > 50);
     let first = e
         .first_anomalies()
         .iter()
@@ -366,18 +366,18 @@ fn a_lost_ack_duplicates_a_record_only_without_idempotence() {
     let s = e.summary();
     let copies = s.producers[0].copies;
     assert!(copies > 50, "copies {copies}");
-    assert_eq!(s.groups[0].counters.duplicates, copies);
+    assert_eq!(s.services[0].counters.duplicates, copies);
     // The copy arrives 2 s late, after newer records of its key: out of order.
-    assert!(s.groups[0].counters.ordering_violations > 0);
+    assert!(s.services[0].counters.ordering_violations > 0);
     let (e, _) = run_traced(&producer_scenario(true));
     let s = e.summary();
     assert_eq!(s.producers[0].copies, 0);
-    assert_eq!(s.groups[0].counters.duplicates, 0);
-    assert_eq!(s.groups[0].counters.ordering_violations, 0);
+    assert_eq!(s.services[0].counters.duplicates, 0);
+    assert_eq!(s.services[0].counters.ordering_violations, 0);
 }
 
 #[test]
-fn retention_expires_what_a_slow_group_did_not_consume() {
+fn retention_expires_what_a_slow_service_did_not_consume() {
     let text = r#"
 [scenario]
 name = "ret"
@@ -398,11 +398,11 @@ processing = { dist = "constant", value = "10ms" }
     let s = e.summary();
     // Capacity 100/s against 200/s: half of everything can never be read in time.
     assert!(
-        s.groups[0].counters.expired > 3_000,
+        s.services[0].counters.expired > 3_000,
         "{:?}",
-        s.groups[0].counters
+        s.services[0].counters
     );
-    assert!(s.groups[0].lag_time_s <= 6.0);
+    assert!(s.services[0].lag_time_s <= 6.0);
 }
 
 /// Retention is a scheduled event: a record is deleted at the instant it passes the
@@ -436,7 +436,7 @@ failure_rate = 0.05
     };
     let (fine, fine_trace) = run_traced(&text("100ms"));
     let (coarse, coarse_trace) = run_traced(&text("7s"));
-    assert!(fine.summary().groups[0].counters.expired > 500);
+    assert!(fine.summary().services[0].counters.expired > 500);
     assert_eq!(fine.conservation(), coarse.conservation());
     assert_eq!(fine_trace, coarse_trace);
     // Each record expires 2 s and 1 ns after it was written, to the nanosecond.
@@ -483,9 +483,9 @@ processing = {{ dist = "exponential", mean = "5ms" }}
     let (k, _) = run_traced(&base("key"));
     let (p, _) = run_traced(&base("partition"));
     let (u, _) = run_traced(&base("unordered"));
-    let ks = &k.summary().groups[0];
-    let ps = &p.summary().groups[0];
-    let us = &u.summary().groups[0];
+    let ks = &k.summary().services[0];
+    let ps = &p.summary().services[0];
+    let us = &u.summary().services[0];
     assert_eq!(ks.counters.ordering_violations, 0);
     assert_eq!(ps.counters.ordering_violations, 0);
     assert!(

@@ -358,7 +358,7 @@ fn run_until_stops_exactly_at_each_kind_of_target() {
     assert_eq!(app.journal.back().map(|r| r.key), Some(key));
     prompt(&mut app, Action::Goto, "payment.lag > 1k");
     finish_goal(&mut app);
-    let lag = app.history.back().expect("sample").groups[1].2;
+    let lag = app.history.back().expect("sample").services[1].2;
     assert!(lag > 1000, "payment lag {lag}");
     assert!(app.engine.now() > 60_000_000_000, "only during the spike");
     assert_eq!(app.engine.now(), app.engine.last_sample_time());
@@ -445,14 +445,14 @@ fn a_step_marks_its_log_lines_and_the_edge_it_crossed() {
     use edasim::tui::app::Node;
     let mut app = App::new(bundled("flash-sale.toml"));
     app.update(Action::Step);
-    // The first event is a produce: checkout → orders, then delivery to the groups.
+    // The first event is a produce: checkout → orders, then delivery to the services.
     let crossed = app.crossed();
     assert!(
         crossed.contains(&(Node::Producer(0), Node::Topic(0))),
         "{crossed:?}"
     );
     assert!(
-        crossed.contains(&(Node::Topic(0), Node::Group(0))),
+        crossed.contains(&(Node::Topic(0), Node::Service(0))),
         "{crossed:?}"
     );
     let text = screen(&app, 120, 40);

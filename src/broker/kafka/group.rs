@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use super::PartLog;
 use crate::broker::Lease;
 use crate::metrics::Cause;
-use crate::model::{CommitMode, GroupModel, KeyId, NO_KEY, Ordering};
+use crate::model::{CommitMode, KeyId, NO_KEY, Ordering, ServiceModel};
 use crate::sim::service::Delivery;
 
 /// Most records a key-ordered partition buffers while their keys are busy.
@@ -86,7 +86,7 @@ impl Group {
 
     /// Takes the next record instance `i` may start, round robin over its partitions.
     #[inline]
-    pub fn fetch(&mut self, spec: &GroupModel, logs: &[PartLog], i: usize) -> Option<Delivery> {
+    pub fn fetch(&mut self, spec: &ServiceModel, logs: &[PartLog], i: usize) -> Option<Delivery> {
         let n = self.members[i].parts.len();
         let mut idx = self.members[i].cursor;
         for _ in 0..n {
@@ -279,7 +279,7 @@ impl GPart {
     #[inline]
     fn deliver(
         &mut self,
-        spec: &GroupModel,
+        spec: &ServiceModel,
         log: &PartLog,
         p: u32,
         offset: u64,

@@ -93,7 +93,7 @@ impl Kafka {
                 })
                 .collect(),
             groups: model
-                .groups
+                .services
                 .iter()
                 .map(|g| Group::new(g.instances, model.topics[g.topic].partitions))
                 .collect(),
@@ -107,7 +107,7 @@ impl Kafka {
     /// whoever owns the partition next; one below it is lost; one retention deleted
     /// expired.
     pub fn fate(&self, model: &Model, g: usize, partition: u32, offset: u64) -> Fate {
-        let topic = model.groups[g].topic;
+        let topic = model.services[g].topic;
         let in_log = self.topics[topic].parts[partition as usize]
             .get(offset)
             .is_some();
@@ -151,8 +151,8 @@ impl Engine {
             offset,
             NA32,
         );
-        for k in 0..self.model.topics[topic].groups.len() {
-            let g = self.model.topics[topic].groups[k];
+        for k in 0..self.model.topics[topic].readers.len() {
+            let g = self.model.topics[topic].readers[k];
             if !copy {
                 self.services[g].ledger.enter(msg.entry, self.now);
             }
@@ -172,7 +172,7 @@ impl Engine {
     /// Service `g`'s lag in its topic: in total, the age of its oldest uncompleted
     /// record, and per partition (lag, age).
     pub(crate) fn group_lag(&self, g: usize) -> (u64, u64, Vec<(u64, u64)>) {
-        let topic = self.model.groups[g].topic;
+        let topic = self.model.services[g].topic;
         let mut total = 0;
         let mut oldest = 0;
         let mut per = Vec::with_capacity(self.kafka.groups[g].parts.len());
@@ -194,11 +194,11 @@ impl Engine {
     /// Records not yet consumed by every group (or still retained, for a topic nobody
     /// reads), and the age of the oldest.
     pub(crate) fn topic_depth(&self, t: usize) -> (u64, u64) {
-        let groups = &self.model.topics[t].groups;
+        let readers = &self.model.topics[t].readers;
         let mut depth = 0;
         let mut oldest = 0;
         for (p, log) in self.kafka.topics[t].parts.iter().enumerate() {
-            let from = groups
+            let from = readers
                 .iter()
                 .map(|&g| self.kafka.groups[g].parts[p].committed)
                 .min()
@@ -215,7 +215,7 @@ impl Engine {
     /// Per partition of service `g`'s topic: (log end, committed, lag). For tests and
     /// the TUI.
     pub fn partition_offsets(&self, g: usize) -> Vec<(u64, u64, u64)> {
-        let topic = self.model.groups[g].topic;
+        let topic = self.model.services[g].topic;
         self.kafka.groups[g]
             .parts
             .iter()
@@ -241,7 +241,7 @@ impl Engine {
     /// `pending`, found by looking; equal to the ledger's count whenever nothing was
     /// dropped unaccounted.
     pub(crate) fn held_unaccounted(&self, g: usize) -> u64 {
-        let topic = self.model.groups[g].topic;
+        let topic = self.model.services[g].topic;
         let ledger = &self.services[g].ledger;
         let open = |m: &Message| !m.is_copy() && !ledger.is_settled(m.entry);
         let in_logs: u64 = self.kafka.topics[topic]

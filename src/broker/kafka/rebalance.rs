@@ -19,9 +19,9 @@ impl Engine {
     /// Service `g`'s group forms at t = 0 with all its instances.
     pub(crate) fn kafka_join(&mut self, g: usize) {
         self.complete_rebalance(g, true);
-        if self.model.groups[g].commit == CommitMode::Auto {
+        if self.model.services[g].commit == CommitMode::Auto {
             for i in 0..self.services[g].insts.len() {
-                let at = self.model.groups[g].commit_interval.0;
+                let at = self.model.services[g].commit_interval.0;
                 self.schedule_auto_commit(g, i, at, 0);
             }
         }
@@ -49,10 +49,10 @@ impl Engine {
     /// Instance `i` restarted (as `incarnation`): it joins again and auto-commits.
     pub(crate) fn kafka_member_up(&mut self, g: usize, i: usize, incarnation: u32) {
         self.kafka.groups[g].members[i].joined = true;
-        if self.model.groups[g].commit == CommitMode::Auto {
+        if self.model.services[g].commit == CommitMode::Auto {
             let at = self
                 .now
-                .saturating_add(self.model.groups[g].commit_interval.0);
+                .saturating_add(self.model.services[g].commit_interval.0);
             self.schedule_auto_commit(g, i, at, incarnation);
         }
     }
@@ -84,7 +84,7 @@ impl Engine {
         }
         let at = self
             .now
-            .saturating_add(self.model.groups[g].session_timeout.0);
+            .saturating_add(self.model.services[g].session_timeout.0);
         self.queue.push(
             at,
             Ev::Kafka {
@@ -122,7 +122,7 @@ impl Engine {
         }
         let at = self
             .now
-            .saturating_add(self.model.groups[g].commit_interval.0);
+            .saturating_add(self.model.services[g].commit_interval.0);
         self.schedule_auto_commit(g, i, at, incarnation);
         self.tr_instance(TraceKind::Commit, g, i as u32);
     }
@@ -130,7 +130,7 @@ impl Engine {
     /// Drops the records parked behind their key on partition `p`, as
     /// [`Engine::abandon`] does with work.
     fn abandon_parked(&mut self, g: usize, p: u32, cause: Cause) {
-        let topic = self.model.groups[g].topic;
+        let topic = self.model.services[g].topic;
         let gp = &mut self.kafka.groups[g].parts[p as usize];
         gp.parked_clean = false;
         let parked: Vec<u64> = gp.waiting.drain(..).collect();
@@ -161,7 +161,7 @@ impl Engine {
         let grp = &mut self.kafka.groups[g];
         grp.generation = grp.generation.wrapping_add(1);
         grp.rebalancing = true;
-        if self.model.groups[g].assignor != AssignorKind::CooperativeSticky {
+        if self.model.services[g].assignor != AssignorKind::CooperativeSticky {
             // Eager protocol: every member stops fetching until the rebalance completes.
             for gp in &mut grp.parts {
                 gp.paused = true;
@@ -170,7 +170,7 @@ impl Engine {
         let generation = grp.generation;
         let at = self
             .now
-            .saturating_add(self.model.groups[g].rebalance_time.0);
+            .saturating_add(self.model.services[g].rebalance_time.0);
         self.queue.push(
             at,
             Ev::Kafka {
@@ -186,7 +186,7 @@ impl Engine {
     /// The assignment Kafka's assignor gives service `g`'s joined members, as the
     /// owner-to-be of each partition.
     fn assignment(&self, g: usize) -> Vec<Option<u32>> {
-        let spec = &self.model.groups[g];
+        let spec = &self.model.services[g];
         let grp = &self.kafka.groups[g];
         let members: Vec<usize> = (0..grp.members.len())
             .filter(|&i| grp.members[i].joined)
@@ -242,7 +242,7 @@ impl Engine {
     /// computes the new assignment, moved partitions restart from their committed
     /// offsets.
     fn complete_rebalance(&mut self, g: usize, initial: bool) {
-        let cooperative = self.model.groups[g].assignor == AssignorKind::CooperativeSticky;
+        let cooperative = self.model.services[g].assignor == AssignorKind::CooperativeSticky;
         let grp = &mut self.kafka.groups[g];
         grp.rebalancing = false;
         for (member, inst) in grp.members.iter_mut().zip(&self.services[g].insts) {
@@ -290,7 +290,7 @@ impl Engine {
         if second_round {
             let at = self
                 .now
-                .saturating_add(self.model.groups[g].rebalance_time.0);
+                .saturating_add(self.model.services[g].rebalance_time.0);
             self.queue.push(
                 at,
                 Ev::Kafka {
@@ -341,7 +341,7 @@ impl Engine {
     /// commits on revocation), running work turns stale, queued work is dropped, and the
     /// next owner starts from the committed offset.
     fn revoke(&mut self, g: usize, p: u32, cause: Option<Cause>) {
-        let commit = self.model.groups[g].commit;
+        let commit = self.model.services[g].commit;
         let grp = &mut self.kafka.groups[g];
         let gp = &mut grp.parts[p as usize];
         let owner_alive = gp

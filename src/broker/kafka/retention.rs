@@ -80,7 +80,7 @@ impl Engine {
         let retention = self.model.topics[t].retention.0;
         let cutoff = self.now.saturating_sub(retention);
         let floor = self.model.topics[t]
-            .groups
+            .readers
             .iter()
             .map(|&g| {
                 let gp = &self.kafka.groups[g].parts[p];
@@ -133,11 +133,11 @@ impl Engine {
         self.kafka.holds = holds;
     }
 
-    /// Fills `holds` with (group position in the topic, offset) of every live work item
+    /// Fills `holds` with (reader position in the topic, offset) of every live work item
     /// on partition `p` of topic `t`, sorted.
     fn partition_holds(&self, t: usize, p: usize, holds: &mut Vec<(u32, u64)>) {
         holds.clear();
-        for (k, &g) in self.model.topics[t].groups.iter().enumerate() {
+        for (k, &g) in self.model.topics[t].readers.iter().enumerate() {
             for w in &self.services[g].works {
                 if w.state == WorkState::Free {
                     continue;
@@ -158,7 +158,7 @@ impl Engine {
     /// on.
     fn skip_deleted(&mut self, t: usize, p: usize) {
         let start = self.kafka.topics[t].parts[p].base;
-        for &g in &self.model.topics[t].groups {
+        for &g in &self.model.topics[t].readers {
             let gp = &mut self.kafka.groups[g].parts[p];
             if gp.waiting.front().is_some_and(|&o| o < start) {
                 let base = gp.base;
@@ -184,7 +184,7 @@ impl Engine {
         }
     }
 
-    /// Retention deletes `rec`: every group that has not accounted for it and holds no
+    /// Retention deletes `rec`: every service that has not accounted for it and holds no
     /// work on it (unfetched, parked behind its key, or abandoned by a crashed
     /// instance) will never process it: expired. Work in progress on it is accounted
     /// for when it ends.
@@ -192,8 +192,8 @@ impl Engine {
         if rec.is_copy() {
             return;
         }
-        for k in 0..self.model.topics[t].groups.len() {
-            let g = self.model.topics[t].groups[k];
+        for k in 0..self.model.topics[t].readers.len() {
+            let g = self.model.topics[t].readers[k];
             let held = holds.binary_search(&(k as u32, off)).is_ok();
             if held || self.services[g].ledger.is_settled(rec.entry) {
                 continue;
