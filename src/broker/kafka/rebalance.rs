@@ -85,25 +85,22 @@ impl Engine {
         let at = self
             .now
             .saturating_add(self.model.services[g].session_timeout.0);
-        self.queue.push(
-            at,
-            Ev::Kafka {
-                timer: KafkaTimer::Detect,
-                group: g as u32,
-                instance: i as u32,
-                stamp: incarnation,
-            },
-        );
+        self.kafka_timer(at, KafkaTimer::Detect, g, i as u32, incarnation);
     }
 
     fn schedule_auto_commit(&mut self, g: usize, i: usize, at: u64, incarnation: u32) {
+        self.kafka_timer(at, KafkaTimer::AutoCommit, g, i as u32, incarnation);
+    }
+
+    /// Sets a timer of service `g`'s group for `at`.
+    fn kafka_timer(&mut self, at: u64, timer: KafkaTimer, g: usize, instance: u32, stamp: u32) {
         self.queue.push(
             at,
             Ev::Kafka {
-                timer: KafkaTimer::AutoCommit,
+                timer,
                 group: g as u32,
-                instance: i as u32,
-                stamp: incarnation,
+                instance,
+                stamp,
             },
         );
     }
@@ -171,15 +168,7 @@ impl Engine {
         let at = self
             .now
             .saturating_add(self.model.services[g].rebalance_time.0);
-        self.queue.push(
-            at,
-            Ev::Kafka {
-                timer: KafkaTimer::RebalanceDone,
-                group: g as u32,
-                instance: NA32,
-                stamp: generation,
-            },
-        );
+        self.kafka_timer(at, KafkaTimer::RebalanceDone, g, NA32, generation);
         self.tr_instance(TraceKind::Rebalance, g, NA32);
     }
 
@@ -291,15 +280,7 @@ impl Engine {
             let at = self
                 .now
                 .saturating_add(self.model.services[g].rebalance_time.0);
-            self.queue.push(
-                at,
-                Ev::Kafka {
-                    timer: KafkaTimer::AssignRevoked,
-                    group: g as u32,
-                    instance: NA32,
-                    stamp: generation,
-                },
-            );
+            self.kafka_timer(at, KafkaTimer::AssignRevoked, g, NA32, generation);
         }
         for i in 0..self.services[g].insts.len() {
             self.try_dispatch(g, i);
