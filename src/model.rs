@@ -207,8 +207,7 @@ pub struct TopicModel {
     pub sticky_batch: u32,
     /// Retention.
     pub retention: SimDuration,
-    /// Services that read it, in declaration order; a service's position here is its
-    /// bit in a record's processed mask.
+    /// Services that read it, in declaration order.
     pub readers: Vec<ServiceIdx>,
 }
 
@@ -278,8 +277,6 @@ pub struct ServiceModel {
     pub group_id: String,
     /// Source topic.
     pub topic: TopicIdx,
-    /// This service's bit in the topic's processed mask.
-    pub topic_bit: u32,
     /// Instance count.
     pub instances: u32,
     /// Parallel records per instance.

@@ -30,8 +30,8 @@ pub const MAX_PARTITIONS: u32 = 10_000;
 pub const MAX_INSTANCES: u32 = 1_000;
 /// Most records processed in parallel by one instance.
 pub const MAX_CONCURRENCY: u32 = 10_000;
-/// Most services reading one topic (a record keeps one processed bit per reader).
-pub const MAX_READERS_PER_TOPIC: usize = 32;
+/// Most services reading one topic (every append visits each of them).
+pub const MAX_READERS_PER_TOPIC: usize = 1_000;
 /// Most metric samples in a run (duration / metrics_interval).
 pub const MAX_SAMPLES: u64 = 1_000_000;
 /// Highest producer rate, messages per simulated second: beyond it a run of minutes
@@ -644,25 +644,20 @@ fn service_models(
             c.v.session_timeout
                 .map_or(SimDuration::from_secs(45), |d| d.0);
         let g = service_models.len();
-        let topic_bit = match topic {
-            Some(t) => {
-                let readers = &mut topic_models[t].readers;
-                readers.push(g);
-                if readers.len() > MAX_READERS_PER_TOPIC {
-                    cx.err(
-                        c.span(&["source"]),
-                        format!("at most {MAX_READERS_PER_TOPIC} consumers may read one topic"),
-                    );
-                }
-                (readers.len() - 1) as u32
+        if let Some(t) = topic {
+            let readers = &mut topic_models[t].readers;
+            readers.push(g);
+            if readers.len() > MAX_READERS_PER_TOPIC {
+                cx.err(
+                    c.span(&["source"]),
+                    format!("at most {MAX_READERS_PER_TOPIC} consumers may read one topic"),
+                );
             }
-            None => 0,
-        };
+        }
         service_models.push(ServiceModel {
             name: c.v.name.clone(),
             group_id,
             topic: topic.unwrap_or(0),
-            topic_bit,
             instances: instances.clamp(1, MAX_INSTANCES),
             concurrency: concurrency.clamp(1, MAX_CONCURRENCY),
             ordering: c.v.ordering.unwrap_or(Ordering::Partition),

@@ -500,3 +500,38 @@ processing = {{ dist = "exponential", mean = "5ms" }}
         ps.lag
     );
 }
+
+/// Accounting lives in one ledger per service, so a topic may have many readers (the
+/// old per-record mask stopped at 32): 40 services read one topic, each processes
+/// everything once, and conservation holds for each.
+#[test]
+fn forty_services_read_one_topic_each_exactly_once() {
+    let mut text = String::from(
+        r#"
+[scenario]
+name = "many-readers"
+duration = "5s"
+[[producer]]
+name = "p"
+target = "t"
+rate = { per_second = 400 }
+[[topic]]
+name = "t"
+partitions = 3
+"#,
+    );
+    for i in 0..40 {
+        text.push_str(&format!(
+            "[[consumer]]\nname = \"s{i}\"\nsource = \"t\"\nprocessing = {{ dist = \"constant\", value = \"1ms\" }}\n"
+        ));
+    }
+    let (e, _) = run_traced(&text);
+    let s = e.summary();
+    let produced = s.producers[0].produced;
+    assert_eq!(s.services.len(), 40);
+    for c in &s.conservation {
+        assert!(c.holds(), "{c:?}");
+        assert_eq!(c.duplicates, 0);
+        assert!(c.processed_once + c.pending == produced, "{c:?}");
+    }
+}
