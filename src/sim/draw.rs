@@ -43,7 +43,7 @@ pub fn exp_gap(per_ns: f64, rng: &mut Stream) -> f64 {
 }
 
 /// 2^63: below it, a non-negative `f64` converts to `i64` exactly by truncation.
-const I64_LIMIT: f64 = 9_223_372_036_854_775_808.0;
+pub(crate) const I64_LIMIT: f64 = 9_223_372_036_854_775_808.0;
 
 /// `x` rounded to the nearest whole nanosecond, halves away from zero (exactly what
 /// `f64::round` gives), without a libm call: the integer part by truncation, then the

@@ -228,7 +228,7 @@ impl Engine {
 /// saturates at `u64::MAX`.
 #[inline]
 fn round_half_up(x: f64) -> u64 {
-    if x < 9_223_372_036_854_775_807.0 {
+    if x < draw::I64_LIMIT {
         // Through i64: one instruction on x86-64 where a u64 conversion takes several
         // (x is never negative here, and below 2^63 both casts agree).
         (x + 0.5) as i64 as u64

@@ -115,9 +115,11 @@ pub(crate) struct Service {
     pub max_lag_time_ns: u64,
     /// What the service has yet to account for, and Little's L.
     pub ledger: Ledger,
-    /// The topics it writes (follow-up events, dead letters), each with the state of
-    /// its producer client's partitioner.
-    writers: Vec<(TopicIdx, Partitioner)>,
+    /// One producer client's partitioner per topic it writes (follow-up events, dead
+    /// letters), and which of them each emit and the dead-letter topic use.
+    writers: Vec<Partitioner>,
+    emit_writers: Vec<usize>,
+    dlq_writer: usize,
 }
 
 impl Service {
@@ -128,13 +130,16 @@ impl Service {
         targets.extend(spec.dead_letter);
         targets.sort_unstable();
         targets.dedup();
+        let writer_of = |t: TopicIdx| targets.binary_search(&t).unwrap_or(0);
+        let emit_writers = spec.emits.iter().map(|&(_, t)| writer_of(t)).collect();
+        let dlq_writer = spec.dead_letter.map(writer_of).unwrap_or(0);
         let writers = targets
-            .into_iter()
-            .map(|t| {
+            .iter()
+            .map(|&t| {
                 let topic = &model.topics[t];
-                let stream =
-                    rng::stream(seed, &format!("{}>{}", spec.name, topic.name), "partition");
-                (t, Partitioner::new(stream, topic))
+                // Service names are unique, so (name, purpose) names one stream.
+                let stream = rng::stream(seed, &spec.name, &format!("partition>{}", topic.name));
+                Partitioner::new(stream, topic)
             })
             .collect();
         Service {
@@ -161,19 +166,16 @@ impl Service {
             max_lag_time_ns: 0,
             ledger: Ledger::default(),
             writers,
+            emit_writers,
+            dlq_writer,
         }
     }
 
-    /// The partition of `topic` (one this service writes) for its next record `m`.
+    /// The partition of `topic` for the next record `m` of writer `writer` (an index
+    /// from `emit_writers` or `dlq_writer`).
     #[inline]
-    fn partition_for(&mut self, model: &Model, topic: TopicIdx, m: &Message) -> u32 {
-        match self.writers.iter_mut().find(|(t, _)| *t == topic) {
-            Some((_, part)) => part.choose(&model.topics[topic], &model.keys, m.key),
-            None => {
-                debug_assert!(false, "a service writes only the topics it was built with");
-                0
-            }
-        }
+    fn partition_for(&mut self, model: &Model, writer: usize, topic: TopicIdx, m: &Message) -> u32 {
+        self.writers[writer].choose(&model.topics[topic], &model.keys, m.key)
     }
 
     /// A work item for a fresh delivery to instance `i`, from the free list if it can.
@@ -422,7 +424,8 @@ impl Engine {
                     flags: Message::written_flags(first),
                     ..work.msg
                 };
-                let part = self.services[g].partition_for(&self.model, dlq, &m);
+                let svc = &mut self.services[g];
+                let part = svc.partition_for(&self.model, svc.dlq_writer, dlq, &m);
                 self.append(dlq, part, m);
             }
             None => {
@@ -491,7 +494,8 @@ impl Engine {
                 event,
                 flags: Message::written_flags(first),
             };
-            let part = self.services[g].partition_for(&self.model, topic, &m);
+            let svc = &mut self.services[g];
+            let part = svc.partition_for(&self.model, svc.emit_writers[k], topic, &m);
             self.append(topic, part, m);
         }
     }
