@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::model::Model;
+use crate::model::{Channel, Model};
 use crate::output;
 use crate::scenario;
 use crate::sim::{Engine, Options, RunStatus};
@@ -179,9 +179,10 @@ pub fn topology(m: &Model) -> String {
             .map_or("unkeyed".to_string(), |s| format!("{} keys", s.count));
         let _ = writeln!(
             o,
-            "  producer {} -> topic {} ({} /s, {} phases, {keys})",
+            "  producer {} -> {} {} ({} /s, {} phases, {keys})",
             p.name,
-            m.topics[p.topic].name,
+            p.target.kind(),
+            p.target.name(m),
             p.base_rate,
             p.phases.len()
         );
@@ -193,21 +194,50 @@ pub fn topology(m: &Model) -> String {
             t.name, t.partitions, t.retention
         );
     }
-    for svc in &m.services {
+    for q in &m.queues {
         let _ = write!(
             o,
-            "  consumer {} <- topic {} (group {}, {} x {} instances x concurrency)",
-            svc.name, m.topics[svc.topic].name, svc.group_id, svc.instances, svc.concurrency
+            "  queue {} ({}, visibility timeout {}, retention {}",
+            q.name,
+            if q.fifo { "FIFO" } else { "standard" },
+            crate::time::SimDuration(q.visibility_timeout),
+            crate::time::SimDuration(q.retention)
         );
-        if let Some(d) = svc.dead_letter {
-            let _ = write!(o, ", dead letters -> {}", m.topics[d].name);
-        }
-        for (e, t) in &svc.emits {
+        if let Some((d, n)) = q.redrive {
             let _ = write!(
                 o,
-                ", emits {} -> {}",
-                m.events[*e as usize], m.topics[*t].name
+                ", dead letters -> {} after {n} receives",
+                m.queues[d].name
             );
+        }
+        o.push_str(")\n");
+    }
+    for svc in &m.services {
+        match svc.source {
+            Channel::Topic(t) => {
+                let _ = write!(
+                    o,
+                    "  consumer {} <- topic {} (group {}, {} x {} instances x concurrency)",
+                    svc.name, m.topics[t].name, svc.group_id, svc.instances, svc.concurrency
+                );
+            }
+            Channel::Queue(q) => {
+                let _ = write!(
+                    o,
+                    "  consumer {} <- queue {} ({} x {} instances x concurrency, batch {})",
+                    svc.name,
+                    m.queues[q].name,
+                    svc.instances,
+                    svc.concurrency,
+                    svc.receive.batch_size
+                );
+            }
+        }
+        if let Some(d) = svc.dead_letter {
+            let _ = write!(o, ", dead letters -> {}", d.name(m));
+        }
+        for (e, t) in &svc.emits {
+            let _ = write!(o, ", emits {} -> {}", m.events[*e as usize], t.name(m));
         }
         o.push('\n');
     }

@@ -5,13 +5,15 @@
 use crate::time::SimDuration;
 
 pub use crate::scenario::format::{
-    Acks, AssignorKind, Backoff, CommitMode, Ordering, PartitionerKind, RateDist,
+    Acks, AssignorKind, Backoff, CommitMode, DedupScope, Ordering, PartitionerKind, RateDist,
 };
 
 /// Index of a producer in [`Model::producers`].
 pub type ProducerIdx = usize;
 /// Index of a topic in [`Model::topics`].
 pub type TopicIdx = usize;
+/// Index of a queue in [`Model::queues`].
+pub type QueueIdx = usize;
 /// Index of a service in [`Model::services`].
 pub type ServiceIdx = usize;
 /// Index of an event name in [`Model::events`].
@@ -20,6 +22,49 @@ pub type EventIdx = u16;
 pub type KeyId = u32;
 /// The key of an unkeyed record (Kafka's null key, distinct from the empty key).
 pub const NO_KEY: KeyId = u32::MAX;
+
+/// A broker component messages are written to or read from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Channel {
+    /// A Kafka-like topic.
+    Topic(TopicIdx),
+    /// An SQS-like queue.
+    Queue(QueueIdx),
+}
+
+impl Channel {
+    /// The topic, if this is one.
+    pub fn topic(self) -> Option<TopicIdx> {
+        match self {
+            Channel::Topic(t) => Some(t),
+            Channel::Queue(_) => None,
+        }
+    }
+
+    /// The queue, if this is one.
+    pub fn queue(self) -> Option<QueueIdx> {
+        match self {
+            Channel::Queue(q) => Some(q),
+            Channel::Topic(_) => None,
+        }
+    }
+
+    /// "topic" or "queue".
+    pub fn kind(self) -> &'static str {
+        match self {
+            Channel::Topic(_) => "topic",
+            Channel::Queue(_) => "queue",
+        }
+    }
+
+    /// Its component name.
+    pub fn name(self, model: &Model) -> &str {
+        match self {
+            Channel::Topic(t) => &model.topics[t].name,
+            Channel::Queue(q) => &model.queues[q].name,
+        }
+    }
+}
 
 /// A whole scenario, ready to run.
 #[derive(Clone, Debug)]
@@ -38,6 +83,8 @@ pub struct Model {
     pub producers: Vec<ProducerModel>,
     /// Partitioned logs.
     pub topics: Vec<TopicModel>,
+    /// SQS-like queues.
+    pub queues: Vec<QueueModel>,
     /// Services (one per `[[consumer]]`).
     pub services: Vec<ServiceModel>,
     /// Scheduled failures.
@@ -139,8 +186,8 @@ pub fn key_from_format(format: &str, n: u64) -> String {
 pub struct ProducerModel {
     /// Component name.
     pub name: String,
-    /// Topic written to.
-    pub topic: TopicIdx,
+    /// Topic or queue written to.
+    pub target: Channel,
     /// Gap distribution.
     pub dist: RateDist,
     /// Rate from t = 0.
@@ -161,6 +208,10 @@ pub struct ProducerModel {
     pub ack_loss_rate: f64,
     /// Wait before a send whose ack was lost is retried.
     pub request_timeout: SimDuration,
+    /// Queue targets: per-message delay, ns.
+    pub delay: u64,
+    /// Queue targets: probability of a second send with the same deduplication id.
+    pub duplicate_rate: f64,
 }
 
 /// A rate change.
@@ -209,6 +260,49 @@ pub struct TopicModel {
     pub retention: SimDuration,
     /// Services that read it, in declaration order.
     pub readers: Vec<ServiceIdx>,
+}
+
+/// An SQS-like queue after validation. Times in nanoseconds.
+#[derive(Clone, Debug)]
+pub struct QueueModel {
+    /// Component name.
+    pub name: String,
+    /// FIFO (strict order per message group, deduplication) or standard.
+    pub fifo: bool,
+    /// Visibility timeout.
+    pub visibility_timeout: u64,
+    /// Retention period.
+    pub retention: u64,
+    /// Delay of every message.
+    pub delay: u64,
+    /// Long-polling wait of receives (0: short polling).
+    pub wait_time: u64,
+    /// Redrive policy: dead-letter queue and `maxReceiveCount`.
+    pub redrive: Option<(QueueIdx, u32)>,
+    /// FIFO: deduplication by body hash.
+    pub content_dedup: bool,
+    /// FIFO: where deduplication ids are unique.
+    pub dedup_scope: DedupScope,
+    /// The service that consumes it, if any (a queue has at most one).
+    pub reader: Option<ServiceIdx>,
+    /// Queues whose redrive policy names this one as their dead-letter queue.
+    pub dlq_of: Vec<QueueIdx>,
+}
+
+/// The FIFO deduplication window (SQS: five minutes).
+pub const DEDUP_WINDOW_NS: u64 = 300_000_000_000;
+
+/// How a service receives from a queue. Times in nanoseconds.
+#[derive(Clone, Copy, Debug)]
+pub struct ReceiveModel {
+    /// Messages per receive (1-10).
+    pub batch_size: u32,
+    /// Long-polling wait (0: short polling).
+    pub wait_time: u64,
+    /// Pause after an empty short poll.
+    pub poll_interval: u64,
+    /// Visibility heartbeat: (period, timeout set by each call).
+    pub heartbeat: Option<(u64, u64)>,
 }
 
 /// Processing-time distribution, parameters in nanoseconds.
@@ -275,8 +369,8 @@ pub struct ServiceModel {
     pub name: String,
     /// Kafka group id.
     pub group_id: String,
-    /// Source topic.
-    pub topic: TopicIdx,
+    /// Source topic or queue.
+    pub source: Channel,
     /// Instance count.
     pub instances: u32,
     /// Parallel records per instance.
@@ -301,10 +395,12 @@ pub struct ServiceModel {
     pub rebalance_time: SimDuration,
     /// Retries.
     pub retry: RetryModel,
-    /// Dead-letter topic.
-    pub dead_letter: Option<TopicIdx>,
-    /// Follow-up events: (event, topic).
-    pub emits: Vec<(EventIdx, TopicIdx)>,
+    /// Dead-letter topic or queue.
+    pub dead_letter: Option<Channel>,
+    /// Follow-up events: (event, target).
+    pub emits: Vec<(EventIdx, Channel)>,
+    /// How it receives, for a queue source.
+    pub receive: ReceiveModel,
 }
 
 impl ServiceModel {

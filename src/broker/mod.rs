@@ -19,6 +19,7 @@
 //! and a variant of [`Lease`].
 
 pub mod kafka;
+pub mod sqs;
 
 use crate::sim::Engine;
 
@@ -33,6 +34,15 @@ pub(crate) enum Lease {
         /// Offset in the partition.
         offset: u64,
     },
+    /// A message of an SQS-like queue: its receipt.
+    Sqs {
+        /// Slot in the queue.
+        slot: u32,
+        /// The slot's generation.
+        generation: u32,
+        /// The receive this lease came from (only the latest receipt deletes).
+        receives: u32,
+    },
 }
 
 impl Lease {
@@ -41,6 +51,7 @@ impl Lease {
     pub fn position(&self) -> (u32, u64) {
         match *self {
             Lease::Kafka { partition, offset } => (partition, offset),
+            Lease::Sqs { .. } => (crate::sim::trace::NA32, crate::sim::trace::NA64),
         }
     }
 
@@ -49,6 +60,7 @@ impl Lease {
     pub fn partition(&self) -> Option<u32> {
         match *self {
             Lease::Kafka { partition, .. } => Some(partition),
+            Lease::Sqs { .. } => None,
         }
     }
 }
@@ -73,17 +85,27 @@ impl Engine {
                 let commit = self.model.services[g].commit;
                 self.kafka.groups[g].complete(partition, offset, work.msg.key, commit);
             }
+            Lease::Sqs {
+                slot,
+                generation,
+                receives,
+            } => {
+                self.sqs_release_key(g, work.instance, work.msg.key);
+                self.sqs_delete(g, slot, generation, receives);
+            }
         }
     }
 
     /// The broker hears that a work item of service `g` was dropped without an outcome.
     #[inline]
-    pub(crate) fn release(&mut self, g: usize, lease: &Lease) {
-        match *lease {
+    pub(crate) fn release(&mut self, g: usize, work: &crate::sim::service::Work) {
+        match work.lease {
             Lease::Kafka { partition, .. } => {
                 let gp = &mut self.kafka.groups[g].parts[partition as usize];
                 gp.active = gp.active.saturating_sub(1);
             }
+            // The message stays in flight until its visibility timeout.
+            Lease::Sqs { .. } => self.sqs_release_key(g, work.instance, work.msg.key),
         }
     }
 
@@ -93,6 +115,9 @@ impl Engine {
             Lease::Kafka { partition, offset } => {
                 self.kafka.fate(&self.model, g, partition, offset)
             }
+            Lease::Sqs {
+                slot, generation, ..
+            } => self.sqs_fate(g, slot, generation),
         }
     }
 }

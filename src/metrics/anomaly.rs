@@ -60,6 +60,13 @@ pub enum Cause {
     Retention,
     /// Arrived out of order from upstream.
     Upstream,
+    /// Received again after its visibility timeout expired at this time (ns).
+    VisibilityExpired(u64),
+    /// Read from a standard queue by parallel consumers, which keeps no order.
+    CompetingConsumers,
+    /// Processed after its visibility timeout expired, when another receive had
+    /// processed it already.
+    OutlivedVisibility,
 }
 
 /// One anomaly.
@@ -127,6 +134,31 @@ impl Cause {
             Cause::RetriesExhausted(n) => format!("failed {n} attempts and no dead_letter is set"),
             Cause::Retention => "deleted by retention before it was consumed".to_string(),
             Cause::Upstream => "arrived out of order from upstream".to_string(),
+            Cause::CompetingConsumers => format!(
+                "a standard queue keeps no order across its {} parallel consumers (a FIFO queue with the key as message group would)",
+                s.map_or(1, |s| s.instances * s.concurrency)
+            ),
+            Cause::OutlivedVisibility => {
+                let vt = s
+                    .and_then(|s| s.source.queue())
+                    .and_then(|q| model.queues.get(q))
+                    .map_or(0, |q| q.visibility_timeout);
+                format!(
+                    "processing outlasted the visibility timeout ({}), and another receive processed it first",
+                    crate::time::SimDuration(vt)
+                )
+            }
+            Cause::VisibilityExpired(t) => {
+                let vt = s
+                    .and_then(|s| s.source.queue())
+                    .and_then(|q| model.queues.get(q))
+                    .map_or(0, |q| q.visibility_timeout);
+                format!(
+                    "received again after its visibility timeout ({}) expired at {:.3} s",
+                    crate::time::SimDuration(vt),
+                    t as f64 / 1e9
+                )
+            }
         }
     }
 }
@@ -151,11 +183,14 @@ impl Anomaly {
             AnomalyKind::Lost => format!("msg {} lost", self.msg),
             AnomalyKind::Expired => format!("msg {} expired", self.msg),
         };
+        let at = if self.partition == u32::MAX {
+            String::new()
+        } else {
+            format!(" (partition {}, offset {})", self.partition, self.offset)
+        };
         format!(
-            "{:.3} s {service}: {key}: {what} (partition {}, offset {}), {cause}",
+            "{:.3} s {service}: {key}: {what}{at}, {cause}",
             self.time as f64 / 1e9,
-            self.partition,
-            self.offset
         )
     }
 }

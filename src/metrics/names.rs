@@ -50,6 +50,16 @@ pub enum Metric {
     OrderingViolations,
     /// Time to clear the lag at the current processing rate.
     DrainTime,
+    /// Messages of a queue not visible yet (delay).
+    Delayed,
+    /// Receive calls that returned messages.
+    Receives,
+    /// Receive calls that returned nothing.
+    EmptyReceives,
+    /// Messages visible again after their visibility timeout expired.
+    Redeliveries,
+    /// Sends a FIFO queue dropped as duplicates.
+    Deduplicated,
 }
 
 /// How a metric's value relates to the sampling interval.
@@ -72,6 +82,8 @@ pub enum Scope {
     Producer,
     /// A topic, by its name.
     Topic,
+    /// A queue, by its name.
+    Queue,
     /// A service (a `[[consumer]]`), by its name.
     Service,
     /// One partition of a service's source topic, as `consumer/P`.
@@ -86,6 +98,7 @@ impl Scope {
         match self {
             Scope::Producer => "producer",
             Scope::Topic => "topic",
+            Scope::Queue => "queue",
             Scope::Service => "consumer",
             Scope::Partition => "`consumer/P`",
             Scope::Total => "total",
@@ -128,6 +141,11 @@ impl Metric {
         Metric::Expired,
         Metric::OrderingViolations,
         Metric::DrainTime,
+        Metric::Delayed,
+        Metric::Receives,
+        Metric::EmptyReceives,
+        Metric::Redeliveries,
+        Metric::Deduplicated,
     ];
 
     /// The name exactly as in the CSV's `metric` column.
@@ -155,6 +173,11 @@ impl Metric {
             Metric::Expired => "expired",
             Metric::OrderingViolations => "ordering_violations",
             Metric::DrainTime => "drain_time",
+            Metric::Delayed => "delayed",
+            Metric::Receives => "receives",
+            Metric::EmptyReceives => "empty_receives",
+            Metric::Redeliveries => "redeliveries",
+            Metric::Deduplicated => "deduplicated",
         }
     }
 
@@ -179,8 +202,13 @@ impl Metric {
             | Metric::Duplicates
             | Metric::Lost
             | Metric::Expired
-            | Metric::OrderingViolations => MetricKind::Counter,
-            Metric::InFlight
+            | Metric::OrderingViolations
+            | Metric::Receives
+            | Metric::EmptyReceives
+            | Metric::Redeliveries
+            | Metric::Deduplicated => MetricKind::Counter,
+            Metric::Delayed
+            | Metric::InFlight
             | Metric::Lag
             | Metric::LagTime
             | Metric::QueueDepth
@@ -199,14 +227,21 @@ impl Metric {
     pub fn scopes(self) -> &'static [Scope] {
         use Scope::*;
         match self {
-            Metric::Produced => &[Producer, Topic, Service, Total],
-            Metric::ThroughputIn => &[Topic, Service],
+            Metric::Produced => &[Producer, Topic, Queue, Service, Total],
+            Metric::ThroughputIn => &[Topic, Queue, Service],
             Metric::ThroughputOut => &[Producer, Service],
             Metric::Lag => &[Service, Partition, Total],
-            Metric::LagTime => &[Service, Partition, Topic],
-            Metric::QueueDepth => &[Topic],
+            Metric::LagTime => &[Service, Partition, Topic, Queue],
+            Metric::QueueDepth => &[Topic, Queue],
             Metric::Duplicates => &[Producer, Service, Total],
-            Metric::Expired => &[Topic, Service, Total],
+            Metric::Expired => &[Topic, Queue, Service, Total],
+            Metric::InFlight => &[Queue, Service, Total],
+            Metric::DeadLettered => &[Queue, Service, Total],
+            Metric::Delayed
+            | Metric::Receives
+            | Metric::EmptyReceives
+            | Metric::Redeliveries
+            | Metric::Deduplicated => &[Queue],
             Metric::Delivered
             | Metric::DrainTime
             | Metric::LatencyP50
@@ -215,9 +250,7 @@ impl Metric {
             | Metric::LatencyMax
             | Metric::LatencyMean => &[Service],
             Metric::Processed
-            | Metric::InFlight
             | Metric::Retries
-            | Metric::DeadLettered
             | Metric::DlqDepth
             | Metric::Lost
             | Metric::OrderingViolations => &[Service, Total],
@@ -228,28 +261,34 @@ impl Metric {
     pub fn description(self) -> &'static str {
         match self {
             Metric::Produced => {
-                "messages created / records appended (a consumer sees its source topic's originals)"
+                "messages created / records appended or sent (a consumer sees its source's originals)"
             }
             Metric::ThroughputIn => {
-                "records appended per second (a consumer sees its source topic's originals)"
+                "records appended or sent per second (a consumer sees its source's originals)"
             }
             Metric::ThroughputOut => {
                 "messages sent per second by a producer; processings per second of a consumer"
             }
             Metric::Processed => "successful processings, duplicates included",
             Metric::Delivered => "attempts started",
-            Metric::InFlight => "records being processed",
-            Metric::Lag => "log end offset minus committed offset, summed over partitions",
+            Metric::InFlight => "records being processed (a queue: received, not yet deleted)",
+            Metric::Lag => {
+                "log end offset minus committed offset, summed over partitions (a queue's consumer: messages not yet deleted)"
+            }
             Metric::LagTime => "age of the oldest unconsumed record",
-            Metric::QueueDepth => "records not yet consumed by every group",
+            Metric::QueueDepth => {
+                "records not yet consumed by every group (a queue: visible messages)"
+            }
             Metric::LatencyP50 => "median latency, produce to processed",
             Metric::LatencyP95 => "95th percentile latency, produce to processed",
             Metric::LatencyP99 => "99th percentile latency, produce to processed",
             Metric::LatencyMax => "largest latency, produce to processed",
             Metric::LatencyMean => "mean latency, produce to processed",
             Metric::Retries => "retries scheduled",
-            Metric::DeadLettered => "records sent to the DLQ",
-            Metric::DlqDepth => "depth of the consumer's DLQ topic",
+            Metric::DeadLettered => {
+                "records sent to the DLQ (a queue: moved by its redrive policy)"
+            }
+            Metric::DlqDepth => "depth of the consumer's DLQ topic or queue",
             Metric::Duplicates => {
                 "an effect applied twice in a group (for a producer: records written twice)"
             }
@@ -259,6 +298,13 @@ impl Metric {
                 "same key and group, processed after a message produced later"
             }
             Metric::DrainTime => "lag / current processing rate (`inf` when nothing progresses)",
+            Metric::Delayed => "messages of a queue not visible yet (queue or message delay)",
+            Metric::Receives => "receive calls that returned messages",
+            Metric::EmptyReceives => {
+                "receive calls that returned nothing (what SQS bills without work to show)"
+            }
+            Metric::Redeliveries => "messages visible again after their visibility timeout expired",
+            Metric::Deduplicated => "sends a FIFO queue dropped within its 5-minute window",
         }
     }
 

@@ -60,6 +60,45 @@ pub fn text(engine: &Engine) -> String {
             );
         }
     }
+    if !s.queues.is_empty() {
+        let _ = writeln!(
+            o,
+            "\n{:<18} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>8} {:>7} {:>7} {:>7}",
+            "queue",
+            "sent",
+            "visible",
+            "flight",
+            "oldest s",
+            "receives",
+            "empty",
+            "redeliv",
+            "dedup",
+            "to dlq",
+            "expired"
+        );
+        for q in &s.queues {
+            let name = if q.fifo {
+                format!("{} (fifo)", q.name)
+            } else {
+                q.name.clone()
+            };
+            let _ = writeln!(
+                o,
+                "{:<18} {:>8} {:>8} {:>8} {:>8.3} {:>9} {:>8} {:>8} {:>7} {:>7} {:>7}",
+                name,
+                q.sent,
+                q.visible + q.delayed,
+                q.in_flight,
+                q.oldest_s,
+                q.counters.receives,
+                q.counters.empty_receives,
+                q.counters.redeliveries,
+                q.counters.deduplicated,
+                q.counters.moved_to_dlq,
+                q.expired
+            );
+        }
+    }
     if !s.services.is_empty() {
         let _ = writeln!(
             o,

@@ -61,6 +61,9 @@ pub struct ScenarioFile {
     /// Kafka-like partitioned logs.
     #[serde(default)]
     pub topic: Vec<Topic>,
+    /// SQS-like queues, standard or FIFO.
+    #[serde(default)]
+    pub queue: Vec<Queue>,
     /// Services: each is one consumer group of one or more instances.
     #[serde(default)]
     pub consumer: Vec<Consumer>,
@@ -98,7 +101,7 @@ fn default_seed() -> u64 {
 pub struct Producer {
     /// Unique component name.
     pub name: String,
-    /// The topic it writes to.
+    /// The topic or queue it writes to.
     pub target: String,
     /// Base arrival process.
     pub rate: Rate,
@@ -125,9 +128,20 @@ pub struct Producer {
     /// sends it again after `request_timeout` (default 0).
     #[serde(default)]
     pub ack_loss_rate: Option<f64>,
-    /// Kafka `request.timeout.ms` (default "30s").
+    /// Kafka `request.timeout.ms` (default "30s"); for a queue, how long the client
+    /// waits before it sends again a message whose send it takes as failed.
     #[serde(default)]
     pub request_timeout: Option<Dur>,
+    /// Queue targets: the SQS `DelaySeconds` of every message it sends (0 to 15
+    /// minutes; standard queues only, FIFO queues take only a per-queue delay).
+    #[serde(default)]
+    pub delay: Option<Dur>,
+    /// Queue targets: probability that the client sends a message again after
+    /// `request_timeout` with the same deduplication id, as an SDK does when a response
+    /// is lost (default 0). A FIFO queue drops it within its 5-minute window; a
+    /// standard queue delivers it twice.
+    #[serde(default)]
+    pub duplicate_rate: Option<f64>,
 }
 
 /// Arrival process of a producer.
@@ -292,13 +306,71 @@ pub enum PartitionerKind {
     Sticky,
 }
 
+/// `[[queue]]`: an SQS-like queue, standard (at-least-once, best-effort order) or FIFO
+/// (strict order per message group, deduplication).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Queue {
+    /// Unique component name.
+    pub name: String,
+    /// A FIFO queue (default false: a standard queue).
+    #[serde(default)]
+    pub fifo: Option<bool>,
+    /// How long a received message stays invisible to other receives (default "30s",
+    /// at most "12h").
+    #[serde(default)]
+    pub visibility_timeout: Option<Dur>,
+    /// How long a message is kept (default "4d", from "60s" to "14d").
+    #[serde(default)]
+    pub retention: Option<Dur>,
+    /// Delay before a sent message becomes visible (default 0, at most "15m").
+    #[serde(default)]
+    pub delay: Option<Dur>,
+    /// `ReceiveMessageWaitTimeSeconds`: long polling when above 0 (default 0, short
+    /// polling; at most "20s").
+    #[serde(default)]
+    pub wait_time: Option<Dur>,
+    /// Redrive policy: the dead-letter queue and the receives after which a message
+    /// moves there.
+    #[serde(default)]
+    pub dead_letter: Option<Redrive>,
+    /// FIFO: deduplicate by a hash of the body instead of an explicit id (default false).
+    #[serde(default)]
+    pub content_based_deduplication: Option<bool>,
+    /// FIFO: whether deduplication ids are unique per queue or per message group
+    /// (default queue).
+    #[serde(default)]
+    pub deduplication_scope: Option<DedupScope>,
+}
+
+/// A queue's redrive policy.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Redrive {
+    /// The dead-letter queue (of the same kind: standard or FIFO).
+    pub queue: String,
+    /// Receives before the move (1 to 1000): the message is received this many times
+    /// and moved on the next receive.
+    pub max_receive_count: u32,
+}
+
+/// Where FIFO deduplication ids are unique.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DedupScope {
+    /// One id space for the whole queue.
+    Queue,
+    /// One id space per message group.
+    MessageGroup,
+}
+
 /// `[[consumer]]`: a service, i.e. one consumer group of `instances` instances.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Consumer {
     /// Unique component name; instances are `name#1` .. `name#N`.
     pub name: String,
-    /// The topic it consumes.
+    /// The topic or queue it consumes.
     pub source: String,
     /// Consumer group id (default: the consumer's name).
     #[serde(default)]
@@ -338,12 +410,39 @@ pub struct Consumer {
     /// Retries of failed records; absent means one attempt.
     #[serde(default)]
     pub retry: Option<Retry>,
-    /// Topic that receives records whose last attempt failed.
+    /// Topic or queue that receives records whose last attempt failed.
     #[serde(default)]
     pub dead_letter: Option<String>,
+    /// Queue sources: messages asked for in one receive (`MaxNumberOfMessages`, 1 to
+    /// 10, default 1). They wait in the instance for a free slot, their visibility
+    /// timeout running.
+    #[serde(default)]
+    pub batch_size: Option<u32>,
+    /// Queue sources: `WaitTimeSeconds` of each receive, overriding the queue's
+    /// `wait_time` (0 is short polling, at most "20s").
+    #[serde(default)]
+    pub wait_time: Option<Dur>,
+    /// Queue sources: after a short poll that found nothing, how long an instance waits
+    /// before it asks again (default "1s").
+    #[serde(default)]
+    pub poll_interval: Option<Dur>,
+    /// Queue sources: while a message is processed, extend its visibility every
+    /// `every` to `timeout` from the call (`ChangeMessageVisibility`).
+    #[serde(default)]
+    pub visibility_heartbeat: Option<Heartbeat>,
     /// Follow-up events published after each successful processing.
     #[serde(default)]
     pub emits: Vec<Emit>,
+}
+
+/// A visibility heartbeat.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Heartbeat {
+    /// Period of the calls, from the start of processing.
+    pub every: Dur,
+    /// The visibility timeout each call sets, counted from the call.
+    pub timeout: Dur,
 }
 
 /// What may run in parallel inside an instance.
@@ -462,7 +561,7 @@ pub enum Backoff {
 pub struct Emit {
     /// Event name.
     pub event: String,
-    /// Topic it is published to.
+    /// Topic or queue it is published to.
     pub target: String,
 }
 

@@ -41,7 +41,9 @@ pub const MAX_RATE: f64 = 10_000_000.0;
 pub const MAX_ATTEMPTS: u32 = 1_000;
 
 /// The sections a scenario file may have.
-const SECTIONS: [&str; 5] = ["scenario", "producer", "topic", "consumer", "fault"];
+const SECTIONS: [&str; 6] = [
+    "scenario", "producer", "topic", "queue", "consumer", "fault",
+];
 
 /// Parses and validates a scenario. `path` is only used in messages.
 pub fn load_str(path: &str, text: &str) -> Result<Model, ScenarioError> {
@@ -129,19 +131,33 @@ fn load_inner<'i>(text: &'i str, flags: &[Flag<'i>], cx: &mut Cx) -> Option<Mode
     let scenario = scenario_elem(root, cx);
     let producers: Vec<Elem<'_, '_, f::Producer>> = elements(root, "producer", cx);
     let topics: Vec<Elem<'_, '_, f::Topic>> = elements(root, "topic", cx);
+    let queues: Vec<Elem<'_, '_, f::Queue>> = elements(root, "queue", cx);
     let consumers: Vec<Elem<'_, '_, f::Consumer>> = elements(root, "consumer", cx);
     let faults: Vec<Elem<'_, '_, f::Fault>> = elements(root, "fault", cx);
 
-    claim_names(text, &producers, &topics, &consumers, cx);
-    let topic_index = TopicIndex::new(&topics);
+    claim_names(text, &producers, &topics, &queues, &consumers, cx);
+    let channels = Channels::new(&topics, &queues);
     let until = flags.iter().find(|f| matches!(f.target, Target::Until));
     let times = run_times(scenario.as_ref(), until, cx);
     let mut events = Events::default();
     let mut topic_models = topic_models(&topics, cx);
-    let (producer_models, keys) =
-        producer_models(&producers, times.declared, &topic_index, &mut events, cx);
-    let service_models =
-        service_models(&consumers, &topic_index, &mut topic_models, &mut events, cx);
+    let mut queue_models = queue_models(&queues, &channels, cx);
+    let (producer_models, keys) = producer_models(
+        &producers,
+        times.declared,
+        &channels,
+        &queue_models,
+        &mut events,
+        cx,
+    );
+    let service_models = service_models(
+        &consumers,
+        &channels,
+        &mut topic_models,
+        &mut queue_models,
+        &mut events,
+        cx,
+    );
     let fault_models = fault_models(&faults, &service_models, times.declared, cx);
     note_flags(root, flags, &mut cx.problems);
 
@@ -156,6 +172,7 @@ fn load_inner<'i>(text: &'i str, flags: &[Flag<'i>], cx: &mut Cx) -> Option<Mode
         metrics_interval: times.interval,
         producers: producer_models,
         topics: topic_models,
+        queues: queue_models,
         services: service_models,
         faults: fault_models,
         keys,
@@ -246,6 +263,7 @@ fn claim_names(
     text: &str,
     producers: &[Elem<'_, '_, f::Producer>],
     topics: &[Elem<'_, '_, f::Topic>],
+    queues: &[Elem<'_, '_, f::Queue>],
     consumers: &[Elem<'_, '_, f::Consumer>],
     cx: &mut Cx,
 ) {
@@ -256,6 +274,11 @@ fn claim_names(
             topics
                 .iter()
                 .map(|t| (t.v.name.as_str(), t.span(&["name"]))),
+        )
+        .chain(
+            queues
+                .iter()
+                .map(|q| (q.v.name.as_str(), q.span(&["name"]))),
         )
         .chain(
             consumers
@@ -274,13 +297,13 @@ fn claim_names(
         if let Some(first) = names.get(name) {
             let help = match first {
                 Some(f) if is_flag_span(f) => {
-                    "it is first given by a --set; producers, topics and consumers share one namespace"
+                    "it is first given by a --set; producers, topics, queues and consumers share one namespace"
                         .to_string()
                 }
                 _ => {
                     let line = first.as_ref().map_or(0, |f| line_col(text, f.start).0);
                     format!(
-                        "it is first used on line {line}; producers, topics and consumers share one namespace"
+                        "it is first used on line {line}; producers, topics, queues and consumers share one namespace"
                     )
                 }
             };
@@ -294,48 +317,79 @@ fn claim_names(
     }
 }
 
-/// Topic names to indices, for the references of producers and consumers.
-struct TopicIndex<'a> {
-    idx: BTreeMap<&'a str, usize>,
+/// Topic and queue names to channels, for the references of producers and consumers.
+struct Channels<'a> {
+    idx: BTreeMap<&'a str, Channel>,
 }
 
-impl<'a> TopicIndex<'a> {
-    fn new(topics: &'a [Elem<'_, '_, f::Topic>]) -> TopicIndex<'a> {
-        TopicIndex {
-            idx: topics
-                .iter()
-                .enumerate()
-                .map(|(i, t)| (t.v.name.as_str(), i))
-                .collect(),
+impl<'a> Channels<'a> {
+    fn new(
+        topics: &'a [Elem<'_, '_, f::Topic>],
+        queues: &'a [Elem<'_, '_, f::Queue>],
+    ) -> Channels<'a> {
+        let topics = topics
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.v.name.as_str(), Channel::Topic(i)));
+        let queues = queues
+            .iter()
+            .enumerate()
+            .map(|(i, q)| (q.v.name.as_str(), Channel::Queue(i)));
+        // A name used twice is reported by `claim_names`; the first one wins here.
+        let mut idx = BTreeMap::new();
+        for (name, ch) in topics.chain(queues) {
+            idx.entry(name).or_insert(ch);
         }
+        Channels { idx }
     }
 
-    /// The topic `name` refers to (as its `what`, e.g. "target"); reports a dangling
-    /// reference unless the topic was refused already.
+    /// The topic or queue `name` refers to (as its `what`, e.g. "target"); reports a
+    /// dangling reference unless the element was refused already.
     fn find(
         &self,
         name: &str,
         span: Option<Range<usize>>,
         what: &str,
         cx: &mut Cx,
-    ) -> Option<usize> {
+    ) -> Option<Channel> {
         match self.idx.get(name) {
-            Some(&i) => Some(i),
-            None if cx.is_broken("topic", name) => None,
+            Some(&c) => Some(c),
+            None if cx.is_broken("topic", name) || cx.is_broken("queue", name) => None,
             None => {
                 let names: Vec<&str> = self.idx.keys().copied().collect();
                 let known: Vec<String> = names.iter().map(|k| format!("`{k}`")).collect();
                 cx.err_help(
                     span,
-                    format!("{what} `{name}` is not a topic"),
+                    format!("{what} `{name}` is not a topic or queue"),
                     match suggest(name, &names) {
-                        _ if known.is_empty() => "declare it with [[topic]] name = ...".to_string(),
-                        Some(close) => {
-                            format!("did you mean `{close}`? known topics: {}", known.join(", "))
+                        _ if known.is_empty() => {
+                            "declare it with [[topic]] name = ... or [[queue]] name = ..."
+                                .to_string()
                         }
-                        None => format!("known topics: {}", known.join(", ")),
+                        Some(close) => format!(
+                            "did you mean `{close}`? known topics and queues: {}",
+                            known.join(", ")
+                        ),
+                        None => format!("known topics and queues: {}", known.join(", ")),
                     },
                 );
+                None
+            }
+        }
+    }
+
+    /// The queue `name` refers to; reports a topic or an unknown name.
+    fn find_queue(
+        &self,
+        name: &str,
+        span: Option<Range<usize>>,
+        what: &str,
+        cx: &mut Cx,
+    ) -> Option<QueueIdx> {
+        match self.find(name, span.clone(), what, cx)? {
+            Channel::Queue(q) => Some(q),
+            Channel::Topic(_) => {
+                cx.err(span, format!("{what} `{name}` is a topic, not a queue"));
                 None
             }
         }
@@ -468,19 +522,158 @@ fn topic_models(topics: &[Elem<'_, '_, f::Topic>], cx: &mut Cx) -> Vec<TopicMode
     topic_models
 }
 
+/// SQS's limits on queue attributes, in nanoseconds.
+const SQS_MAX_VISIBILITY: u64 = 12 * 3_600 * NS;
+const SQS_MIN_RETENTION: u64 = 60 * NS;
+const SQS_MAX_RETENTION: u64 = 14 * 86_400 * NS;
+const SQS_MAX_DELAY: u64 = 15 * 60 * NS;
+const SQS_MAX_WAIT: u64 = 20 * NS;
+const SQS_MAX_BATCH: u32 = 10;
+const SQS_MAX_RECEIVE_COUNT: u32 = 1_000;
+const NS: u64 = 1_000_000_000;
+
+/// Checks a duration against SQS's range for an attribute.
+fn check_range(cx: &mut Cx, span: Option<Range<usize>>, what: &str, v: u64, min: u64, max: u64) {
+    if v < min || v > max {
+        cx.err(
+            span,
+            format!(
+                "{what} must be between {} and {} (SQS's limits), found {}",
+                SimDuration(min),
+                SimDuration(max),
+                SimDuration(v)
+            ),
+        );
+    }
+}
+
+/// `[[queue]]`: SQS's attribute ranges, FIFO-only options, the redrive policy (a
+/// dead-letter queue of the same kind). Readers are added by [`service_models`].
+fn queue_models(
+    queues: &[Elem<'_, '_, f::Queue>],
+    channels: &Channels<'_>,
+    cx: &mut Cx,
+) -> Vec<QueueModel> {
+    let mut models: Vec<QueueModel> = Vec::new();
+    for q in queues {
+        let fifo = q.v.fifo.unwrap_or(false);
+        let visibility_timeout = q.v.visibility_timeout.map_or(30 * NS, |d| d.0.0);
+        check_range(
+            cx,
+            q.span(&["visibility_timeout"]),
+            "visibility_timeout",
+            visibility_timeout,
+            0,
+            SQS_MAX_VISIBILITY,
+        );
+        let retention = q.v.retention.map_or(4 * 86_400 * NS, |d| d.0.0);
+        check_range(
+            cx,
+            q.span(&["retention"]),
+            "retention",
+            retention,
+            SQS_MIN_RETENTION,
+            SQS_MAX_RETENTION,
+        );
+        let delay = q.v.delay.map_or(0, |d| d.0.0);
+        check_range(cx, q.span(&["delay"]), "delay", delay, 0, SQS_MAX_DELAY);
+        let wait_time = q.v.wait_time.map_or(0, |d| d.0.0);
+        check_range(
+            cx,
+            q.span(&["wait_time"]),
+            "wait_time",
+            wait_time,
+            0,
+            SQS_MAX_WAIT,
+        );
+        for (key, given) in [
+            (
+                "content_based_deduplication",
+                q.v.content_based_deduplication.is_some(),
+            ),
+            ("deduplication_scope", q.v.deduplication_scope.is_some()),
+        ] {
+            if given && !fifo {
+                cx.err_help(
+                    q.span(&[key]),
+                    format!("{key} applies to FIFO queues only"),
+                    "set fifo = true, or remove it",
+                );
+            }
+        }
+        let redrive = q.v.dead_letter.as_ref().and_then(|r| {
+            let span = q.span(&["dead_letter", "queue"]);
+            let n = r.max_receive_count;
+            if n == 0 || n > SQS_MAX_RECEIVE_COUNT {
+                cx.err(
+                    q.span(&["dead_letter", "max_receive_count"]),
+                    format!(
+                        "max_receive_count must be between 1 and {SQS_MAX_RECEIVE_COUNT}, found {n}"
+                    ),
+                );
+            }
+            let d = channels.find_queue(&r.queue, span.clone(), "dead_letter queue", cx)?;
+            // The kinds are compared once every queue is known, below.
+            if d == models.len() {
+                cx.err(span, "a queue cannot be its own dead-letter queue");
+                return None;
+            }
+            Some((d, n.clamp(1, SQS_MAX_RECEIVE_COUNT)))
+        });
+        models.push(QueueModel {
+            name: q.v.name.clone(),
+            fifo,
+            visibility_timeout,
+            retention,
+            delay,
+            wait_time,
+            redrive,
+            content_dedup: q.v.content_based_deduplication.unwrap_or(false),
+            dedup_scope: q.v.deduplication_scope.unwrap_or(DedupScope::Queue),
+            reader: None,
+            dlq_of: Vec::new(),
+        });
+    }
+    // Kinds must match: SQS requires a FIFO queue's dead-letter queue to be FIFO, and a
+    // standard queue's to be standard.
+    for (i, q) in queues.iter().enumerate() {
+        let Some((d, _)) = models[i].redrive else {
+            continue;
+        };
+        if models[d].fifo != models[i].fifo {
+            let kind = |f: bool| if f { "FIFO" } else { "standard" };
+            cx.err_help(
+                q.span(&["dead_letter", "queue"]),
+                format!(
+                    "the dead-letter queue of a {} queue must be {} too, and `{}` is {}",
+                    kind(models[i].fifo),
+                    kind(models[i].fifo),
+                    models[d].name,
+                    kind(models[d].fifo)
+                ),
+                "SQS requires a dead-letter queue of the same kind as its source",
+            );
+        }
+        models[d].dlq_of.push(i);
+    }
+    models
+}
+
 /// `[[producer]]`: target, rate, phases, keys (into one key table) and the producer
 /// settings; the event each one emits is numbered in `events`.
 fn producer_models(
     producers: &[Elem<'_, '_, f::Producer>],
     duration: SimDuration,
-    topics: &TopicIndex<'_>,
+    channels: &Channels<'_>,
+    queues: &[QueueModel],
     events: &mut Events,
     cx: &mut Cx,
 ) -> (Vec<ProducerModel>, KeyTable) {
     let mut keys = KeyTable::default();
     let mut producer_models = Vec::new();
     for p in producers {
-        let topic = topics.find(&p.v.target, p.span(&["target"]), "target", cx);
+        let target = channels.find(&p.v.target, p.span(&["target"]), "target", cx);
+        check_producer_keys(p, target, queues, cx);
         let rate = p.v.rate.per_second;
         if !(rate.is_finite() && rate > 0.0 && rate <= MAX_RATE) {
             cx.err(
@@ -500,10 +693,19 @@ fn producer_models(
             "ack_loss_rate",
             ack_loss_rate,
         );
+        let duplicate_rate = p.v.duplicate_rate.unwrap_or(0.0);
+        check_prob(
+            cx,
+            p.span(&["duplicate_rate"]),
+            "duplicate_rate",
+            duplicate_rate,
+        );
+        let delay = p.v.delay.map_or(0, |d| d.0.0);
+        check_range(cx, p.span(&["delay"]), "delay", delay, 0, SQS_MAX_DELAY);
         let event = events.id(p.v.event.as_deref().unwrap_or(super::format::DEFAULT_EVENT));
         producer_models.push(ProducerModel {
             name: p.v.name.clone(),
-            topic: topic.unwrap_or(0),
+            target: target.unwrap_or(Channel::Topic(0)),
             dist: p.v.rate.dist.unwrap_or(RateDist::Poisson),
             base_rate: rate,
             phases,
@@ -517,9 +719,74 @@ fn producer_models(
                 .v
                 .request_timeout
                 .map_or(SimDuration::from_secs(30), |d| d.0),
+            delay,
+            duplicate_rate,
         });
     }
     (producer_models, keys)
+}
+
+/// A producer's keys that only one kind of target takes: Kafka's producer settings for
+/// topics, SQS's send options for queues; a FIFO queue needs message group ids (keys)
+/// and takes no per-message delay.
+fn check_producer_keys(
+    p: &Elem<'_, '_, f::Producer>,
+    target: Option<Channel>,
+    queues: &[QueueModel],
+    cx: &mut Cx,
+) {
+    let v = &p.v;
+    match target {
+        Some(Channel::Topic(_)) => {
+            for (key, given) in [
+                ("delay", v.delay.is_some()),
+                ("duplicate_rate", v.duplicate_rate.is_some()),
+            ] {
+                if given {
+                    cx.err_help(
+                        p.span(&[key]),
+                        format!("{key} applies to producers that write to a queue"),
+                        "for a topic, a lost ack with idempotent = false duplicates a record: see ack_loss_rate",
+                    );
+                }
+            }
+        }
+        Some(Channel::Queue(q)) => {
+            for (key, given) in [
+                ("acks", v.acks.is_some()),
+                ("idempotent", v.idempotent.is_some()),
+                ("retries", v.retries.is_some()),
+                ("ack_loss_rate", v.ack_loss_rate.is_some()),
+            ] {
+                if given {
+                    cx.err_help(
+                        p.span(&[key]),
+                        format!(
+                            "{key} is a Kafka producer setting, and `{}` is a queue",
+                            v.target
+                        ),
+                        "for a queue, duplicate_rate sends a message twice",
+                    );
+                }
+            }
+            let Some(qm) = queues.get(q) else { return };
+            if qm.fifo && v.keys.is_none() {
+                cx.err_help(
+                    p.span(&["target"]),
+                    format!("`{}` is a FIFO queue, and every message sent to it needs a message group id", v.target),
+                    "give the producer keys: the key is the message group id",
+                );
+            }
+            if qm.fifo && v.delay.is_some() {
+                cx.err_help(
+                    p.span(&["delay"]),
+                    "FIFO queues take no per-message delay",
+                    "set the queue's delay instead",
+                );
+            }
+        }
+        None => {}
+    }
 }
 
 /// A producer's `phases`: rates in range, in order of `at`, within the run.
@@ -581,15 +848,18 @@ fn phase_models(
 /// its source topic's readers in `topic_models`.
 fn service_models(
     consumers: &[Elem<'_, '_, f::Consumer>],
-    topics: &TopicIndex<'_>,
+    channels: &Channels<'_>,
     topic_models: &mut [TopicModel],
+    queue_models: &mut [QueueModel],
     events: &mut Events,
     cx: &mut Cx,
 ) -> Vec<ServiceModel> {
     let mut service_models: Vec<ServiceModel> = Vec::new();
     let mut group_ids: BTreeMap<String, ()> = BTreeMap::new();
     for c in consumers {
-        let topic = topics.find(&c.v.source, c.span(&["source"]), "source", cx);
+        let source = channels.find(&c.v.source, c.span(&["source"]), "source", cx);
+        check_consumer_keys(c, source, cx);
+        let receive = receive_model(c, source, queue_models, cx);
         let group_id = c.v.group.clone().unwrap_or_else(|| c.v.name.clone());
         if group_ids.insert(group_id.clone(), ()).is_some() {
             cx.err_help(
@@ -621,16 +891,16 @@ fn service_models(
         let dead_letter =
             c.v.dead_letter
                 .as_ref()
-                .and_then(|d| topics.find(d, c.span(&["dead_letter"]), "dead_letter", cx));
-        if let (Some(d), Some(t)) = (dead_letter, topic)
+                .and_then(|d| channels.find(d, c.span(&["dead_letter"]), "dead_letter", cx));
+        if let (Some(d), Some(t)) = (dead_letter, source)
             && d == t
         {
             cx.err(
                 c.span(&["dead_letter"]),
-                "dead_letter must differ from the source topic",
+                "dead_letter must differ from the source",
             );
         }
-        let emits = emit_models(c, topics, events, cx);
+        let emits = emit_models(c, channels, events, cx);
         let commit_interval =
             c.v.commit_interval
                 .map_or(SimDuration::from_secs(5), |d| d.0);
@@ -644,20 +914,34 @@ fn service_models(
             c.v.session_timeout
                 .map_or(SimDuration::from_secs(45), |d| d.0);
         let g = service_models.len();
-        if let Some(t) = topic {
-            let readers = &mut topic_models[t].readers;
-            readers.push(g);
-            if readers.len() > MAX_READERS_PER_TOPIC {
-                cx.err(
-                    c.span(&["source"]),
-                    format!("at most {MAX_READERS_PER_TOPIC} consumers may read one topic"),
-                );
+        match source {
+            Some(Channel::Topic(t)) => {
+                let readers = &mut topic_models[t].readers;
+                readers.push(g);
+                if readers.len() > MAX_READERS_PER_TOPIC {
+                    cx.err(
+                        c.span(&["source"]),
+                        format!("at most {MAX_READERS_PER_TOPIC} consumers may read one topic"),
+                    );
+                }
             }
+            Some(Channel::Queue(q)) => match queue_models[q].reader {
+                Some(first) => cx.err_help(
+                    c.span(&["source"]),
+                    format!(
+                        "queue `{}` is consumed by `{}` already",
+                        queue_models[q].name, service_models[first].name
+                    ),
+                    "consumers of one queue compete for its messages: make them instances of one consumer, or fan out with a queue per consumer",
+                ),
+                None => queue_models[q].reader = Some(g),
+            },
+            None => {}
         }
         service_models.push(ServiceModel {
             name: c.v.name.clone(),
             group_id,
-            topic: topic.unwrap_or(0),
+            source: source.unwrap_or(Channel::Topic(0)),
             instances: instances.clamp(1, MAX_INSTANCES),
             concurrency: concurrency.clamp(1, MAX_CONCURRENCY),
             ordering: c.v.ordering.unwrap_or(Ordering::Partition),
@@ -675,18 +959,124 @@ fn service_models(
             retry,
             dead_letter,
             emits,
+            receive,
         });
     }
     service_models
 }
 
+/// Keys of a consumer that only one kind of source takes: Kafka's group settings for a
+/// topic, SQS's receive settings for a queue.
+fn check_consumer_keys(c: &Elem<'_, '_, f::Consumer>, source: Option<Channel>, cx: &mut Cx) {
+    let v = &c.v;
+    let (wrong, kind, help): (Vec<(&str, bool)>, &str, &str) = match source {
+        Some(Channel::Topic(_)) => (
+            vec![
+                ("batch_size", v.batch_size.is_some()),
+                ("wait_time", v.wait_time.is_some()),
+                ("poll_interval", v.poll_interval.is_some()),
+                ("visibility_heartbeat", v.visibility_heartbeat.is_some()),
+            ],
+            "an SQS receive setting",
+            "it applies to consumers of a queue",
+        ),
+        Some(Channel::Queue(_)) => (
+            vec![
+                ("group", v.group.is_some()),
+                ("ordering", v.ordering.is_some()),
+                ("commit", v.commit.is_some()),
+                ("commit_interval", v.commit_interval.is_some()),
+                ("assignor", v.assignor.is_some()),
+                ("session_timeout", v.session_timeout.is_some()),
+                ("rebalance_time", v.rebalance_time.is_some()),
+            ],
+            "a Kafka consumer-group setting",
+            "a queue consumer deletes each message it processed; a FIFO queue keeps order per message group",
+        ),
+        None => return,
+    };
+    for (key, given) in wrong {
+        if given {
+            cx.err_help(
+                c.span(&[key]),
+                format!(
+                    "{key} is {kind}, and `{}` is a {}",
+                    v.source,
+                    source.map_or("", Channel::kind)
+                ),
+                help,
+            );
+        }
+    }
+}
+
+/// How a queue consumer receives: batch size, polling, heartbeat, in SQS's ranges.
+fn receive_model(
+    c: &Elem<'_, '_, f::Consumer>,
+    source: Option<Channel>,
+    queues: &[QueueModel],
+    cx: &mut Cx,
+) -> ReceiveModel {
+    let v = &c.v;
+    let batch_size = v.batch_size.unwrap_or(1);
+    if batch_size == 0 || batch_size > SQS_MAX_BATCH {
+        cx.err(
+            c.span(&["batch_size"]),
+            format!("batch_size must be between 1 and {SQS_MAX_BATCH}, found {batch_size}"),
+        );
+    }
+    let queue_wait = source
+        .and_then(Channel::queue)
+        .and_then(|q| queues.get(q))
+        .map_or(0, |q| q.wait_time);
+    let wait_time = v.wait_time.map_or(queue_wait, |d| d.0.0);
+    check_range(
+        cx,
+        c.span(&["wait_time"]),
+        "wait_time",
+        wait_time,
+        0,
+        SQS_MAX_WAIT,
+    );
+    let poll_interval = v.poll_interval.map_or(NS, |d| d.0.0);
+    if poll_interval == 0 {
+        cx.err(
+            c.span(&["poll_interval"]),
+            "poll_interval must be longer than 0",
+        );
+    }
+    let heartbeat = v.visibility_heartbeat.as_ref().map(|h| {
+        if h.every.0.0 == 0 {
+            cx.err(
+                c.span(&["visibility_heartbeat", "every"]),
+                "visibility_heartbeat every must be longer than 0",
+            );
+        }
+        check_range(
+            cx,
+            c.span(&["visibility_heartbeat", "timeout"]),
+            "visibility_heartbeat timeout",
+            h.timeout.0.0,
+            0,
+            SQS_MAX_VISIBILITY,
+        );
+        (h.every.0.0.max(1), h.timeout.0.0)
+    });
+    ReceiveModel {
+        batch_size: batch_size.clamp(1, SQS_MAX_BATCH),
+        wait_time,
+        poll_interval: poll_interval.max(1),
+        heartbeat,
+    }
+}
+
 /// A consumer's `emits`: (event number, target topic) for each target that resolves.
 fn emit_models(
     c: &Elem<'_, '_, f::Consumer>,
-    topics: &TopicIndex<'_>,
+    channels: &Channels<'_>,
     events: &mut Events,
     cx: &mut Cx,
-) -> Vec<(EventIdx, usize)> {
+) -> Vec<(EventIdx, Channel)> {
     let emit_trees = c
         .tree
         .get_ref()
@@ -698,7 +1088,7 @@ fn emit_models(
             .and_then(|a| a.get(i))
             .and_then(|v| v.get_ref().get("target"))
             .map(|v| v.span());
-        if let Some(t) = topics.find(&e.target, span, "emits target", cx) {
+        if let Some(t) = channels.find(&e.target, span, "emits target", cx) {
             emits.push((events.id(&e.event), t));
         }
     }
@@ -1089,7 +1479,7 @@ fn explain(msg: &str) -> Explained {
             "rate" => Some("rate = { per_second = 100 }"),
             "per_second" => Some("per_second = 100"),
             "processing" => Some("processing = { dist = \"exponential\", mean = \"2ms\" }"),
-            "source" => Some("source = \"<topic>\""),
+            "source" => Some("source = \"<topic or queue>\""),
             "dist" => Some("dist = \"exponential\""),
             _ => None,
         };

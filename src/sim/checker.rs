@@ -80,6 +80,11 @@ impl Engine {
                 Cause::Retried(work.attempt)
             } else if spec.concurrency > 1 && spec.ordering == Ordering::Unordered {
                 Cause::Concurrent
+            } else if let Some(q) = spec.source.queue()
+                && !self.model.queues[q].fifo
+                && spec.instances * spec.concurrency > 1
+            {
+                Cause::CompetingConsumers
             } else {
                 Cause::Upstream
             };

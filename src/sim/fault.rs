@@ -8,6 +8,7 @@ use super::queue::Ev;
 use super::service::WorkState;
 use super::trace::TraceKind;
 use crate::metrics::Cause;
+use crate::model::Channel;
 
 impl Engine {
     /// Fault `f` starts (`start`) or ends.
@@ -39,10 +40,18 @@ impl Engine {
                 inst.incarnation = inst.incarnation.wrapping_add(1);
                 any = true;
                 let incarnation = inst.incarnation;
-                self.kafka_member_up(g, i, incarnation);
-                self.tr_instance(TraceKind::Restart, g, i as u32);
+                match self.model.services[g].source {
+                    Channel::Topic(_) => {
+                        self.kafka_member_up(g, i, incarnation);
+                        self.tr_instance(TraceKind::Restart, g, i as u32);
+                    }
+                    Channel::Queue(_) => {
+                        self.tr_instance(TraceKind::Restart, g, i as u32);
+                        self.try_dispatch(g, i);
+                    }
+                }
             }
-            if any {
+            if any && self.model.services[g].source.topic().is_some() {
                 self.kafka_members_changed(g);
             }
         }
@@ -65,7 +74,7 @@ impl Engine {
                 self.services[g].running -= 1;
             }
             if !work.stale {
-                self.release(g, &work.lease);
+                self.release(g, &work);
             }
             self.free_work(g, w);
             self.abandon(g, &work, cause);
@@ -76,6 +85,9 @@ impl Engine {
         inst.ready.clear();
         inst.incarnation = inst.incarnation.wrapping_add(1);
         let incarnation = inst.incarnation;
-        self.kafka_member_down(g, i, incarnation, cause);
+        match self.model.services[g].source {
+            Channel::Topic(_) => self.kafka_member_down(g, i, incarnation, cause),
+            Channel::Queue(_) => self.sqs_member_down(g, i),
+        }
     }
 }

@@ -33,6 +33,7 @@ pub mod trace;
 use std::sync::Arc;
 
 use crate::broker::kafka::Kafka;
+use crate::broker::sqs::Sqs;
 use crate::metrics::{Anomaly, Row};
 use crate::model::*;
 use checker::Checker;
@@ -73,9 +74,10 @@ pub(crate) struct Plan {
     /// Rate segments per producer: (start ns, rate at start /s, end ns, rate at end /s).
     pub segments: Vec<Vec<(u64, f64, u64, f64)>>,
     pub component_names: Vec<String>,
-    /// Component index of producer 0, topic 0, service 0.
+    /// Component index of producer 0, topic 0, queue 0, service 0.
     pub producer_comp: u32,
     pub topic_comp: u32,
+    pub queue_comp: u32,
     pub service_comp: u32,
 }
 
@@ -93,6 +95,8 @@ pub struct Engine {
     pub(crate) producers: Vec<ProducerState>,
     /// Kafka-like topics and the consumer groups of the services that read them.
     pub(crate) kafka: Kafka,
+    /// SQS-like queues and the receive state of the services that read them.
+    pub(crate) sqs: Sqs,
     /// One per consuming service (`[[consumer]]`), in model order.
     pub(crate) services: Vec<Service>,
     pub(crate) checker: Checker,
@@ -110,6 +114,8 @@ impl Engine {
         names.extend(model.producers.iter().map(|p| p.name.clone()));
         let topic_comp = names.len() as u32;
         names.extend(model.topics.iter().map(|t| t.name.clone()));
+        let queue_comp = names.len() as u32;
+        names.extend(model.queues.iter().map(|q| q.name.clone()));
         let service_comp = names.len() as u32;
         names.extend(model.services.iter().map(|g| g.name.clone()));
         let segments = model
@@ -123,11 +129,13 @@ impl Engine {
             component_names: names,
             producer_comp,
             topic_comp,
+            queue_comp,
             service_comp,
         });
         let mut e = Engine {
             producers: producer::states(&model),
             kafka: Kafka::new(&model),
+            sqs: Sqs::new(&model),
             services: model
                 .services
                 .iter()
@@ -151,7 +159,14 @@ impl Engine {
 
     fn init(&mut self) {
         for g in 0..self.services.len() {
-            self.kafka_join(g);
+            match self.model.services[g].source {
+                crate::model::Channel::Topic(_) => self.kafka_join(g),
+                crate::model::Channel::Queue(_) => {
+                    for i in 0..self.services[g].insts.len() {
+                        self.try_dispatch(g, i);
+                    }
+                }
+            }
         }
         for p in 0..self.producers.len() {
             if let Some(t) = self.next_arrival(p, 0) {
@@ -360,6 +375,7 @@ impl Engine {
                 instance,
                 stamp,
             } => self.on_kafka_timer(timer, group as usize, instance as usize, stamp),
+            Ev::Sqs { timer, a, b, stamp } => self.on_sqs_timer(timer, a, b, stamp),
             Ev::Sample => self.on_sample(),
         }
     }

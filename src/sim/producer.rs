@@ -27,8 +27,8 @@ pub(crate) struct Resend {
 pub(crate) struct ProducerState {
     arrivals: Stream,
     keys_rng: Stream,
-    /// How its records are spread over its topic's partitions.
-    part: Partitioner,
+    /// How its records are spread over its topic's partitions (a topic target only).
+    part: Option<Partitioner>,
     ack_rng: Stream,
     keys: Option<(KeyId, KeySampler)>,
     resend: Vec<Option<Resend>>,
@@ -47,10 +47,9 @@ pub(crate) fn states(model: &Model) -> Vec<ProducerState> {
                 let space = model.keys.spaces.get(k.space)?;
                 Some((space.base, KeySampler::new(k.dist, space.count)))
             });
-            let part = Partitioner::new(
-                rng::stream(seed, &p.name, "partition"),
-                &model.topics[p.topic],
-            );
+            let part = p.target.topic().map(|t| {
+                Partitioner::new(rng::stream(seed, &p.name, "partition"), &model.topics[t])
+            });
             ProducerState {
                 arrivals: rng::stream(seed, &p.name, "arrivals"),
                 keys_rng: rng::stream(seed, &p.name, "keys"),
@@ -139,17 +138,28 @@ impl Engine {
         let msg = self.next_msg;
         self.next_msg += 1;
         let spec = &self.model.producers[p];
-        let (topic, event, request_timeout) = (spec.topic, spec.event, spec.request_timeout);
-        let resend_on_loss = spec.acks != Acks::None && spec.retries > 0 && !spec.idempotent;
-        let ack_loss_rate = spec.ack_loss_rate;
+        let (target, event, request_timeout) = (spec.target, spec.event, spec.request_timeout);
+        // A topic: a lost ack without idempotence makes the producer write twice. A
+        // queue: the client sends again after a failed-looking send (`duplicate_rate`).
+        let (resend_on_loss, ack_loss_rate) = match target {
+            Channel::Topic(_) => (
+                spec.acks != Acks::None && spec.retries > 0 && !spec.idempotent,
+                spec.ack_loss_rate,
+            ),
+            Channel::Queue(_) => (true, spec.duplicate_rate),
+        };
+        let delay = spec.delay;
         let ps = &mut self.producers[p];
         let key = match &mut ps.keys {
             Some((base, sampler)) => *base + sampler.draw(&mut ps.keys_rng),
             None => NO_KEY,
         };
-        let partition = ps
-            .part
-            .choose(&self.model.topics[topic], &self.model.keys, key);
+        let partition = match (&mut ps.part, target) {
+            (Some(part), Channel::Topic(t)) => {
+                part.choose(&self.model.topics[t], &self.model.keys, key)
+            }
+            _ => NA32,
+        };
         let m = Message {
             msg,
             produced_at: self.now,
@@ -175,7 +185,12 @@ impl Engine {
             NA64,
             NA32,
         );
-        self.append(topic, partition, m);
+        match target {
+            Channel::Topic(t) => {
+                self.append(t, partition, m);
+            }
+            Channel::Queue(q) => self.sqs_send(q, m, delay),
+        }
         if lost_ack {
             // The broker wrote it, the ack was lost: the producer sends it again after
             // the request timeout and the broker, not deduplicating, writes it twice.
@@ -219,8 +234,13 @@ impl Engine {
         };
         ps.resend_free.push(slot);
         ps.c.copies += 1;
-        let topic = self.model.producers[p].topic;
-        self.append(topic, r.partition, r.msg);
+        let spec = &self.model.producers[p];
+        match spec.target {
+            Channel::Topic(t) => {
+                self.append(t, r.partition, r.msg);
+            }
+            Channel::Queue(q) => self.sqs_send(q, r.msg, spec.delay),
+        }
     }
 }
 

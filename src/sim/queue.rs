@@ -64,6 +64,18 @@ pub enum Ev {
         /// newer one makes it moot.
         stamp: u32,
     },
+    /// A timer of the SQS-like broker (broker::sqs).
+    Sqs {
+        /// Which.
+        timer: SqsTimer,
+        /// Queue index (`Queue`) or service index (`Poll`, `Heartbeat`).
+        a: u32,
+        /// Instance (`Poll`) or work item (`Heartbeat`).
+        b: u32,
+        /// The stamp that set it: the queue's timer stamp, the instance's poll stamp or
+        /// the work item's token; another one makes it moot.
+        stamp: u32,
+    },
     // ----- metrics (sim::sampler)
     /// Metrics are sampled.
     Sample,
@@ -84,6 +96,17 @@ pub enum KafkaTimer {
     AssignRevoked,
     /// The oldest record of a partition passes the topic's retention.
     Retention,
+}
+
+/// The timers of the SQS-like broker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SqsTimer {
+    /// A queue's earliest deadline: a delay, a visibility timeout or retention.
+    Queue,
+    /// An instance's long poll times out, or its pause after a short poll ends.
+    Poll,
+    /// A work item extends its message's visibility (`ChangeMessageVisibility`).
+    Heartbeat,
 }
 
 /// A scheduled event.

@@ -2,9 +2,78 @@
 //! component. The types here are what `output::summary` prints and serialises.
 
 use super::Engine;
+use crate::broker::sqs::QueueCounters;
 use crate::metrics::Counters;
+use crate::model::Channel;
 
 impl Engine {
+    /// Originals that reached service `g`'s source (what its ledger counts in).
+    pub(crate) fn source_produced(&self, g: usize) -> u64 {
+        match self.model.services[g].source {
+            Channel::Topic(t) => self.kafka.topics[t].c.produced,
+            Channel::Queue(q) => self.sqs.queues[q].c.produced,
+        }
+    }
+
+    /// Service `g`'s backlog: in total, the age of its oldest message, and per
+    /// partition (lag, age). A topic: the group's lag from committed offsets. A queue:
+    /// its messages not yet deleted (visible, in flight or delayed); no partitions.
+    pub(crate) fn service_backlog(&self, g: usize) -> (u64, u64, Vec<(u64, u64)>) {
+        match self.model.services[g].source {
+            Channel::Topic(_) => self.group_lag(g),
+            Channel::Queue(q) => {
+                let (v, f, d, oldest) = self.queue_gauges(q);
+                (v + f + d, oldest, Vec::new())
+            }
+        }
+    }
+
+    /// Messages waiting in `ch`: a topic's records not consumed by every reader, a
+    /// queue's messages in any state.
+    pub(crate) fn channel_depth(&self, ch: Channel) -> u64 {
+        match ch {
+            Channel::Topic(t) => self.topic_depth(t).0,
+            Channel::Queue(q) => self.queue_depth(q),
+        }
+    }
+
+    /// Messages waiting in `ch` and the age in ns of the oldest (the TUI's dead-letter
+    /// backlog).
+    pub fn channel_backlog(&self, ch: Channel) -> (u64, u64) {
+        match ch {
+            Channel::Topic(t) => self.topic_backlog(t),
+            Channel::Queue(q) => {
+                let (v, f, d, oldest) = self.queue_gauges(q);
+                (v + f + d, oldest)
+            }
+        }
+    }
+
+    /// Depth of service `g`'s dead letters: its own `dead_letter`, else its source
+    /// queue's redrive dead-letter queue.
+    pub(crate) fn dlq_depth(&self, g: usize) -> u64 {
+        let spec = &self.model.services[g];
+        let redrive = spec
+            .source
+            .queue()
+            .and_then(|q| self.model.queues[q].redrive)
+            .map(|(d, _)| Channel::Queue(d));
+        spec.dead_letter
+            .or(redrive)
+            .map_or(0, |ch| self.channel_depth(ch))
+    }
+
+    /// Whether queue `q` holds dead letters: a redrive target or a consumer's
+    /// `dead_letter`.
+    pub(crate) fn is_dead_letter_queue(&self, q: usize) -> bool {
+        !self.model.queues[q].dlq_of.is_empty()
+            || self
+                .model
+                .services
+                .iter()
+                .any(|s| s.dead_letter == Some(Channel::Queue(q)))
+    }
+
     /// Per service, the conservation terms counted by the engine, with the pending
     /// messages found by scanning what its broker still holds, and, as a cross-check,
     /// by scanning its ledger.
@@ -15,7 +84,7 @@ impl Engine {
                 let svc = &self.services[g];
                 Conservation {
                     service: spec.name.clone(),
-                    produced: self.kafka.topics[spec.topic].c.produced,
+                    produced: self.source_produced(g),
                     processed_once: svc.c.processed_once,
                     dead_lettered: svc.c.dead_lettered,
                     pending: self.held_unaccounted(g),
@@ -57,14 +126,14 @@ impl Engine {
         let services = (0..self.services.len())
             .map(|g| {
                 let svc = &self.services[g];
-                let (lag, lag_time, _) = self.group_lag(g);
+                let (lag, lag_time, _) = self.service_backlog(g);
                 let mut lat = svc.lat_run.clone();
                 lat.merge(&svc.lat_interval);
                 let ms = |ns: f64| ns / 1e6;
                 ServiceSummary {
                     name: self.model.services[g].name.clone(),
                     counters: Counters {
-                        produced: self.kafka.topics[self.model.services[g].topic].c.produced,
+                        produced: self.source_produced(g),
                         ..svc.c
                     },
                     latency_mean_ms: ms(lat.mean_ns()),
@@ -78,9 +147,25 @@ impl Engine {
                     max_lag_time_s: svc.max_lag_time_ns.max(lag_time) as f64 / 1e9,
                     in_flight: u64::from(svc.running),
                     in_system_mean: svc.ledger.mean_in_system(self.now),
-                    dlq_depth: self.model.services[g]
-                        .dead_letter
-                        .map_or(0, |t| self.topic_depth(t).0),
+                    dlq_depth: self.dlq_depth(g),
+                }
+            })
+            .collect();
+        let queues = (0..self.sqs.queues.len())
+            .map(|q| {
+                let qs = &self.sqs.queues[q];
+                let (visible, in_flight, delayed, oldest) = self.queue_gauges(q);
+                QueueSummary {
+                    name: self.model.queues[q].name.clone(),
+                    fifo: self.model.queues[q].fifo,
+                    sent: qs.c.produced + qs.c.copies,
+                    copies: qs.c.copies,
+                    visible,
+                    in_flight,
+                    delayed,
+                    oldest_s: oldest as f64 / 1e9,
+                    expired: qs.c.expired,
+                    counters: qs.q,
                 }
             })
             .collect();
@@ -92,6 +177,7 @@ impl Engine {
             rebalances: self.kafka.rebalances,
             producers,
             topics,
+            queues,
             services,
             conservation: self.conservation(),
         }
@@ -155,6 +241,9 @@ pub struct Summary {
     pub producers: Vec<ProducerSummary>,
     /// Per topic.
     pub topics: Vec<TopicSummary>,
+    /// Per queue (absent from JSON when there are none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub queues: Vec<QueueSummary>,
     /// Per service.
     #[serde(rename = "groups")]
     pub services: Vec<ServiceSummary>,
@@ -188,6 +277,32 @@ pub struct TopicSummary {
     pub oldest_s: f64,
     /// Records deleted by retention unconsumed.
     pub expired: u64,
+}
+
+/// A queue's totals.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct QueueSummary {
+    /// Name.
+    pub name: String,
+    /// FIFO or standard.
+    pub fifo: bool,
+    /// Messages enqueued, copies included (deduplicated sends are not).
+    pub sent: u64,
+    /// Copies among them (a client's second send, a duplicate's follow-up).
+    pub copies: u64,
+    /// Visible at the end.
+    pub visible: u64,
+    /// In flight at the end.
+    pub in_flight: u64,
+    /// Delayed at the end.
+    pub delayed: u64,
+    /// Age of the oldest message at the end, seconds.
+    pub oldest_s: f64,
+    /// Deleted by retention.
+    pub expired: u64,
+    /// Receives, empty receives, redeliveries, deduplicated sends, moves to the DLQ.
+    #[serde(flatten)]
+    pub counters: QueueCounters,
 }
 
 /// A service's totals.

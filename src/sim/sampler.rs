@@ -7,6 +7,7 @@
 use super::Engine;
 use super::queue::Ev;
 use crate::metrics::{Counters, Metric, Row, Value};
+use crate::model::Channel;
 
 /// Sampling state.
 #[derive(Clone, Debug)]
@@ -104,6 +105,7 @@ impl Engine {
         let mut total = Totals::default();
         self.sample_producers(&mut out, &mut total);
         self.sample_topics(&mut out, &mut total);
+        self.sample_queues(&mut out, &mut total);
         for g in 0..self.services.len() {
             self.sample_service(g, &mut out, &mut total);
         }
@@ -146,7 +148,7 @@ impl Engine {
             .model
             .services
             .iter()
-            .filter_map(|g| g.dead_letter)
+            .filter_map(|g| g.dead_letter.and_then(Channel::topic))
             .collect();
         dlq_topics.sort_unstable();
         dlq_topics.dedup();
@@ -166,14 +168,49 @@ impl Engine {
         }
     }
 
+    /// Per queue: what came in, the depth by state, the age of the oldest message, and
+    /// the receive counters.
+    fn sample_queues(&mut self, out: &mut Out, total: &mut Totals) {
+        for q in 0..self.sqs.queues.len() {
+            let idx = self.plan.queue_comp as usize + q;
+            let qs = &self.sqs.queues[q];
+            let c = Counters {
+                // The queue's own receive counters ride in spare fields of the delta.
+                delivered: qs.q.receives,
+                failures: qs.q.empty_receives,
+                retries: qs.q.redeliveries,
+                duplicates: qs.q.deduplicated,
+                dead_lettered: qs.q.moved_to_dlq,
+                ..qs.c
+            };
+            let d = self.sampler.delta(idx, c);
+            let (visible, in_flight, delayed, oldest) = self.queue_gauges(q);
+            if self.is_dead_letter_queue(q) {
+                total.dlq += visible + in_flight + delayed;
+            }
+            let name = &self.plan.component_names[idx];
+            out.count(name, Metric::Produced, d.produced + d.copies);
+            out.rate(name, Metric::ThroughputIn, d.produced + d.copies);
+            out.count(name, Metric::QueueDepth, visible);
+            out.count(name, Metric::InFlight, in_flight);
+            out.count(name, Metric::Delayed, delayed);
+            out.secs(name, Metric::LagTime, oldest);
+            out.count(name, Metric::Expired, d.expired);
+            out.count(name, Metric::Receives, d.delivered);
+            out.count(name, Metric::EmptyReceives, d.failures);
+            out.count(name, Metric::Redeliveries, d.retries);
+            out.count(name, Metric::Deduplicated, d.duplicates);
+            out.count(name, Metric::DeadLettered, d.dead_lettered);
+        }
+    }
+
     fn sample_service(&mut self, g: usize, out: &mut Out, total: &mut Totals) {
-        let spec = &self.model.services[g];
         let mut c = self.services[g].c;
-        c.produced = self.kafka.topics[spec.topic].c.produced;
+        c.produced = self.source_produced(g);
         let idx = self.plan.service_comp as usize + g;
         let d = self.sampler.delta(idx, c);
-        let (lag, lag_time, per) = self.group_lag(g);
-        let dlq_depth = spec.dead_letter.map_or(0, |t| self.topic_depth(t).0);
+        let (lag, lag_time, per) = self.service_backlog(g);
+        let dlq_depth = self.dlq_depth(g);
         let svc = &mut self.services[g];
         svc.max_lag = svc.max_lag.max(lag);
         svc.max_lag_time_ns = svc.max_lag_time_ns.max(lag_time);

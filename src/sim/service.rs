@@ -126,11 +126,18 @@ impl Service {
     /// A service at t = 0, every instance up.
     pub fn new(spec: &ServiceModel, model: &Model) -> Service {
         let seed = model.seed;
-        let mut targets: Vec<TopicIdx> = spec.emits.iter().map(|&(_, t)| t).collect();
-        targets.extend(spec.dead_letter);
+        let mut targets: Vec<TopicIdx> =
+            spec.emits.iter().filter_map(|&(_, t)| t.topic()).collect();
+        targets.extend(spec.dead_letter.and_then(Channel::topic));
         targets.sort_unstable();
         targets.dedup();
-        let writer_of = |t: TopicIdx| targets.binary_search(&t).unwrap_or(0);
+        // Writers exist for topics only; a queue target needs no partitioner, and its
+        // index here is never used.
+        let writer_of = |c: Channel| {
+            c.topic()
+                .and_then(|t| targets.binary_search(&t).ok())
+                .unwrap_or(0)
+        };
         let emit_writers = spec.emits.iter().map(|&(_, t)| writer_of(t)).collect();
         let dlq_writer = spec.dead_letter.map(writer_of).unwrap_or(0);
         let writers = targets
@@ -180,7 +187,7 @@ impl Service {
 
     /// A work item for a fresh delivery to instance `i`, from the free list if it can.
     #[inline]
-    fn new_work(&mut self, i: usize, d: Delivery) -> u32 {
+    pub(crate) fn new_work(&mut self, i: usize, d: Delivery) -> u32 {
         let work = Work {
             state: WorkState::Ready,
             stale: false,
@@ -209,7 +216,13 @@ impl Service {
 
     /// Starts an attempt of work item `w`: a slot is taken, a processing time drawn.
     #[inline]
-    fn start(&mut self, cx: &Cx<'_>, w: u32, queue: &mut EventQueue, tracer: &mut Tracer) {
+    pub(crate) fn start(
+        &mut self,
+        cx: &Cx<'_>,
+        w: u32,
+        queue: &mut EventQueue,
+        tracer: &mut Tracer,
+    ) {
         let work = &mut self.works[w as usize];
         work.state = WorkState::Running;
         work.attempt += 1;
@@ -266,8 +279,70 @@ impl Engine {
     #[inline]
     pub(crate) fn try_dispatch(&mut self, g: usize, i: usize) {
         let inst = &self.services[g].insts[i];
-        if inst.alive && inst.busy < self.model.services[g].concurrency {
-            self.fill_slots(g, i);
+        let spec = &self.model.services[g];
+        if inst.alive && inst.busy < spec.concurrency {
+            match spec.source {
+                Channel::Topic(_) => self.fill_slots(g, i),
+                Channel::Queue(_) => self.fill_slots_from_queue(g, i),
+            }
+        }
+    }
+
+    /// The dispatch path of a service reading a queue: retries waiting for a slot
+    /// first, then received messages, receiving more when the inbox is empty.
+    fn fill_slots_from_queue(&mut self, g: usize, i: usize) {
+        loop {
+            let inst = &mut self.services[g].insts[i];
+            if !inst.alive || inst.busy >= self.model.services[g].concurrency {
+                return;
+            }
+            let w = match inst.ready.pop_front() {
+                Some(w) => {
+                    let work = &self.services[g].works[w as usize];
+                    if work.state != WorkState::Ready || work.instance != i as u32 {
+                        continue;
+                    }
+                    w
+                }
+                None => {
+                    let Some(d) = self.sqs_fetch(g, i) else {
+                        return;
+                    };
+                    self.services[g].new_work(i, d)
+                }
+            };
+            let Engine {
+                model,
+                plan,
+                services,
+                queue,
+                tracer,
+                now,
+                ..
+            } = self;
+            let cx = Cx {
+                spec: &model.services[g],
+                now: *now,
+                comp: plan.service_comp + g as u32,
+                service: g as u32,
+            };
+            services[g].start(&cx, w, queue, tracer);
+            // One heartbeat per work item, from its first attempt on; it stops when the
+            // item is freed (its token changes).
+            if let Some((every, _)) = cx.spec.receive.heartbeat
+                && services[g].works[w as usize].attempt == 1
+            {
+                let token = services[g].works[w as usize].token;
+                queue.push(
+                    cx.now.saturating_add(every),
+                    Ev::Sqs {
+                        timer: crate::sim::queue::SqsTimer::Heartbeat,
+                        a: g as u32,
+                        b: w,
+                        stamp: token,
+                    },
+                );
+            }
         }
     }
 
@@ -291,7 +366,10 @@ impl Engine {
             service: g as u32,
         };
         let svc = &mut services[g];
-        let logs = &kafka.topics[cx.spec.topic].parts;
+        let Channel::Topic(topic) = cx.spec.source else {
+            return;
+        };
+        let logs = &kafka.topics[topic].parts;
         let group = &mut kafka.groups[g];
         loop {
             let inst = &mut svc.insts[i];
@@ -382,9 +460,10 @@ impl Engine {
                     },
                 );
                 self.tr_work(TraceKind::Retry, g, &work);
-            } else {
-                self.give_up(g, &work);
+            } else if self.give_up(g, &work) {
                 self.complete(g, w, &work);
+            } else {
+                self.free_work(g, w);
             }
         } else {
             self.apply_success(g, &work);
@@ -410,8 +489,28 @@ impl Engine {
         self.try_dispatch(g, i);
     }
 
-    /// The last attempt failed: dead-letter the message, or lose it.
-    fn give_up(&mut self, g: usize, work: &Work) {
+    /// The last attempt failed: dead-letter the message, or lose it. A queue consumer
+    /// without a dead letter of its own leaves the message in the queue: it comes back
+    /// after its visibility timeout (and the queue's redrive policy may move it).
+    /// Returns whether the broker should settle the work item (delete the message).
+    fn give_up(&mut self, g: usize, work: &Work) -> bool {
+        let spec = &self.model.services[g];
+        if let (None, Channel::Queue(q)) = (spec.dead_letter, spec.source) {
+            let fifo = self.model.queues[q].fifo;
+            self.tr_work(TraceKind::Fail, g, work);
+            if self.fate(g, &work.lease) == Fate::Deleted {
+                // Retention deleted it meanwhile: nobody will receive it again.
+                if self.account(g, &work.msg) {
+                    self.services[g].c.expired += 1;
+                    self.note(AnomalyKind::Expired, g, work, 0, Cause::Retention);
+                }
+            }
+            if fifo {
+                self.sqs_drop_group(g, work.instance, work.msg.key);
+            }
+            self.release(g, work);
+            return false;
+        }
         let first = self.account(g, &work.msg);
         match self.model.services[g].dead_letter {
             Some(dlq) => {
@@ -424,9 +523,8 @@ impl Engine {
                     flags: Message::written_flags(first),
                     ..work.msg
                 };
-                let svc = &mut self.services[g];
-                let part = svc.partition_for(&self.model, svc.dlq_writer, dlq, &m);
-                self.append(dlq, part, m);
+                let writer = self.services[g].dlq_writer;
+                self.write(g, writer, dlq, m);
             }
             None => {
                 self.tr_work(TraceKind::Drop, g, work);
@@ -441,6 +539,21 @@ impl Engine {
                     );
                 }
             }
+        }
+        true
+    }
+
+    /// Service `g` writes `m` to `target` (a follow-up event or a dead letter), through
+    /// its writer `writer` for a topic.
+    #[inline]
+    fn write(&mut self, g: usize, writer: usize, target: Channel, m: Message) {
+        match target {
+            Channel::Topic(t) => {
+                let svc = &mut self.services[g];
+                let part = svc.partition_for(&self.model, writer, t, &m);
+                self.append(t, part, m);
+            }
+            Channel::Queue(q) => self.sqs_send(q, m, 0),
         }
     }
 
@@ -476,6 +589,11 @@ impl Engine {
             let cause = match work.redelivery {
                 Some(c) => c,
                 None if work.msg.is_copy() => work.msg.copy_cause(),
+                // A queue's message received once here and processed elsewhere first:
+                // its visibility timeout expired while this attempt ran.
+                None if self.model.services[g].source.queue().is_some() => {
+                    Cause::OutlivedVisibility
+                }
                 None => Cause::Rebalance(self.now),
             };
             self.note(AnomalyKind::Duplicate, g, work, 0, cause);
@@ -494,9 +612,8 @@ impl Engine {
                 event,
                 flags: Message::written_flags(first),
             };
-            let svc = &mut self.services[g];
-            let part = svc.partition_for(&self.model, svc.emit_writers[k], topic, &m);
-            self.append(topic, part, m);
+            let writer = self.services[g].emit_writers[k];
+            self.write(g, writer, topic, m);
         }
     }
 

@@ -38,6 +38,10 @@ pub enum TraceKind {
     Rebalance,
     /// Offsets were committed.
     Commit,
+    /// A message's visibility timeout expired: it is visible again.
+    VisibilityExpired,
+    /// A FIFO queue dropped a send whose deduplication id it had seen.
+    Deduplicated,
 }
 
 impl TraceKind {
@@ -58,6 +62,8 @@ impl TraceKind {
             TraceKind::Restart => "restart",
             TraceKind::Rebalance => "rebalance",
             TraceKind::Commit => "commit",
+            TraceKind::VisibilityExpired => "visibility_expired",
+            TraceKind::Deduplicated => "deduplicated",
         }
     }
 }

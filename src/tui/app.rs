@@ -251,6 +251,10 @@ pub struct Sample {
     pub producer_rate: Vec<f64>,
     /// Per topic: records appended per second.
     pub topic_rate: Vec<f64>,
+    /// Messages in per second, per queue.
+    pub queue_rate: Vec<f64>,
+    /// Per queue: visible, in flight.
+    pub queue_depth: Vec<(u64, u64)>,
     /// Per service: records delivered per second.
     pub service_in: Vec<f64>,
     /// Per service: records dead-lettered per second.
@@ -1119,10 +1123,15 @@ impl App {
                 partition_lag: model
                     .services
                     .iter()
-                    .map(|g| vec![0; model.topics[g.topic].partitions as usize])
+                    .map(|g| {
+                        let parts = g.source.topic().map_or(0, |t| model.topics[t].partitions);
+                        vec![0; parts as usize]
+                    })
                     .collect(),
                 producer_rate: vec![0.0; model.producers.len()],
                 topic_rate: vec![0.0; model.topics.len()],
+                queue_rate: vec![0.0; model.queues.len()],
+                queue_depth: vec![(0, 0); model.queues.len()],
                 service_in: vec![0.0; nservices],
                 service_dlq: vec![0.0; nservices],
                 ..Sample::default()
@@ -1156,6 +1165,15 @@ impl App {
                 if let Some(tp) = model.topics.iter().position(|x| x.name == r.component) {
                     if metric == Metric::ThroughputIn {
                         s.topic_rate[tp] = v;
+                    }
+                    continue;
+                }
+                if let Some(q) = model.queues.iter().position(|x| x.name == r.component) {
+                    match metric {
+                        Metric::ThroughputIn => s.queue_rate[q] = v,
+                        Metric::QueueDepth => s.queue_depth[q].0 = v as u64,
+                        Metric::InFlight => s.queue_depth[q].1 = v as u64,
+                        _ => {}
                     }
                     continue;
                 }
@@ -1229,12 +1247,15 @@ impl App {
         };
         let m = self.engine.model();
         let plan_topic = m.producers.len() as u32;
-        let plan_service = plan_topic + m.topics.len() as u32;
+        let plan_queue = plan_topic + m.topics.len() as u32;
+        let plan_service = plan_queue + m.queues.len() as u32;
         let node_of = |c: u32| {
             if c < plan_topic {
                 Some(Node::Producer(c as usize))
-            } else if c < plan_service {
+            } else if c < plan_queue {
                 Some(Node::Topic((c - plan_topic) as usize))
+            } else if c < plan_service {
+                Some(Node::Queue((c - plan_queue) as usize))
             } else {
                 let g = (c - plan_service) as usize;
                 (g < m.services.len()).then_some(Node::Service(g))
@@ -1248,11 +1269,11 @@ impl App {
                 continue;
             };
             let edge = match (r.kind, node) {
-                (TraceKind::Append, Node::Topic(t)) => prev
+                (TraceKind::Append, Node::Topic(_) | Node::Queue(_)) => prev
                     .filter(|p| matches!(p, Node::Producer(_) | Node::Service(_)))
-                    .map(|p| (p, Node::Topic(t))),
+                    .map(|p| (p, node)),
                 (TraceKind::Deliver, Node::Service(g)) => {
-                    Some((Node::Topic(m.services[g].topic), node))
+                    Some((Node::of(m.services[g].source), node))
                 }
                 _ => None,
             };
@@ -1279,6 +1300,18 @@ pub enum Node {
     Producer(usize),
     /// A topic, by index.
     Topic(usize),
+    /// A queue, by index.
+    Queue(usize),
     /// A service, by index.
     Service(usize),
+}
+
+impl Node {
+    /// The node of a topic or queue.
+    pub fn of(ch: crate::model::Channel) -> Node {
+        match ch {
+            crate::model::Channel::Topic(t) => Node::Topic(t),
+            crate::model::Channel::Queue(q) => Node::Queue(q),
+        }
+    }
 }

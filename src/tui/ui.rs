@@ -11,6 +11,7 @@ use ratatui::widgets::{Block, Clear, Paragraph, Sparkline, Wrap};
 
 use super::app::{App, KEYMAP, Node, Panel, PromptKind, Sample};
 use super::graph::{self, EdgeView, NodeView};
+use crate::model::Channel;
 use crate::sim::trace::{NA32, NA64, TraceKind, TraceRec};
 
 /// Colours, or none under `NO_COLOR` (bold and reverse are kept).
@@ -444,13 +445,17 @@ fn topology_graph(app: &App, theme: Theme) -> DiGraph<NodeView, EdgeView> {
             })
         })
         .collect();
-    let dlqs: Vec<usize> = m.services.iter().filter_map(|x| x.dead_letter).collect();
+    let dlq_topics: Vec<usize> = m
+        .services
+        .iter()
+        .filter_map(|x| x.dead_letter.and_then(Channel::topic))
+        .collect();
     let topics: Vec<NodeIndex> = m
         .topics
         .iter()
         .enumerate()
         .map(|(i, t)| {
-            let (detail, style) = if dlqs.contains(&i) {
+            let (detail, style) = if dlq_topics.contains(&i) {
                 let (depth, age) = app.engine.topic_backlog(i);
                 if depth > 0 {
                     (
@@ -471,6 +476,43 @@ fn topology_graph(app: &App, theme: Theme) -> DiGraph<NodeView, EdgeView> {
             })
         })
         .collect();
+    let queues: Vec<NodeIndex> = m
+        .queues
+        .iter()
+        .enumerate()
+        .map(|(q, spec)| {
+            let (visible, in_flight) = last
+                .and_then(|s| s.queue_depth.get(q).copied())
+                .unwrap_or((0, 0));
+            let dead = !spec.dlq_of.is_empty()
+                || m.services
+                    .iter()
+                    .any(|x| x.dead_letter == Some(Channel::Queue(q)));
+            let style = if dead && visible + in_flight > 0 {
+                theme.warn()
+            } else {
+                theme.dim()
+            };
+            g.add_node(NodeView {
+                title: format!("{}{}", spec.name, if spec.fifo { " fifo" } else { "" }),
+                title_style: Style::new().add_modifier(Modifier::BOLD),
+                detail: format!(
+                    "{} vis {} fly",
+                    compact(visible as f64),
+                    compact(in_flight as f64)
+                ),
+                detail_style: style,
+            })
+        })
+        .collect();
+    let chan = |c: Channel| match c {
+        Channel::Topic(t) => topics[t],
+        Channel::Queue(q) => queues[q],
+    };
+    let chan_rate = |s: &Sample, c: Channel| match c {
+        Channel::Topic(t) => s.topic_rate[t],
+        Channel::Queue(q) => s.queue_rate[q],
+    };
     let services: Vec<NodeIndex> = m
         .services
         .iter()
@@ -497,64 +539,77 @@ fn topology_graph(app: &App, theme: Theme) -> DiGraph<NodeView, EdgeView> {
             theme.dim()
         }
     };
-    // Writers per topic, to tell a topic's whole input rate from one writer's share.
-    let mut writers = vec![0usize; m.topics.len()];
+    // Writers per topic or queue, to tell its whole input rate from one writer's share.
+    let mut writers: std::collections::BTreeMap<Channel, usize> = Default::default();
     for p in &m.producers {
-        writers[p.topic] += 1;
+        *writers.entry(p.target).or_default() += 1;
     }
     for x in &m.services {
         if let Some(d) = x.dead_letter {
-            writers[d] += 1;
+            *writers.entry(d).or_default() += 1;
         }
         for (_, t) in &x.emits {
-            writers[*t] += 1;
+            *writers.entry(*t).or_default() += 1;
         }
     }
     for (i, p) in m.producers.iter().enumerate() {
         g.add_edge(
             producers[i],
-            topics[p.topic],
+            chan(p.target),
             EdgeView {
                 label: rate(last.map_or(0.0, |s| s.producer_rate[i])),
-                style: edge_style(Node::Producer(i), Node::Topic(p.topic)),
+                style: edge_style(Node::Producer(i), Node::of(p.target)),
             },
         );
     }
     for (i, x) in m.services.iter().enumerate() {
         g.add_edge(
-            topics[x.topic],
+            chan(x.source),
             services[i],
             EdgeView {
                 label: rate(last.map_or(0.0, |s| s.service_in[i])),
-                style: edge_style(Node::Topic(x.topic), Node::Service(i)),
+                style: edge_style(Node::of(x.source), Node::Service(i)),
             },
         );
     }
     for (i, x) in m.services.iter().enumerate() {
         for (_, t) in &x.emits {
             let v = last.map_or(0.0, |s| {
-                if writers[*t] == 1 {
-                    s.topic_rate[*t]
+                if writers.get(t) == Some(&1) {
+                    chan_rate(s, *t)
                 } else {
                     s.service_in[i]
                 }
             });
             g.add_edge(
                 services[i],
-                topics[*t],
+                chan(*t),
                 EdgeView {
                     label: rate(v),
-                    style: edge_style(Node::Service(i), Node::Topic(*t)),
+                    style: edge_style(Node::Service(i), Node::of(*t)),
                 },
             );
         }
         if let Some(d) = x.dead_letter {
             g.add_edge(
                 services[i],
-                topics[d],
+                chan(d),
                 EdgeView {
                     label: rate(last.map_or(0.0, |s| s.service_dlq[i])),
-                    style: edge_style(Node::Service(i), Node::Topic(d)),
+                    style: edge_style(Node::Service(i), Node::of(d)),
+                },
+            );
+        }
+    }
+    // Redrive policies: a queue's dead letters go to its dead-letter queue.
+    for (q, spec) in m.queues.iter().enumerate() {
+        if let Some((d, n)) = spec.redrive {
+            g.add_edge(
+                queues[q],
+                queues[d],
+                EdgeView {
+                    label: format!("after {n}"),
+                    style: edge_style(Node::Queue(q), Node::Queue(d)),
                 },
             );
         }
@@ -726,8 +781,17 @@ fn counter_spans(app: &App, theme: Theme) -> Vec<Span<'static>> {
     let m = app.model();
     let mut dlq_depth = 0;
     let mut dlq_age = 0;
-    for t in m.services.iter().filter_map(|g| g.dead_letter) {
-        let (depth, age) = app.engine.topic_backlog(t);
+    let mut dead: Vec<Channel> = m.services.iter().filter_map(|g| g.dead_letter).collect();
+    dead.extend(
+        m.queues
+            .iter()
+            .filter_map(|q| q.redrive)
+            .map(|(d, _)| Channel::Queue(d)),
+    );
+    dead.sort_unstable();
+    dead.dedup();
+    for &t in &dead {
+        let (depth, age) = app.engine.channel_backlog(t);
         dlq_depth += depth;
         dlq_age = dlq_age.max(age);
     }
@@ -738,7 +802,7 @@ fn counter_spans(app: &App, theme: Theme) -> Vec<Span<'static>> {
         Span::styled(format!(" lost {l} "), pick(l, theme.bad())),
         Span::raw(format!(" retries {r} ")),
     ];
-    if m.services.iter().any(|g| g.dead_letter.is_some()) {
+    if !dead.is_empty() {
         let text = if dlq_depth > 0 {
             format!(" dlq {dlq_depth} (oldest {}) ", short_duration(dlq_age))
         } else {
@@ -819,7 +883,7 @@ fn draw_counters(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
 
 /// A scheduled event in words, for the "next" line.
 pub fn describe_event(app: &App, ev: crate::sim::queue::Ev) -> String {
-    use crate::sim::queue::{Ev, KafkaTimer};
+    use crate::sim::queue::{Ev, KafkaTimer, SqsTimer};
     let m = app.model();
     let service = |g: u32| m.services.get(g as usize).map_or("?", |x| x.name.as_str());
     match ev {
@@ -860,6 +924,25 @@ pub fn describe_event(app: &App, ev: crate::sim::queue::Ev) -> String {
             "retention {}",
             m.topics.get(t as usize).map_or("?", |x| x.name.as_str())
         ),
+        Ev::Sqs {
+            timer: SqsTimer::Queue,
+            a: q,
+            ..
+        } => format!(
+            "deadline {}",
+            m.queues.get(q as usize).map_or("?", |x| x.name.as_str())
+        ),
+        Ev::Sqs {
+            timer: SqsTimer::Poll,
+            a: g,
+            b: instance,
+            ..
+        } => format!("poll {}#{}", service(g), instance + 1),
+        Ev::Sqs {
+            timer: SqsTimer::Heartbeat,
+            a: g,
+            ..
+        } => format!("heartbeat {}", service(g)),
         Ev::Sample => "sample".to_string(),
     }
 }
@@ -987,12 +1070,16 @@ pub fn journey_lines(app: &App, msg: u64, width: u16) -> Vec<Line<'static>> {
         .find(|r| r.kind == TraceKind::Produce)
         .map(|r| r.t);
     let mut prev_lane: Option<usize> = None;
-    // A delivery comes from the topic its service reads.
+    // A delivery comes from the topic or queue its service reads.
     let topic_comp = m.producers.len() as u32;
-    let service_comp = topic_comp + m.topics.len() as u32;
+    let queue_comp = topic_comp + m.topics.len() as u32;
+    let service_comp = queue_comp + m.queues.len() as u32;
     let source_lane = |r: &TraceRec| {
         let g = r.component.checked_sub(service_comp)? as usize;
-        let t = topic_comp + m.services.get(g)?.topic as u32;
+        let t = match m.services.get(g)?.source {
+            Channel::Topic(t) => topic_comp + t as u32,
+            Channel::Queue(q) => queue_comp + q as u32,
+        };
         lanes.iter().position(|&(c, _)| c == t)
     };
     for r in &recs {

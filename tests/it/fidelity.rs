@@ -95,6 +95,29 @@ fn mm10_at_rho_0_9_matches_erlang_c() {
 }
 
 #[test]
+fn a_standard_queue_with_ten_consumers_matches_erlang_c() {
+    check("bench-sqs.toml", 10, 900.0, 100.0);
+}
+
+#[test]
+fn competing_consumers_of_a_queue_are_the_same_m_m_10_as_one_partition() {
+    // Renamed so that both draw the same random streams: the arrivals are the same,
+    // and the processing times are drawn in the same order (the order processings
+    // start), so the queue and the partition serve every message alike.
+    let mut sqs = bundled("bench-sqs.toml");
+    sqs.services[0].name = "servers".to_string();
+    sqs.duration = edasim::time::SimDuration::from_secs(200);
+    let mut kafka = bundled("bench-mmc.toml");
+    kafka.duration = sqs.duration;
+    let a = run(sqs, Options::default()).summary();
+    let b = run(kafka, Options::default()).summary();
+    let (a, b) = (&a.services[0], &b.services[0]);
+    assert_eq!(a.counters.processed, b.counters.processed);
+    assert_eq!(a.latency_mean_ms, b.latency_mean_ms);
+    assert_eq!(a.latency_p99_ms, b.latency_p99_ms);
+}
+
+#[test]
 fn poisson_arrivals_have_the_configured_rate() {
     let e = run(bundled("mm1.toml"), Options::default());
     let s = e.summary();

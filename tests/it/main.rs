@@ -9,6 +9,7 @@ mod metrics_table;
 mod properties;
 mod scenarios;
 mod semantics;
+mod sqs;
 mod tui;
 
 use edasim::model::Model;

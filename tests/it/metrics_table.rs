@@ -81,19 +81,29 @@ fn scope_of(model: &Model, component: &str) -> Option<Scope> {
     if model.topics.iter().any(|t| t.name == component) {
         return Some(Scope::Topic);
     }
+    if model.queues.iter().any(|q| q.name == component) {
+        return Some(Scope::Queue);
+    }
     if model.services.iter().any(|g| g.name == component) {
         return Some(Scope::Service);
     }
     let (service, partition) = component.split_once('/')?;
     let g = model.services.iter().find(|g| g.name == service)?;
     let p: u32 = partition.parse().ok()?;
-    (p < model.topics[g.topic].partitions).then_some(Scope::Partition)
+    let t = g.source.topic()?;
+    (p < model.topics[t].partitions).then_some(Scope::Partition)
 }
 
 #[test]
 fn bundled_scenarios_report_only_metrics_of_the_table() {
     let mut seen: BTreeSet<(Metric, Scope)> = BTreeSet::new();
-    for name in ["mm1.toml", "flash-sale.toml", "commit-auto.toml"] {
+    for name in [
+        "mm1.toml",
+        "flash-sale.toml",
+        "commit-auto.toml",
+        "sqs-visibility-timeout.toml",
+        "fifo-vs-standard.toml",
+    ] {
         let model = bundled(name);
         let mut engine = run(
             model.clone(),

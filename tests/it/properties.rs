@@ -9,7 +9,7 @@
 use std::fmt::{self, Write as _};
 
 use edasim::metrics::Row;
-use edasim::model::Model;
+use edasim::model::{Channel, Model};
 use edasim::sim::trace::TraceRec;
 use edasim::sim::{Engine, Options, RunStatus};
 use proptest::prelude::*;
@@ -572,18 +572,19 @@ fn check_flow_balance(e: &Engine, text: &str) -> Result<(), TestCaseError> {
     let s = e.summary();
     let m = e.model();
     for (t, topic) in s.topics.iter().enumerate() {
+        let t = Channel::Topic(t);
         let from_producers: u64 = m
             .producers
             .iter()
             .zip(&s.producers)
-            .filter(|(pm, _)| pm.topic == t)
+            .filter(|(pm, _)| pm.target == t)
             .map(|(_, ps)| ps.produced)
             .sum();
         let producer_copies: u64 = m
             .producers
             .iter()
             .zip(&s.producers)
-            .filter(|(pm, _)| pm.topic == t)
+            .filter(|(pm, _)| pm.target == t)
             .map(|(_, ps)| ps.copies)
             .sum();
         let from_services: u64 = m
@@ -625,7 +626,9 @@ fn check_flow_balance(e: &Engine, text: &str) -> Result<(), TestCaseError> {
         );
     }
     for (g, c) in s.conservation.iter().enumerate() {
-        let t = m.services[g].topic;
+        let Channel::Topic(t) = m.services[g].source else {
+            continue;
+        };
         prop_assert_eq!(
             c.produced,
             s.topics[t].appended - s.topics[t].copies,

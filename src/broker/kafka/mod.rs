@@ -95,7 +95,11 @@ impl Kafka {
             groups: model
                 .services
                 .iter()
-                .map(|g| Group::new(g.instances, model.topics[g.topic].partitions))
+                .map(|g| {
+                    // A service that reads a queue has an empty group.
+                    let parts = g.source.topic().map_or(0, |t| model.topics[t].partitions);
+                    Group::new(g.instances, parts)
+                })
                 .collect(),
             rebalances: 0,
             holds: Vec::new(),
@@ -107,7 +111,9 @@ impl Kafka {
     /// whoever owns the partition next; one below it is lost; one retention deleted
     /// expired.
     pub fn fate(&self, model: &Model, g: usize, partition: u32, offset: u64) -> Fate {
-        let topic = model.services[g].topic;
+        let Some(topic) = model.services[g].source.topic() else {
+            return Fate::Deleted;
+        };
         let in_log = self.topics[topic].parts[partition as usize]
             .get(offset)
             .is_some();
@@ -172,7 +178,9 @@ impl Engine {
     /// Service `g`'s lag in its topic: in total, the age of its oldest uncompleted
     /// record, and per partition (lag, age).
     pub(crate) fn group_lag(&self, g: usize) -> (u64, u64, Vec<(u64, u64)>) {
-        let topic = self.model.services[g].topic;
+        let Some(topic) = self.model.services[g].source.topic() else {
+            return (0, 0, Vec::new());
+        };
         let mut total = 0;
         let mut oldest = 0;
         let mut per = Vec::with_capacity(self.kafka.groups[g].parts.len());
@@ -215,7 +223,9 @@ impl Engine {
     /// Per partition of service `g`'s topic: (log end, committed, lag). For tests and
     /// the TUI.
     pub fn partition_offsets(&self, g: usize) -> Vec<(u64, u64, u64)> {
-        let topic = self.model.services[g].topic;
+        let Some(topic) = self.model.services[g].source.topic() else {
+            return Vec::new();
+        };
         self.kafka.groups[g]
             .parts
             .iter()
@@ -241,7 +251,10 @@ impl Engine {
     /// `pending`, found by looking; equal to the ledger's count whenever nothing was
     /// dropped unaccounted.
     pub(crate) fn held_unaccounted(&self, g: usize) -> u64 {
-        let topic = self.model.services[g].topic;
+        let topic = match self.model.services[g].source {
+            crate::model::Channel::Topic(t) => t,
+            crate::model::Channel::Queue(_) => return self.sqs_held_unaccounted(g),
+        };
         let ledger = &self.services[g].ledger;
         let open = |m: &Message| !m.is_copy() && !ledger.is_settled(m.entry);
         let in_logs: u64 = self.kafka.topics[topic]

@@ -127,7 +127,9 @@ impl Engine {
     /// Drops the records parked behind their key on partition `p`, as
     /// [`Engine::abandon`] does with work.
     fn abandon_parked(&mut self, g: usize, p: u32, cause: Cause) {
-        let topic = self.model.services[g].topic;
+        let Some(topic) = self.model.services[g].source.topic() else {
+            return;
+        };
         let gp = &mut self.kafka.groups[g].parts[p as usize];
         gp.parked_clean = false;
         let parked: Vec<u64> = gp.waiting.drain(..).collect();
@@ -195,7 +197,10 @@ impl Engine {
                     .collect()
             })
             .collect();
-        let topic = &self.model.topics[spec.topic];
+        let Some(t) = spec.source.topic() else {
+            return Vec::new();
+        };
+        let topic = &self.model.topics[t];
         let topics = [TopicSpec {
             name: &topic.name,
             partitions: topic.partitions,
