@@ -9,7 +9,8 @@ use crate::model::{KeyDistModel, ProcessingModel, RetryModel};
 use crate::rng::Stream;
 use crate::time::SimDuration;
 
-/// One processing time.
+/// One processing time (inlined into the dispatch path, where it is drawn per start).
+#[inline(always)]
 pub fn processing_time(model: &ProcessingModel, rng: &mut Stream) -> u64 {
     match *model {
         ProcessingModel::Constant(v) => v,

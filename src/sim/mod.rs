@@ -353,6 +353,7 @@ impl Engine {
     }
 
     /// Hands each event to the module that owns it.
+    #[inline(always)]
     fn dispatch(&mut self, ev: Ev) {
         match ev {
             Ev::Produce { producer } => self.on_produce(producer as usize),

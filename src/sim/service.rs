@@ -215,7 +215,7 @@ impl Service {
     }
 
     /// Starts an attempt of work item `w`: a slot is taken, a processing time drawn.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn start(
         &mut self,
         cx: &Cx<'_>,
@@ -289,7 +289,9 @@ impl Engine {
     }
 
     /// The dispatch path of a service reading a queue: retries waiting for a slot
-    /// first, then received messages, receiving more when the inbox is empty.
+    /// first, then received messages, receiving more when the inbox is empty. Kept out
+    /// of line, so that the Kafka path of `try_dispatch` stays small.
+    #[inline(never)]
     fn fill_slots_from_queue(&mut self, g: usize, i: usize) {
         loop {
             let inst = &mut self.services[g].insts[i];
@@ -619,7 +621,7 @@ impl Engine {
 
     /// A work item finished for good (processed, dead-lettered or dropped): the broker
     /// settles it, and the item is freed.
-    #[inline]
+    #[inline(always)]
     fn complete(&mut self, g: usize, w: u32, work: &Work) {
         self.settle(g, work);
         self.free_work(g, w);

@@ -739,6 +739,7 @@ fn draw_charts(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             .partition_lag
             .iter()
             .enumerate()
+            .filter(|(_, l)| !l.is_empty())
             .max_by_key(|(_, l)| l.iter().sum::<u64>())
     {
         let y = inner.y + used;

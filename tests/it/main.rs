@@ -10,6 +10,7 @@ mod properties;
 mod scenarios;
 mod semantics;
 mod sqs;
+mod sqs_properties;
 mod tui;
 
 use edasim::model::Model;

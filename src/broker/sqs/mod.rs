@@ -763,8 +763,40 @@ impl Engine {
     /// instance drops the group's later messages from its inbox (they come back after
     /// their visibility timeout, behind it), so that the group keeps its order.
     pub(crate) fn sqs_drop_group(&mut self, g: usize, i: u32, key: KeyId) {
-        if let Some(r) = self.sqs.readers[g].get_mut(i as usize) {
-            r.inbox.retain(|d| d.msg.key != key);
+        let Some(r) = self.sqs.readers[g].get_mut(i as usize) else {
+            return;
+        };
+        let mut dropped = Vec::new();
+        r.inbox.retain(|d| {
+            let keep = d.msg.key != key;
+            if !keep {
+                dropped.push(*d);
+            }
+            keep
+        });
+        for d in dropped {
+            self.sqs_discard(g, i, &d);
+        }
+    }
+
+    /// An instance drops a received message it never started. The queue delivers it
+    /// again after its visibility timeout; if retention deleted it meanwhile, it is
+    /// expired now (the expiry left it to this instance).
+    fn sqs_discard(&mut self, g: usize, i: u32, d: &Delivery) {
+        let Lease::Sqs {
+            slot, generation, ..
+        } = d.lease
+        else {
+            return;
+        };
+        if self.sqs_fate(g, slot, generation) == Fate::Deleted
+            && !self.sqs_held(g, slot, generation)
+            && self.account(g, &d.msg)
+        {
+            self.services[g].c.expired += 1;
+            let mut work = Work::detached(d.lease, d.msg);
+            work.instance = i;
+            self.note(AnomalyKind::Expired, g, &work, 0, Cause::Retention);
         }
     }
 
@@ -911,11 +943,15 @@ impl Engine {
     /// Instance `i` of service `g` crashed: its inbox is gone (those messages come back
     /// after their visibility timeout) and its poll is cancelled.
     pub(crate) fn sqs_member_down(&mut self, g: usize, i: usize) {
-        if let Some(r) = self.sqs.readers[g].get_mut(i) {
-            r.inbox.clear();
-            r.busy_keys.clear();
-            r.poll = Poll::Idle;
-            r.stamp = r.stamp.wrapping_add(1);
+        let Some(r) = self.sqs.readers[g].get_mut(i) else {
+            return;
+        };
+        let dropped: Vec<Delivery> = r.inbox.drain(..).collect();
+        r.busy_keys.clear();
+        r.poll = Poll::Idle;
+        r.stamp = r.stamp.wrapping_add(1);
+        for d in dropped {
+            self.sqs_discard(g, i as u32, &d);
         }
     }
 
