@@ -89,6 +89,8 @@ pub struct Model {
     pub services: Vec<ServiceModel>,
     /// Scheduled failures.
     pub faults: Vec<FaultModel>,
+    /// Scheduled operations.
+    pub actions: Vec<ActionModel>,
     /// Every key of every producer.
     pub keys: KeyTable,
     /// Event names.
@@ -409,6 +411,29 @@ impl ServiceModel {
     pub fn member_id(&self, i: usize) -> String {
         format!("{}#{}", self.name, i + 1)
     }
+}
+
+/// A scheduled operation, resolved.
+#[derive(Clone, Copy, Debug)]
+pub struct ActionModel {
+    /// Start, nanoseconds.
+    pub at: u64,
+    /// What.
+    pub kind: ActionModelKind,
+}
+
+/// What an action does.
+#[derive(Clone, Copy, Debug)]
+pub enum ActionModelKind {
+    /// A dead-letter queue redrive.
+    Redrive {
+        /// The dead-letter queue.
+        from: QueueIdx,
+        /// The destination, or each message's source queue.
+        to: Option<QueueIdx>,
+        /// Gap between two moves, ns; 0: all at once.
+        gap: u64,
+    },
 }
 
 /// A scheduled fault, resolved.

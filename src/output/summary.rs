@@ -63,7 +63,7 @@ pub fn text(engine: &Engine) -> String {
     if !s.queues.is_empty() {
         let _ = writeln!(
             o,
-            "\n{:<18} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>8} {:>7} {:>7} {:>7}",
+            "\n{:<18} {:>8} {:>7} {:>6} {:>8} {:>8} {:>6} {:>7} {:>6} {:>6} {:>7} {:>7}",
             "queue",
             "sent",
             "visible",
@@ -74,6 +74,7 @@ pub fn text(engine: &Engine) -> String {
             "redeliv",
             "dedup",
             "to dlq",
+            "redrive",
             "expired"
         );
         for q in &s.queues {
@@ -82,19 +83,21 @@ pub fn text(engine: &Engine) -> String {
             } else {
                 q.name.clone()
             };
+            let c = &q.counters;
             let _ = writeln!(
                 o,
-                "{:<18} {:>8} {:>8} {:>8} {:>8.3} {:>9} {:>8} {:>8} {:>7} {:>7} {:>7}",
+                "{:<18} {:>8} {:>7} {:>6} {:>8.3} {:>8} {:>6} {:>7} {:>6} {:>6} {:>7} {:>7}",
                 name,
                 q.sent,
                 q.visible + q.delayed,
                 q.in_flight,
                 q.oldest_s,
-                q.counters.receives,
-                q.counters.empty_receives,
-                q.counters.redeliveries,
-                q.counters.deduplicated,
-                q.counters.moved_to_dlq,
+                c.receives,
+                c.empty_receives,
+                c.redeliveries,
+                c.deduplicated,
+                c.moved_to_dlq,
+                c.redriven,
                 q.expired
             );
         }

@@ -70,6 +70,36 @@ pub struct ScenarioFile {
     /// Failures injected at given times.
     #[serde(default)]
     pub fault: Vec<Fault>,
+    /// Operations run at given times (a dead-letter queue redrive).
+    #[serde(default)]
+    pub action: Vec<Action>,
+}
+
+/// `[[action]]`: an operation at a given time.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Action {
+    /// What: `redrive` (SQS's StartMessageMoveTask).
+    pub kind: ActionKind,
+    /// When it starts.
+    pub at: Dur,
+    /// Redrive: the dead-letter queue whose messages move.
+    pub queue: String,
+    /// Redrive: where they go (default: each message's source queue).
+    #[serde(default)]
+    pub to: Option<String>,
+    /// Redrive: messages moved per second (`MaxNumberOfMessagesPerSecond`, at most
+    /// 500; default: all at once).
+    #[serde(default)]
+    pub rate: Option<f64>,
+}
+
+/// Kinds of action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    /// Moves a dead-letter queue's messages back to their source queue (or `to`).
+    Redrive,
 }
 
 /// `[scenario]`: the run as a whole.

@@ -41,8 +41,8 @@ pub const MAX_RATE: f64 = 10_000_000.0;
 pub const MAX_ATTEMPTS: u32 = 1_000;
 
 /// The sections a scenario file may have.
-const SECTIONS: [&str; 6] = [
-    "scenario", "producer", "topic", "queue", "consumer", "fault",
+const SECTIONS: [&str; 7] = [
+    "scenario", "producer", "topic", "queue", "consumer", "fault", "action",
 ];
 
 /// Parses and validates a scenario. `path` is only used in messages.
@@ -134,6 +134,7 @@ fn load_inner<'i>(text: &'i str, flags: &[Flag<'i>], cx: &mut Cx) -> Option<Mode
     let queues: Vec<Elem<'_, '_, f::Queue>> = elements(root, "queue", cx);
     let consumers: Vec<Elem<'_, '_, f::Consumer>> = elements(root, "consumer", cx);
     let faults: Vec<Elem<'_, '_, f::Fault>> = elements(root, "fault", cx);
+    let actions: Vec<Elem<'_, '_, f::Action>> = elements(root, "action", cx);
 
     claim_names(text, &producers, &topics, &queues, &consumers, cx);
     let channels = Channels::new(&topics, &queues);
@@ -159,6 +160,7 @@ fn load_inner<'i>(text: &'i str, flags: &[Flag<'i>], cx: &mut Cx) -> Option<Mode
         cx,
     );
     let fault_models = fault_models(&faults, &service_models, times.declared, cx);
+    let action_models = action_models(&actions, &channels, &queue_models, times.declared, cx);
     note_flags(root, flags, &mut cx.problems);
 
     // No "producers but no [[topic]]" check: every producer's target already fails to
@@ -175,6 +177,7 @@ fn load_inner<'i>(text: &'i str, flags: &[Flag<'i>], cx: &mut Cx) -> Option<Mode
         queues: queue_models,
         services: service_models,
         faults: fault_models,
+        actions: action_models,
         keys,
         events: events.names,
     })
@@ -1165,6 +1168,77 @@ fn fault_models(
         });
     }
     fault_models
+}
+
+/// SQS's highest redrive rate, messages per second.
+const SQS_MAX_REDRIVE_RATE: f64 = 500.0;
+
+/// `[[action]]`: a redrive moves from a dead-letter queue (of some queue's redrive
+/// policy, as SQS requires) to a queue of the same kind, at a rate SQS allows, within
+/// the run.
+fn action_models(
+    actions: &[Elem<'_, '_, f::Action>],
+    channels: &Channels<'_>,
+    queues: &[QueueModel],
+    duration: SimDuration,
+    cx: &mut Cx,
+) -> Vec<ActionModel> {
+    let mut models = Vec::new();
+    for a in actions {
+        if a.v.at.0 > duration {
+            cx.err(
+                a.span(&["at"]),
+                format!(
+                    "action at {} is after the end of the run ({duration})",
+                    a.v.at.0
+                ),
+            );
+        }
+        let f::ActionKind::Redrive = a.v.kind;
+        let from = channels.find_queue(&a.v.queue, a.span(&["queue"]), "redrive queue", cx);
+        if let Some(q) = from
+            && queues[q].dlq_of.is_empty()
+        {
+            cx.err_help(
+                a.span(&["queue"]),
+                format!("`{}` is no queue's dead-letter queue", a.v.queue),
+                "a redrive moves messages from a queue that some queue's dead_letter names",
+            );
+        }
+        let to =
+            a.v.to
+                .as_ref()
+                .and_then(|t| channels.find_queue(t, a.span(&["to"]), "redrive destination", cx));
+        if let (Some(f), Some(t)) = (from, to)
+            && queues[f].fifo != queues[t].fifo
+        {
+            cx.err_help(
+                a.span(&["to"]),
+                "a redrive destination must be of the dead-letter queue's kind (FIFO or standard)",
+                "SQS moves messages between queues of the same type only",
+            );
+        }
+        let gap = match a.v.rate {
+            None => 0,
+            Some(r) if r.is_finite() && r > 0.0 && r <= SQS_MAX_REDRIVE_RATE => {
+                ((1e9 / r).round() as u64).max(1)
+            }
+            Some(r) => {
+                cx.err(
+                    a.span(&["rate"]),
+                    format!("rate must be above 0 and at most {SQS_MAX_REDRIVE_RATE} messages per second, found {r}"),
+                );
+                0
+            }
+        };
+        if let Some(from) = from {
+            models.push(ActionModel {
+                at: a.v.at.0.0,
+                kind: ActionModelKind::Redrive { from, to, gap },
+            });
+        }
+    }
+    models
 }
 
 fn check_prob(cx: &mut Cx, span: Option<Range<usize>>, what: &str, p: f64) {

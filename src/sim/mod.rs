@@ -18,6 +18,7 @@
 //! `Arc` for the immutable model, so cloning an engine is cheap: the TUI checkpoints
 //! clones to step backwards.
 
+mod action;
 pub mod checker;
 pub mod draw;
 mod fault;
@@ -175,6 +176,9 @@ impl Engine {
         }
         for (i, f) in self.model.faults.iter().enumerate() {
             self.queue.push(f.at, Ev::FaultStart { fault: i as u32 });
+        }
+        for (i, a) in self.model.actions.iter().enumerate() {
+            self.queue.push(a.at, Ev::Action { action: i as u32 });
         }
         let iv = self.model.metrics_interval.0;
         if iv < self.model.duration.0 {
@@ -370,6 +374,7 @@ impl Engine {
             } => self.on_retry_due(service as usize, work, token),
             Ev::FaultStart { fault } => self.on_fault(fault as usize, true),
             Ev::FaultEnd { fault } => self.on_fault(fault as usize, false),
+            Ev::Action { action } => self.on_action(action as usize),
             Ev::Kafka {
                 timer,
                 group,

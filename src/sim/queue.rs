@@ -51,6 +51,12 @@ pub enum Ev {
         /// Fault index.
         fault: u32,
     },
+    // ----- actions (sim::action)
+    /// A scheduled action starts or takes its next step.
+    Action {
+        /// Action index.
+        action: u32,
+    },
     // ----- brokers: each kind's own timers (broker::*)
     /// A timer of the Kafka-like broker (broker::kafka).
     Kafka {

@@ -526,7 +526,7 @@ impl Engine {
                     ..work.msg
                 };
                 let writer = self.services[g].dlq_writer;
-                self.write(g, writer, dlq, m);
+                self.write(g, writer, dlq, m, true);
             }
             None => {
                 self.tr_work(TraceKind::Drop, g, work);
@@ -545,17 +545,21 @@ impl Engine {
         true
     }
 
-    /// Service `g` writes `m` to `target` (a follow-up event or a dead letter), through
-    /// its writer `writer` for a topic.
+    /// Service `g` writes `m` to `target` (a follow-up event, or a dead letter when
+    /// `dead`), through its writer `writer` for a topic. A dead letter sent to a queue
+    /// remembers the service's source queue, where a redrive returns it.
     #[inline]
-    fn write(&mut self, g: usize, writer: usize, target: Channel, m: Message) {
+    fn write(&mut self, g: usize, writer: usize, target: Channel, m: Message, dead: bool) {
         match target {
             Channel::Topic(t) => {
                 let svc = &mut self.services[g];
                 let part = svc.partition_for(&self.model, writer, t, &m);
                 self.append(t, part, m);
             }
-            Channel::Queue(q) => self.sqs_send(q, m, 0),
+            Channel::Queue(q) => match self.model.services[g].source {
+                Channel::Queue(origin) if dead => self.sqs_send_dead_letter(q, m, origin as u32),
+                _ => self.sqs_send(q, m, 0),
+            },
         }
     }
 
@@ -615,7 +619,7 @@ impl Engine {
                 flags: Message::written_flags(first),
             };
             let writer = self.services[g].emit_writers[k];
-            self.write(g, writer, topic, m);
+            self.write(g, writer, topic, m, false);
         }
     }
 

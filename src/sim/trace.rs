@@ -42,6 +42,8 @@ pub enum TraceKind {
     VisibilityExpired,
     /// A FIFO queue dropped a send whose deduplication id it had seen.
     Deduplicated,
+    /// A redrive moved a message out of a dead-letter queue.
+    Redrive,
 }
 
 impl TraceKind {
@@ -64,6 +66,7 @@ impl TraceKind {
             TraceKind::Commit => "commit",
             TraceKind::VisibilityExpired => "visibility_expired",
             TraceKind::Deduplicated => "deduplicated",
+            TraceKind::Redrive => "redrive",
         }
     }
 }

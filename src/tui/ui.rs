@@ -906,6 +906,13 @@ pub fn describe_event(app: &App, ev: crate::sim::queue::Ev) -> String {
         } => format!("commit {}#{}", service(g), instance + 1),
         Ev::FaultStart { .. } => "crash".to_string(),
         Ev::FaultEnd { .. } => "restart".to_string(),
+        Ev::Action { action } => match m.actions.get(action as usize).map(|a| a.kind) {
+            Some(crate::model::ActionModelKind::Redrive { from, .. }) => format!(
+                "redrive {}",
+                m.queues.get(from).map_or("?", |q| q.name.as_str())
+            ),
+            None => "action".to_string(),
+        },
         Ev::Kafka {
             timer: KafkaTimer::Detect,
             group: g,

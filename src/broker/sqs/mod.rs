@@ -68,7 +68,13 @@ pub(crate) struct QMsg {
     pub state: QState,
     /// When its visibility timeout last expired (the cause of the next delivery).
     pub expired_at: Option<u64>,
+    /// The queue it was dead-lettered from ([`NO_ORIGIN`]: none), where a redrive
+    /// returns it by default.
+    pub origin: u32,
 }
+
+/// No source queue: the message was sent to this queue directly.
+pub(crate) const NO_ORIGIN: u32 = u32::MAX;
 
 /// Counters of one queue beyond the common ones.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -83,6 +89,8 @@ pub struct QueueCounters {
     pub deduplicated: u64,
     /// Messages moved to the dead-letter queue by the redrive policy.
     pub moved_to_dlq: u64,
+    /// Messages a redrive moved out of this queue.
+    pub redriven: u64,
 }
 
 /// One queue's state.
@@ -262,13 +270,27 @@ impl Engine {
     /// delay). An original is numbered and enters its reader's ledger; a FIFO queue drops
     /// a message whose deduplication id it saw in the last five minutes.
     pub(crate) fn sqs_send(&mut self, q: QueueIdx, msg: Message, delay: u64) {
-        self.sqs_enqueue(q, msg, delay, self.now, true);
+        self.sqs_enqueue(q, msg, delay, self.now, true, NO_ORIGIN);
+    }
+
+    /// A consumer of queue `origin` sends a message it gave up on to queue `q`, its
+    /// `dead_letter`: a redrive of `q` returns it to `origin`.
+    pub(crate) fn sqs_send_dead_letter(&mut self, q: QueueIdx, msg: Message, origin: u32) {
+        self.sqs_enqueue(q, msg, 0, self.now, true, origin);
     }
 
     /// Enqueues `msg` with enqueue time `sent_at` (a standard dead-letter queue keeps the
     /// original one); `dedup`: a send, which a FIFO queue deduplicates (a move to a
     /// dead-letter queue is not).
-    fn sqs_enqueue(&mut self, q: QueueIdx, msg: Message, delay: u64, sent_at: u64, dedup: bool) {
+    fn sqs_enqueue(
+        &mut self,
+        q: QueueIdx,
+        msg: Message,
+        delay: u64,
+        sent_at: u64,
+        dedup: bool,
+        origin: u32,
+    ) {
         let spec = &self.model.queues[q];
         let (fifo, scope, retention) = (spec.fifo, spec.dedup_scope, spec.retention);
         let delay = delay.max(spec.delay);
@@ -316,6 +338,7 @@ impl Engine {
             generation: 0,
             state,
             expired_at: None,
+            origin,
         });
         let generation = qs.slots[slot as usize].generation;
         qs.retention
@@ -708,7 +731,87 @@ impl Engine {
             flags: Message::written_flags(first),
             ..m.msg
         };
-        self.sqs_enqueue(dlq, moved, 0, sent_at, false);
+        self.sqs_enqueue(dlq, moved, 0, sent_at, false, q as u32);
+    }
+
+    /// Whether queue `q` has visible messages.
+    pub(crate) fn sqs_has_visible(&self, q: QueueIdx) -> bool {
+        self.sqs.queues[q].n_visible > 0
+    }
+
+    /// A redrive step: moves up to `limit` visible messages of dead-letter queue `from`,
+    /// oldest first (a FIFO queue: group by group, in the order their turn came), to
+    /// `to` or each one's source queue. Each arrives as a new message (receive count 0,
+    /// retention counted from now); the dead-letter queue's own reader, if any, accounts
+    /// for it as dead-lettered. A message with no source queue and no `to` stops the
+    /// task. Returns how many moved.
+    pub(crate) fn sqs_redrive(
+        &mut self,
+        from: QueueIdx,
+        to: Option<QueueIdx>,
+        limit: usize,
+    ) -> usize {
+        let fifo = self.model.queues[from].fifo;
+        if fifo {
+            self.sqs.queues[from].fifo.begin_batch();
+        }
+        let mut moved = 0;
+        while moved < limit {
+            let Some(s) = self.sqs_next_visible(from, fifo) else {
+                break;
+            };
+            let m = self.sqs.queues[from].slots[s as usize];
+            let dest = to.or((m.origin != NO_ORIGIN).then_some(m.origin as usize));
+            let Some(dest) = dest else {
+                if !fifo {
+                    // Back where it was, at the front.
+                    let qs = &mut self.sqs.queues[from];
+                    qs.visible.push_front((s, m.generation));
+                }
+                break;
+            };
+            let qs = &mut self.sqs.queues[from];
+            if fifo {
+                qs.fifo.remove(s, m.msg.key, false);
+            }
+            qs.release_slot(s);
+            qs.q.redriven += 1;
+            if fifo {
+                qs.fifo.refresh(m.msg.key, &qs.slots);
+            }
+            let comp = self.queue_comp(from);
+            self.tracer.rec(
+                self.now,
+                TraceKind::Redrive,
+                comp,
+                NA32,
+                Some(&m.msg),
+                NA32,
+                NA64,
+                m.receives,
+            );
+            let first = match self.model.queues[from].reader {
+                Some(g) => {
+                    let first = self.account(g, &m.msg);
+                    if first {
+                        self.services[g].c.dead_lettered += 1;
+                    }
+                    first
+                }
+                None => !m.msg.is_copy(),
+            };
+            let back = Message {
+                flags: Message::written_flags(first),
+                ..m.msg
+            };
+            self.sqs_enqueue(dest, back, 0, self.now, false, NO_ORIGIN);
+            moved += 1;
+        }
+        if fifo {
+            let qs = &mut self.sqs.queues[from];
+            qs.fifo.end_batch(&qs.slots);
+        }
+        moved
     }
 
     /// DeleteMessage with the lease of a work item of service `g`. It deletes only with

@@ -1,0 +1,25 @@
+//! Scheduled operations on the system, as an operator would run them: a dead-letter
+//! queue redrive (SQS's StartMessageMoveTask) moves the queue's messages back, all at
+//! once or at a fixed rate, until the queue has none left to move.
+
+use super::Engine;
+use super::queue::Ev;
+use crate::model::ActionModelKind;
+
+impl Engine {
+    /// Action `a` starts, or takes its next step.
+    pub(crate) fn on_action(&mut self, a: usize) {
+        match self.model.actions[a].kind {
+            ActionModelKind::Redrive { from, to, gap } => {
+                let limit = if gap == 0 { usize::MAX } else { 1 };
+                let moved = self.sqs_redrive(from, to, limit);
+                if gap > 0 && moved > 0 && self.sqs_has_visible(from) {
+                    let at = self.now.saturating_add(gap);
+                    if at < self.model.duration.0 {
+                        self.queue.push(at, Ev::Action { action: a as u32 });
+                    }
+                }
+            }
+        }
+    }
+}
