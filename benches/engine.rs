@@ -1,5 +1,6 @@
 //! Simulated events per second: edasim on `bench-mmc` (M/M/10 at rho = 0.9, about a
-//! million messages) and `flash-sale`, tracing off, beside a minimal hand-written M/M/10
+//! million messages), on `bench-sqs` (the same M/M/10 through a standard queue with ten
+//! competing consumers) and on `flash-sale`, tracing off, beside a minimal hand-written M/M/10
 //! loop (binary heap of (time, seq, event), a VecDeque, the same generator) as the
 //! baseline. divan prints each as items (events) per second.
 //!
@@ -33,6 +34,17 @@ fn events_of(model: &Model) -> u64 {
 #[divan::bench(sample_count = 5, sample_size = 1)]
 fn edasim_bench_mmc(b: Bencher) {
     let model = bundled("bench-mmc.toml");
+    let events = events_of(&model);
+    b.counter(ItemsCount::new(events)).bench(|| {
+        let mut e = Engine::new(model.clone(), Options::default());
+        e.run_to_end();
+        e.steps()
+    });
+}
+
+#[divan::bench(sample_count = 5, sample_size = 1)]
+fn edasim_bench_sqs(b: Bencher) {
+    let model = bundled("bench-sqs.toml");
     let events = events_of(&model);
     b.counter(ItemsCount::new(events)).bench(|| {
         let mut e = Engine::new(model.clone(), Options::default());

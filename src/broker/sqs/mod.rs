@@ -373,10 +373,27 @@ impl Engine {
         {
             self.services[g].ledger.enter(msg.entry, now);
         }
-        self.sqs_arm(q);
+        let first = if delay > 0 {
+            now.saturating_add(delay)
+        } else {
+            u64::MAX
+        };
+        self.sqs_arm_at(q, first.min(sent_at.saturating_add(retention)));
         if delay == 0 {
             self.sqs_serve_waiters(q);
         }
+    }
+
+    /// A deadline at `at` was added to queue `q`: a pending timer no later than it
+    /// will see to it when it fires (and prune what went stale meanwhile), so only an
+    /// earlier deadline re-arms.
+    #[inline]
+    fn sqs_arm_at(&mut self, q: QueueIdx, at: u64) {
+        let qs = &self.sqs.queues[q];
+        if qs.timer_at != u64::MAX && qs.timer_at > self.now && qs.timer_at <= at {
+            return;
+        }
+        self.sqs_arm(q);
     }
 
     /// Makes sure queue `q`'s timer fires at its earliest live deadline.
@@ -439,7 +456,7 @@ impl Engine {
             let qs = &mut self.sqs.queues[q];
             qs.slots[slot as usize].deadline = deadline;
             qs.visibility.push((deadline, slot, receives));
-            self.sqs_arm(q);
+            self.sqs_arm_at(q, deadline);
         }
         self.queue.push(
             now.saturating_add(every),
@@ -665,7 +682,7 @@ impl Engine {
             qs.fifo.end_batch(&qs.slots);
         }
         if got > 0 {
-            self.sqs_arm(q);
+            self.sqs_arm_at(q, now.saturating_add(vt));
         }
         got
     }
