@@ -19,6 +19,7 @@
 //! and a variant of [`Lease`].
 
 pub mod kafka;
+pub mod pubsub;
 pub mod sqs;
 
 use crate::sim::Engine;

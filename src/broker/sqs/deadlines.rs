@@ -64,6 +64,16 @@ impl Deadlines {
         }
     }
 
+    /// The earliest live deadline, without pruning (for gauges, which only read).
+    pub fn first_live(&self, live: impl Fn(&Deadline) -> bool) -> Option<u64> {
+        let a = self.ordered.iter().find(|d| live(d)).map(|d| d.0);
+        let b = self.late.iter().filter(|d| live(&d.0)).map(|d| d.0.0).min();
+        match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     /// Every deadline, live or not (for scans that are not on the hot path).
     #[cfg(test)]
     pub fn len(&self) -> usize {

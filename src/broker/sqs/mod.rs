@@ -1116,13 +1116,17 @@ impl Engine {
     /// Queue `q`'s depth (visible, in flight, delayed) and the age of its oldest message.
     pub(crate) fn queue_gauges(&self, q: QueueIdx) -> (u64, u64, u64, u64) {
         let qs = &self.sqs.queues[q];
+        // The oldest message is the one whose retention ends first.
+        let retention = self.model.queues[q].retention;
         let oldest = qs
-            .slots
-            .iter()
-            .filter(|m| m.state != QState::Free)
-            .map(|m| self.now.saturating_sub(m.sent_at))
-            .max()
-            .unwrap_or(0);
+            .retention
+            .first_live(|&(_, s, g)| {
+                let m = &qs.slots[s as usize];
+                m.state != QState::Free && m.generation == g
+            })
+            .map_or(0, |end| {
+                self.now.saturating_sub(end.saturating_sub(retention))
+            });
         (qs.n_visible, qs.n_in_flight, qs.n_delayed, oldest)
     }
 
