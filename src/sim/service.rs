@@ -274,6 +274,19 @@ pub(crate) struct Cx<'a> {
     pub service: u32,
 }
 
+impl<'a> Cx<'a> {
+    /// The context of service `g` at `now`.
+    #[inline(always)]
+    fn new(model: &'a Model, plan: &super::Plan, g: usize, now: u64) -> Cx<'a> {
+        Cx {
+            spec: &model.services[g],
+            now,
+            comp: plan.service_comp + g as u32,
+            service: g as u32,
+        }
+    }
+}
+
 impl Engine {
     /// Starts as much work on instance `i` of service `g` as its free slots allow.
     #[inline]
@@ -322,12 +335,7 @@ impl Engine {
                 now,
                 ..
             } = self;
-            let cx = Cx {
-                spec: &model.services[g],
-                now: *now,
-                comp: plan.service_comp + g as u32,
-                service: g as u32,
-            };
+            let cx = Cx::new(model, plan, g, *now);
             services[g].start(&cx, w, queue, tracer);
             // One heartbeat per work item, from its first attempt on; it stops when the
             // item is freed (its token changes).
@@ -361,12 +369,7 @@ impl Engine {
             now,
             ..
         } = self;
-        let cx = Cx {
-            spec: &model.services[g],
-            now: *now,
-            comp: plan.service_comp + g as u32,
-            service: g as u32,
-        };
+        let cx = Cx::new(model, plan, g, *now);
         let svc = &mut services[g];
         let Channel::Topic(topic) = cx.spec.source else {
             return;

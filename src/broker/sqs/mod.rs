@@ -220,6 +220,19 @@ impl QueueState {
         self.free.push(s);
     }
 
+    /// Slot `s` leaves the queue (deleted, expired, dead-lettered, redriven): out of its
+    /// FIFO group, which may get its turn again, and freed.
+    fn take_out(&mut self, s: u32, fifo: bool) {
+        let m = self.slots[s as usize];
+        if fifo {
+            self.fifo.remove(s, m.msg.key, m.state == QState::InFlight);
+        }
+        self.release_slot(s);
+        if fifo {
+            self.fifo.refresh(m.msg.key, &self.slots);
+        }
+    }
+
     /// The message behind a lease, if the lease is its latest receipt.
     fn leased(&self, slot: u32, generation: u32, receives: u32) -> Option<&QMsg> {
         self.slots.get(slot as usize).filter(|m| {
@@ -261,9 +274,12 @@ impl QueueState {
 }
 
 impl Engine {
-    /// Component index of queue `q`.
-    fn queue_comp(&self, q: QueueIdx) -> u32 {
-        self.plan.queue_comp + q as u32
+    /// Traces a happening of queue `q` to `msg` (`attempt`: its receive count, where it
+    /// matters).
+    fn tr_queue(&mut self, kind: TraceKind, q: QueueIdx, msg: &Message, attempt: u32) {
+        let comp = self.plan.queue_comp + q as u32;
+        self.tracer
+            .rec(self.now, kind, comp, NA32, Some(msg), NA32, NA64, attempt);
     }
 
     /// SendMessage: queue `q` takes `msg` (delayed by `delay` beyond the queue's own
@@ -295,21 +311,11 @@ impl Engine {
         let (fifo, scope, retention) = (spec.fifo, spec.dedup_scope, spec.retention);
         let delay = delay.max(spec.delay);
         let now = self.now;
-        let comp = self.queue_comp(q);
         if fifo && dedup {
             let key = DedupKey::new(&msg, scope);
             if !self.sqs.queues[q].fifo.admit(key, now) {
                 self.sqs.queues[q].q.deduplicated += 1;
-                self.tracer.rec(
-                    now,
-                    TraceKind::Deduplicated,
-                    comp,
-                    NA32,
-                    Some(&msg),
-                    NA32,
-                    NA64,
-                    NA32,
-                );
+                self.tr_queue(TraceKind::Deduplicated, q, &msg, NA32);
                 return;
             }
         }
@@ -358,16 +364,7 @@ impl Engine {
                 qs.visible.push_back((slot, generation));
             }
         }
-        self.tracer.rec(
-            now,
-            TraceKind::Append,
-            comp,
-            NA32,
-            Some(&msg),
-            NA32,
-            NA64,
-            NA32,
-        );
+        self.tr_queue(TraceKind::Append, q, &msg, NA32);
         if !msg.is_copy()
             && let Some(g) = self.model.queues[q].reader
         {
@@ -504,17 +501,7 @@ impl Engine {
                 qs.fifo.unflight(msg.key);
             }
             self.sqs_make_visible(q, s);
-            let comp = self.queue_comp(q);
-            self.tracer.rec(
-                now,
-                TraceKind::VisibilityExpired,
-                comp,
-                NA32,
-                Some(&msg),
-                NA32,
-                NA64,
-                r,
-            );
+            self.tr_queue(TraceKind::VisibilityExpired, q, &msg, r);
             woke = true;
         }
         while let Some((_, s, g)) = self.sqs.queues[q].retention.pop_due(now) {
@@ -549,25 +536,9 @@ impl Engine {
         let m = self.sqs.queues[q].slots[s as usize];
         let fifo = self.model.queues[q].fifo;
         let qs = &mut self.sqs.queues[q];
-        if fifo {
-            qs.fifo.remove(s, m.msg.key, m.state == QState::InFlight);
-        }
-        qs.release_slot(s);
+        qs.take_out(s, fifo);
         qs.c.expired += 1;
-        if fifo {
-            qs.fifo.refresh(m.msg.key, &qs.slots);
-        }
-        let comp = self.queue_comp(q);
-        self.tracer.rec(
-            self.now,
-            TraceKind::Expire,
-            comp,
-            NA32,
-            Some(&m.msg),
-            NA32,
-            NA64,
-            NA32,
-        );
+        self.tr_queue(TraceKind::Expire, q, &m.msg, NA32);
         let Some(g) = self.model.queues[q].reader else {
             return;
         };
@@ -710,14 +681,8 @@ impl Engine {
         let fifo = self.model.queues[q].fifo;
         let qs = &mut self.sqs.queues[q];
         // It was visible and taken off the visible list (or its group's turn).
-        if fifo {
-            qs.fifo.remove(s, m.msg.key, false);
-        }
-        qs.release_slot(s);
+        qs.take_out(s, fifo);
         qs.q.moved_to_dlq += 1;
-        if fifo {
-            qs.fifo.refresh(m.msg.key, &qs.slots);
-        }
         let first = match self.model.queues[q].reader {
             Some(g) => {
                 let first = self.account(g, &m.msg);
@@ -788,25 +753,9 @@ impl Engine {
                 break;
             };
             let qs = &mut self.sqs.queues[from];
-            if fifo {
-                qs.fifo.remove(s, m.msg.key, false);
-            }
-            qs.release_slot(s);
+            qs.take_out(s, fifo);
             qs.q.redriven += 1;
-            if fifo {
-                qs.fifo.refresh(m.msg.key, &qs.slots);
-            }
-            let comp = self.queue_comp(from);
-            self.tracer.rec(
-                self.now,
-                TraceKind::Redrive,
-                comp,
-                NA32,
-                Some(&m.msg),
-                NA32,
-                NA64,
-                m.receives,
-            );
+            self.tr_queue(TraceKind::Redrive, from, &m.msg, m.receives);
             let first = match self.model.queues[from].reader {
                 Some(g) => {
                     let first = self.account(g, &m.msg);
@@ -838,20 +787,15 @@ impl Engine {
         let Channel::Queue(q) = self.model.services[g].source else {
             return;
         };
-        let Some(m) = self.sqs.queues[q]
+        if self.sqs.queues[q]
             .leased(slot, generation, receives)
-            .copied()
-        else {
+            .is_none()
+        {
             return;
-        };
-        let fifo = self.model.queues[q].fifo;
-        let qs = &mut self.sqs.queues[q];
-        if fifo {
-            qs.fifo.remove(slot, m.msg.key, m.state == QState::InFlight);
         }
-        qs.release_slot(slot);
+        let fifo = self.model.queues[q].fifo;
+        self.sqs.queues[q].take_out(slot, fifo);
         if fifo {
-            qs.fifo.refresh(m.msg.key, &qs.slots);
             self.sqs_serve_waiters(q);
         }
     }
