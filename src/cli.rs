@@ -144,7 +144,12 @@ fn load(path: &Path, overrides: &scenario::Overrides) -> Option<Model> {
             return None;
         }
     };
-    match scenario::load_with(&shown, &text, overrides) {
+    // Files a scenario names (payload samples) are relative to the scenario's folder.
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let read = |name: &str| -> Result<String, String> {
+        std::fs::read_to_string(dir.join(name)).map_err(|e| e.to_string())
+    };
+    match scenario::load_files(&shown, &text, overrides, &read) {
         Ok(m) => Some(m),
         Err(e) => {
             #[allow(clippy::disallowed_methods)] // the shell may read the environment
@@ -230,6 +235,13 @@ pub fn topology(m: &Model) -> String {
                     svc.instances,
                     svc.concurrency,
                     svc.receive.batch_size
+                );
+            }
+            Channel::Pubsub(p) => {
+                let _ = write!(
+                    o,
+                    "  function {} <- pubsub {} (max concurrency {}, {} attempts)",
+                    svc.name, m.pubsubs[p].name, svc.instances, svc.retry.max_attempts
                 );
             }
         }

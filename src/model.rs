@@ -5,7 +5,8 @@
 use crate::time::SimDuration;
 
 pub use crate::scenario::format::{
-    Acks, AssignorKind, Backoff, CommitMode, DedupScope, Ordering, PartitionerKind, RateDist,
+    Acks, AssignorKind, Backoff, CommitMode, DedupScope, FaultKind, Ordering, PartitionerKind,
+    RateDist,
 };
 
 /// Index of a producer in [`Model::producers`].
@@ -14,6 +15,8 @@ pub type ProducerIdx = usize;
 pub type TopicIdx = usize;
 /// Index of a queue in [`Model::queues`].
 pub type QueueIdx = usize;
+/// Index of a pub/sub topic in [`Model::pubsubs`].
+pub type PubsubIdx = usize;
 /// Index of a service in [`Model::services`].
 pub type ServiceIdx = usize;
 /// Index of an event name in [`Model::events`].
@@ -30,6 +33,8 @@ pub enum Channel {
     Topic(TopicIdx),
     /// An SQS-like queue.
     Queue(QueueIdx),
+    /// An SNS-like pub/sub topic.
+    Pubsub(PubsubIdx),
 }
 
 impl Channel {
@@ -37,7 +42,7 @@ impl Channel {
     pub fn topic(self) -> Option<TopicIdx> {
         match self {
             Channel::Topic(t) => Some(t),
-            Channel::Queue(_) => None,
+            _ => None,
         }
     }
 
@@ -45,15 +50,24 @@ impl Channel {
     pub fn queue(self) -> Option<QueueIdx> {
         match self {
             Channel::Queue(q) => Some(q),
-            Channel::Topic(_) => None,
+            _ => None,
         }
     }
 
-    /// "topic" or "queue".
+    /// The pub/sub topic, if this is one.
+    pub fn pubsub(self) -> Option<PubsubIdx> {
+        match self {
+            Channel::Pubsub(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// "topic", "queue" or "pubsub".
     pub fn kind(self) -> &'static str {
         match self {
             Channel::Topic(_) => "topic",
             Channel::Queue(_) => "queue",
+            Channel::Pubsub(_) => "pubsub",
         }
     }
 
@@ -62,6 +76,7 @@ impl Channel {
         match self {
             Channel::Topic(t) => &model.topics[t].name,
             Channel::Queue(q) => &model.queues[q].name,
+            Channel::Pubsub(p) => &model.pubsubs[p].name,
         }
     }
 }
@@ -85,6 +100,8 @@ pub struct Model {
     pub topics: Vec<TopicModel>,
     /// SQS-like queues.
     pub queues: Vec<QueueModel>,
+    /// SNS-like pub/sub topics.
+    pub pubsubs: Vec<PubsubModel>,
     /// Services (one per `[[consumer]]`).
     pub services: Vec<ServiceModel>,
     /// Scheduled failures.
@@ -214,6 +231,113 @@ pub struct ProducerModel {
     pub delay: u64,
     /// Queue targets: probability of a second send with the same deduplication id.
     pub duplicate_rate: f64,
+    /// Message attributes, generated per message.
+    pub attributes: Vec<(String, AttrGen)>,
+    /// Body fields by dotted path: generated per message, or lines of sample events.
+    pub payload: Payload,
+}
+
+/// An attribute or body value as the model keeps it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AttrOwned {
+    /// A string.
+    Str(String),
+    /// A number.
+    Num(f64),
+    /// A list of strings and numbers (SNS's `String.Array`).
+    Array(Vec<Scalar>),
+}
+
+impl AttrOwned {
+    /// As a filter policy reads it.
+    pub fn as_value(&self) -> AttrValue<'_> {
+        match self {
+            AttrOwned::Str(s) => AttrValue::Str(s),
+            AttrOwned::Num(n) => AttrValue::Num(*n),
+            AttrOwned::Array(a) => AttrValue::Array(a),
+        }
+    }
+}
+
+/// How one attribute or body field of a producer's messages is generated from the
+/// message's number `n` among the producer's messages (a resend keeps its number, so
+/// its values).
+#[derive(Clone, Debug, PartialEq)]
+pub enum AttrGen {
+    /// Always this value.
+    Fixed(AttrOwned),
+    /// The list in order: value `n mod len`.
+    Cycle(Vec<AttrOwned>),
+    /// One of the values, with the cumulative probabilities `cum` (last is 1).
+    Choose(Vec<AttrOwned>, Vec<f64>),
+    /// A number drawn uniformly from [min, max]; `integer`: a whole number.
+    Range {
+        /// Lowest.
+        min: f64,
+        /// Highest.
+        max: f64,
+        /// Whole numbers only.
+        integer: bool,
+    },
+}
+
+/// A producer's message bodies.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Payload {
+    /// No body fields.
+    #[default]
+    None,
+    /// Fields generated per message, by dotted path.
+    Fields(Vec<(String, AttrGen)>),
+    /// Sample events (one JSON object per line of a file), cycled in order; each line
+    /// flattened to (dotted path, value).
+    Lines(Vec<Vec<(String, AttrOwned)>>),
+}
+
+pub use crate::broker::pubsub::filter::{AttrValue, Policy, Scalar};
+
+/// An SNS-like topic after validation.
+#[derive(Clone, Debug)]
+pub struct PubsubModel {
+    /// Component name.
+    pub name: String,
+    /// FIFO: group order to FIFO queues, deduplication within five minutes.
+    pub fifo: bool,
+    /// Subscriptions, in declaration order.
+    pub subscriptions: Vec<SubscriptionModel>,
+}
+
+/// One subscription of a pub/sub topic.
+#[derive(Clone, Debug)]
+pub struct SubscriptionModel {
+    /// Where matching messages go.
+    pub target: SubTarget,
+    /// The filter policy, if any (no policy: every message).
+    pub filter: Option<Policy>,
+    /// The policy reads the message body, not its attributes.
+    pub body: bool,
+}
+
+/// A subscription's endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SubTarget {
+    /// An SQS-like queue (durable).
+    Queue(QueueIdx),
+    /// A function, invoked asynchronously per message.
+    Function(ServiceIdx),
+}
+
+/// What makes a service a function (Lambda-style) rather than a long-running consumer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FunctionModel {
+    /// Invoked from a pub/sub topic: events older than this are dropped (to the
+    /// on-failure destination), ns.
+    pub max_event_age: u64,
+    /// Invoked from a queue: one bad message returns only itself (partial batch
+    /// response), not its whole batch.
+    pub partial_batch: bool,
+    /// Invoked from a queue: how long a poller gathers a batch before it invokes, ns.
+    pub batching_window: u64,
 }
 
 /// A rate change.
@@ -403,6 +527,8 @@ pub struct ServiceModel {
     pub emits: Vec<(EventIdx, Channel)>,
     /// How it receives, for a queue source.
     pub receive: ReceiveModel,
+    /// A function: one instance per unit of `max_concurrency`, concurrency 1.
+    pub function: Option<FunctionModel>,
 }
 
 impl ServiceModel {
@@ -439,6 +565,8 @@ pub enum ActionModelKind {
 /// A scheduled fault, resolved.
 #[derive(Clone, Copy, Debug)]
 pub struct FaultModel {
+    /// What fails.
+    pub kind: FaultKind,
     /// Start, nanoseconds.
     pub at: u64,
     /// Service hit.

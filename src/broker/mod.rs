@@ -14,9 +14,10 @@
 //!   and coming back.
 //!
 //! [`kafka`] is the Kafka-like broker: partitioned logs, consumer groups, offsets,
-//! assignors and rebalances, retention. SQS-like queues, SNS-like pub/sub, RabbitMQ-like
-//! exchanges, EventBridge-like buses and Redis-like streams each get a sibling module
-//! and a variant of [`Lease`].
+//! assignors and rebalances, retention. [`sqs`] holds SQS-like queues, standard and
+//! FIFO; [`pubsub`] SNS-like topics with filtered subscriptions and the asynchronous
+//! event queues of the functions they invoke. RabbitMQ-like exchanges, EventBridge-like
+//! buses and Redis-like streams each get a sibling module and a variant of [`Lease`].
 
 pub mod kafka;
 pub mod pubsub;
@@ -44,6 +45,9 @@ pub(crate) enum Lease {
         /// The receive this lease came from (only the latest receipt deletes).
         receives: u32,
     },
+    /// An event of a function's asynchronous event queue: Lambda holds nothing once
+    /// the invocation has it.
+    Async,
 }
 
 impl Lease {
@@ -52,7 +56,7 @@ impl Lease {
     pub fn position(&self) -> (u32, u64) {
         match *self {
             Lease::Kafka { partition, offset } => (partition, offset),
-            Lease::Sqs { .. } => (crate::sim::trace::NA32, crate::sim::trace::NA64),
+            Lease::Sqs { .. } | Lease::Async => (crate::sim::trace::NA32, crate::sim::trace::NA64),
         }
     }
 
@@ -61,7 +65,7 @@ impl Lease {
     pub fn partition(&self) -> Option<u32> {
         match *self {
             Lease::Kafka { partition, .. } => Some(partition),
-            Lease::Sqs { .. } => None,
+            Lease::Sqs { .. } | Lease::Async => None,
         }
     }
 }
@@ -92,8 +96,13 @@ impl Engine {
                 receives,
             } => {
                 self.sqs_release_key(g, work.instance, work.msg.key);
-                self.sqs_delete(g, slot, generation, receives);
+                if self.model.services[g].function.is_some() {
+                    self.sqs_hold_delete(g, work.instance, slot, generation, receives);
+                } else {
+                    self.sqs_delete(g, slot, generation, receives);
+                }
             }
+            Lease::Async => {}
         }
     }
 
@@ -107,6 +116,7 @@ impl Engine {
             }
             // The message stays in flight until its visibility timeout.
             Lease::Sqs { .. } => self.sqs_release_key(g, work.instance, work.msg.key),
+            Lease::Async => {}
         }
     }
 
@@ -119,6 +129,8 @@ impl Engine {
             Lease::Sqs {
                 slot, generation, ..
             } => self.sqs_fate(g, slot, generation),
+            // An invocation dropped without an outcome takes its event with it.
+            Lease::Async => Fate::Lost,
         }
     }
 }

@@ -67,6 +67,9 @@ pub enum Cause {
     /// Processed after its visibility timeout expired, when another receive had
     /// processed it already.
     OutlivedVisibility,
+    /// An asynchronous event waited in a function's event queue longer than its
+    /// maximum event age (ns).
+    EventTooOld(u64),
 }
 
 /// One anomaly.
@@ -131,7 +134,14 @@ impl Cause {
                     t as f64 / 1e9
                 )
             }
+            Cause::RetriesExhausted(n) if s.is_some_and(|s| s.function.is_some()) => {
+                format!("the function failed {n} attempts and has no on_failure destination")
+            }
             Cause::RetriesExhausted(n) => format!("failed {n} attempts and no dead_letter is set"),
+            Cause::EventTooOld(age) => format!(
+                "waited in the function's event queue past its maximum_event_age ({}) and has no on_failure destination",
+                crate::time::SimDuration(age)
+            ),
             Cause::Retention => "deleted by retention before it was consumed".to_string(),
             Cause::Upstream => "arrived out of order from upstream".to_string(),
             Cause::CompetingConsumers => format!(

@@ -60,6 +60,12 @@ pub enum Metric {
     Redeliveries,
     /// Sends a FIFO queue dropped as duplicates.
     Deduplicated,
+    /// Copies a pubsub delivered to its subscriptions.
+    Routed,
+    /// Publishes no subscription took.
+    FilteredOut,
+    /// Function events that found every invocation busy.
+    Throttled,
 }
 
 /// How a metric's value relates to the sampling interval.
@@ -84,6 +90,8 @@ pub enum Scope {
     Topic,
     /// A queue, by its name.
     Queue,
+    /// A pubsub, by its name.
+    Pubsub,
     /// A service (a `[[consumer]]`), by its name.
     Service,
     /// One partition of a service's source topic, as `consumer/P`.
@@ -99,6 +107,7 @@ impl Scope {
             Scope::Producer => "producer",
             Scope::Topic => "topic",
             Scope::Queue => "queue",
+            Scope::Pubsub => "pubsub",
             Scope::Service => "consumer",
             Scope::Partition => "`consumer/P`",
             Scope::Total => "total",
@@ -146,6 +155,9 @@ impl Metric {
         Metric::EmptyReceives,
         Metric::Redeliveries,
         Metric::Deduplicated,
+        Metric::Routed,
+        Metric::FilteredOut,
+        Metric::Throttled,
     ];
 
     /// The name exactly as in the CSV's `metric` column.
@@ -178,6 +190,9 @@ impl Metric {
             Metric::EmptyReceives => "empty_receives",
             Metric::Redeliveries => "redeliveries",
             Metric::Deduplicated => "deduplicated",
+            Metric::Routed => "routed",
+            Metric::FilteredOut => "filtered_out",
+            Metric::Throttled => "throttled",
         }
     }
 
@@ -206,7 +221,10 @@ impl Metric {
             | Metric::Receives
             | Metric::EmptyReceives
             | Metric::Redeliveries
-            | Metric::Deduplicated => MetricKind::Counter,
+            | Metric::Deduplicated
+            | Metric::Routed
+            | Metric::FilteredOut
+            | Metric::Throttled => MetricKind::Counter,
             Metric::Delayed
             | Metric::InFlight
             | Metric::Lag
@@ -227,8 +245,8 @@ impl Metric {
     pub fn scopes(self) -> &'static [Scope] {
         use Scope::*;
         match self {
-            Metric::Produced => &[Producer, Topic, Queue, Service, Total],
-            Metric::ThroughputIn => &[Topic, Queue, Service],
+            Metric::Produced => &[Producer, Topic, Queue, Pubsub, Service, Total],
+            Metric::ThroughputIn => &[Topic, Queue, Pubsub, Service],
             Metric::ThroughputOut => &[Producer, Service],
             Metric::Lag => &[Service, Partition, Total],
             Metric::LagTime => &[Service, Partition, Topic, Queue],
@@ -237,11 +255,12 @@ impl Metric {
             Metric::Expired => &[Topic, Queue, Service, Total],
             Metric::InFlight => &[Queue, Service, Total],
             Metric::DeadLettered => &[Queue, Service, Total],
-            Metric::Delayed
-            | Metric::Receives
-            | Metric::EmptyReceives
-            | Metric::Redeliveries
-            | Metric::Deduplicated => &[Queue],
+            Metric::Delayed | Metric::Receives | Metric::EmptyReceives | Metric::Redeliveries => {
+                &[Queue]
+            }
+            Metric::Deduplicated => &[Queue, Pubsub],
+            Metric::Routed | Metric::FilteredOut => &[Pubsub],
+            Metric::Throttled => &[Service],
             Metric::Delivered
             | Metric::DrainTime
             | Metric::LatencyP50
@@ -304,7 +323,16 @@ impl Metric {
                 "receive calls that returned nothing (what SQS bills without work to show)"
             }
             Metric::Redeliveries => "messages visible again after their visibility timeout expired",
-            Metric::Deduplicated => "sends a FIFO queue dropped within its 5-minute window",
+            Metric::Deduplicated => {
+                "sends a FIFO queue (or publishes a FIFO pubsub) dropped within its 5-minute window"
+            }
+            Metric::Routed => {
+                "copies a pubsub delivered to the subscriptions whose filter took them"
+            }
+            Metric::FilteredOut => "publishes that no subscription's filter policy took",
+            Metric::Throttled => {
+                "events that found every invocation of a function busy and waited in its event queue"
+            }
         }
     }
 

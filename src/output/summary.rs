@@ -102,6 +102,26 @@ pub fn text(engine: &Engine) -> String {
             );
         }
     }
+    if !s.pubsubs.is_empty() {
+        let _ = writeln!(
+            o,
+            "\n{:<18} {:>9} {:>8} {:>8} {:>9} {:>6}",
+            "pubsub", "published", "routed", "filtered", "unrouted", "dedup"
+        );
+        for p in &s.pubsubs {
+            let name = if p.fifo {
+                format!("{} (fifo)", p.name)
+            } else {
+                p.name.clone()
+            };
+            let c = &p.counters;
+            let _ = writeln!(
+                o,
+                "{:<18} {:>9} {:>8} {:>8} {:>9} {:>6}",
+                name, p.published, c.routed, c.filtered, c.filtered_out, c.deduplicated
+            );
+        }
+    }
     if !s.services.is_empty() {
         let _ = writeln!(
             o,
@@ -149,6 +169,12 @@ pub fn text(engine: &Engine) -> String {
                 svc.latency_max_ms,
                 svc.lag,
                 svc.lag_time_s
+            );
+        }
+        for (name, n) in &s.throttled {
+            let _ = writeln!(
+                o,
+                "\nfunction {name}: {n} events throttled (waited for a free invocation)"
             );
         }
     }

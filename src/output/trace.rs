@@ -4,20 +4,24 @@
 //! - `t`: simulated time in seconds (9 decimals: exact nanoseconds);
 //! - `seq`: position in the trace, from 1;
 //! - `event`: `produce`, `append`, `deliver`, `process_start`, `ack`, `fail`, `retry`,
-//!   `dead_letter`, `drop`, `expire`, `crash`, `restart`, `rebalance`, `commit`;
-//! - `component`: producer, topic or service name;
+//!   `dead_letter`, `drop`, `expire`, `crash`, `restart`, `rebalance`, `commit`,
+//!   `visibility_expired`, `deduplicated`, `redrive`, `route`, `filtered`,
+//!   `fault_start`, `fault_end`;
+//! - `component`: producer, topic, queue, pubsub or service name;
 //! - `instance`: `consumer#N` for service events;
 //! - `msg`: the message id, which is its correlation id across every hop it causes
 //!   (follow-up events and dead-letter copies keep it);
 //! - `key`: the record key (absent key: `null`);
 //! - `partition`, `offset`: where the record sits;
 //! - `attempt`: 1 for the first attempt;
-//! - `name`: the event name the record carries (`OrderPlaced`, `PaymentCompleted`).
+//! - `name`: the event name the record carries (`OrderPlaced`, `PaymentCompleted`);
+//! - `target`, on `route` and `filtered` records only: the queue or function the
+//!   pubsub's copy went to, or whose filter policy refused it.
 
 use std::io::{self, Write};
 
 use crate::model::Model;
-use crate::sim::trace::{NA32, NA64, TraceRec};
+use crate::sim::trace::{NA32, NA64, TraceKind, TraceRec};
 
 /// Writes trace records as JSON Lines, fields in the order documented above.
 pub fn write(
@@ -41,7 +45,8 @@ pub fn write(
             r.kind.name(),
             quote(component)
         );
-        if r.instance == NA32 {
+        let target = matches!(r.kind, TraceKind::Route | TraceKind::Filtered);
+        if r.instance == NA32 || target {
             line.push_str("null");
         } else {
             line.push_str(&quote(&format!("{component}#{}", r.instance + 1)));
@@ -63,6 +68,12 @@ pub fn write(
         match model.events.get(usize::from(r.name)) {
             Some(n) => line.push_str(&quote(n)),
             None => line.push_str("null"),
+        }
+        if target {
+            // A fan-out's copy names the endpoint it went to (or that refused it).
+            line.push_str(",\"target\":");
+            let t = names.get(r.instance as usize).map_or("", String::as_str);
+            line.push_str(&quote(t));
         }
         line.push_str("}\n");
         w.write_all(line.as_bytes())?;

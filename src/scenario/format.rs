@@ -64,6 +64,9 @@ pub struct ScenarioFile {
     /// SQS-like queues, standard or FIFO.
     #[serde(default)]
     pub queue: Vec<Queue>,
+    /// SNS-like pub/sub topics: one publish reaches every matching subscription.
+    #[serde(default)]
+    pub pubsub: Vec<Pubsub>,
     /// Services: each is one consumer group of one or more instances.
     #[serde(default)]
     pub consumer: Vec<Consumer>,
@@ -172,6 +175,15 @@ pub struct Producer {
     /// standard queue delivers it twice.
     #[serde(default)]
     pub duplicate_rate: Option<f64>,
+    /// Message attributes, per name: a fixed value (string, number or list of them),
+    /// `{ cycle = [...] }` (in order), `{ choose = [...], weights = [...] }` or
+    /// `{ range = [min, max] }` (whole numbers when both bounds are).
+    #[serde(default)]
+    pub attributes: Option<serde_json::Value>,
+    /// The message body: fields generated as attributes are (nested tables are nested
+    /// objects), or `{ file = "events.jsonl" }`, sample events cycled in order.
+    #[serde(default)]
+    pub payload: Option<serde_json::Value>,
 }
 
 /// Arrival process of a producer.
@@ -373,6 +385,49 @@ pub struct Queue {
     pub deduplication_scope: Option<DedupScope>,
 }
 
+/// `[[pubsub]]`: an SNS-like topic.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Pubsub {
+    /// Unique component name.
+    pub name: String,
+    /// A FIFO topic: message group order to FIFO queues, deduplication within 5
+    /// minutes (default false).
+    #[serde(default)]
+    pub fifo: Option<bool>,
+    /// Subscriptions: each a queue or a function, with an optional filter policy.
+    #[serde(default)]
+    pub subscription: Vec<Subscription>,
+}
+
+/// One subscription of a pub/sub topic.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Subscription {
+    /// A queue endpoint (durable: messages wait there).
+    #[serde(default)]
+    pub queue: Option<String>,
+    /// A function endpoint (a consumer with `kind = "function"`), invoked per message.
+    #[serde(default)]
+    pub function: Option<String>,
+    /// An SNS filter policy, as a TOML table or a JSON string.
+    #[serde(default)]
+    pub filter_policy: Option<serde_json::Value>,
+    /// What the policy reads: `message_attributes` (default) or `message_body`.
+    #[serde(default)]
+    pub filter_policy_scope: Option<FilterScope>,
+}
+
+/// What a filter policy reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FilterScope {
+    /// The message attributes.
+    MessageAttributes,
+    /// The JSON message body.
+    MessageBody,
+}
+
 /// A queue's redrive policy.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -400,7 +455,12 @@ pub enum DedupScope {
 pub struct Consumer {
     /// Unique component name; instances are `name#1` .. `name#N`.
     pub name: String,
-    /// The topic or queue it consumes.
+    /// `service` (default: long-running instances) or `function` (Lambda-style: one
+    /// invocation per message from a pub/sub subscription, per batch from a queue).
+    #[serde(default)]
+    pub kind: Option<ConsumerKind>,
+    /// The topic or queue it consumes; a function subscribed to a pub/sub topic names
+    /// the topic.
     pub source: String,
     /// Consumer group id (default: the consumer's name).
     #[serde(default)]
@@ -463,6 +523,40 @@ pub struct Consumer {
     /// Follow-up events published after each successful processing.
     #[serde(default)]
     pub emits: Vec<Emit>,
+    /// Functions: concurrent invocations at most (default 1000, the account's default
+    /// limit; 2 to 1000 for a queue's event source mapping).
+    #[serde(default)]
+    pub max_concurrency: Option<u32>,
+    /// Functions invoked from a pub/sub topic: retries after an error (0 to 2, default
+    /// 2), one minute and then two minutes apart.
+    #[serde(default)]
+    pub maximum_retry_attempts: Option<u32>,
+    /// Functions invoked from a pub/sub topic: events older than this are dropped
+    /// (default "6h", from "60s" to "6h").
+    #[serde(default)]
+    pub maximum_event_age: Option<Dur>,
+    /// Functions invoked from a pub/sub topic: where an event goes after its last
+    /// failed attempt (a queue, topic or pub/sub topic); without one it is lost.
+    #[serde(default)]
+    pub on_failure: Option<String>,
+    /// Functions invoked from a queue: how long the poller gathers records before it
+    /// invokes with fewer than `batch_size` (default 0, at most "300s").
+    #[serde(default)]
+    pub batching_window: Option<Dur>,
+    /// Functions invoked from a queue: the function reports which records failed, so a
+    /// failure returns only them (default false: the whole batch returns).
+    #[serde(default)]
+    pub partial_batch_response: Option<bool>,
+}
+
+/// What kind of consumer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsumerKind {
+    /// Long-running instances.
+    Service,
+    /// A Lambda-style function.
+    Function,
 }
 
 /// A visibility heartbeat.
@@ -616,6 +710,9 @@ pub struct Fault {
 pub enum FaultKind {
     /// The instance stops at once, losing in-flight work, and restarts after `duration`.
     Crash,
+    /// Every attempt that ends during the fault fails (a dependency is down, a bad
+    /// deploy); the instances keep running.
+    Errors,
 }
 
 /// The JSON Schema of the scenario format, draft-07 so that editors' TOML language

@@ -3,6 +3,7 @@
 //! the JSON Schema), `validate` the checks, `diag` the diagnostics, `overrides` the
 //! command line's values (`--set`, `--interval`, `--until`) applied before the checks.
 
+mod attrs;
 pub mod diag;
 pub mod format;
 pub mod overrides;
@@ -10,4 +11,4 @@ pub mod validate;
 
 pub use diag::ScenarioError;
 pub use overrides::{Overrides, Setting};
-pub use validate::{load_str, load_with};
+pub use validate::{FileReader, load_files, load_str, load_with};

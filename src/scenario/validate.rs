@@ -41,8 +41,8 @@ pub const MAX_RATE: f64 = 10_000_000.0;
 pub const MAX_ATTEMPTS: u32 = 1_000;
 
 /// The sections a scenario file may have.
-const SECTIONS: [&str; 7] = [
-    "scenario", "producer", "topic", "queue", "consumer", "fault", "action",
+const SECTIONS: [&str; 8] = [
+    "scenario", "producer", "topic", "queue", "pubsub", "consumer", "fault", "action",
 ];
 
 /// Parses and validates a scenario. `path` is only used in messages.
@@ -55,12 +55,32 @@ pub fn load_str(path: &str, text: &str) -> Result<Model, ScenarioError> {
 /// problems of an override name its flag (`--set consumer.payment.instances=0: ...`)
 /// and come after those of the file.
 pub fn load_with(path: &str, text: &str, overrides: &Overrides) -> Result<Model, ScenarioError> {
+    load_files(path, text, overrides, &|_| {
+        Err(
+            "payload files are read by the command line; this caller gave no file reader"
+                .to_string(),
+        )
+    })
+}
+
+/// Reads the file a scenario names (a producer's `payload = { file = ... }`), given its
+/// path as written; returns its text or why it cannot be read.
+pub type FileReader<'r> = &'r dyn Fn(&str) -> Result<String, String>;
+
+/// As [`load_with`], with `read` to read the files the scenario names: the core does
+/// no IO, the shell that calls it does.
+pub fn load_files(
+    path: &str,
+    text: &str,
+    overrides: &Overrides,
+    read: FileReader<'_>,
+) -> Result<Model, ScenarioError> {
     let flags = overrides.flags();
     let mut cx = Cx {
         problems: Vec::new(),
         broken: Vec::new(),
     };
-    let model = load_inner(text, &flags, &mut cx);
+    let model = load_inner(text, &flags, read, &mut cx);
     match model {
         Some(m) if cx.problems.is_empty() => Ok(m),
         _ => {
@@ -123,7 +143,12 @@ impl<'i, T> Elem<'_, 'i, T> {
 
 /// Parses, applies the overrides, checks every section and builds the model, or
 /// returns None when something was wrong (the problems are in `cx`).
-fn load_inner<'i>(text: &'i str, flags: &[Flag<'i>], cx: &mut Cx) -> Option<Model> {
+fn load_inner<'i>(
+    text: &'i str,
+    flags: &[Flag<'i>],
+    read: FileReader<'_>,
+    cx: &mut Cx,
+) -> Option<Model> {
     let doc = parse_document(text, flags, cx)?;
     let root = &doc;
     check_sections(root, cx);
@@ -132,12 +157,13 @@ fn load_inner<'i>(text: &'i str, flags: &[Flag<'i>], cx: &mut Cx) -> Option<Mode
     let producers: Vec<Elem<'_, '_, f::Producer>> = elements(root, "producer", cx);
     let topics: Vec<Elem<'_, '_, f::Topic>> = elements(root, "topic", cx);
     let queues: Vec<Elem<'_, '_, f::Queue>> = elements(root, "queue", cx);
+    let pubsubs: Vec<Elem<'_, '_, f::Pubsub>> = elements(root, "pubsub", cx);
     let consumers: Vec<Elem<'_, '_, f::Consumer>> = elements(root, "consumer", cx);
     let faults: Vec<Elem<'_, '_, f::Fault>> = elements(root, "fault", cx);
     let actions: Vec<Elem<'_, '_, f::Action>> = elements(root, "action", cx);
 
-    claim_names(text, &producers, &topics, &queues, &consumers, cx);
-    let channels = Channels::new(&topics, &queues);
+    claim_names(text, &producers, &topics, &queues, &pubsubs, &consumers, cx);
+    let channels = Channels::new(&topics, &queues, &pubsubs);
     let until = flags.iter().find(|f| matches!(f.target, Target::Until));
     let times = run_times(scenario.as_ref(), until, cx);
     let mut events = Events::default();
@@ -149,14 +175,23 @@ fn load_inner<'i>(text: &'i str, flags: &[Flag<'i>], cx: &mut Cx) -> Option<Mode
         &channels,
         &queue_models,
         &mut events,
+        read,
         cx,
     );
-    let service_models = service_models(
+    let mut service_models = service_models(
         &consumers,
         &channels,
         &mut topic_models,
         &mut queue_models,
         &mut events,
+        cx,
+    );
+    let pubsub_models = pubsub_models(
+        &pubsubs,
+        &channels,
+        &queue_models,
+        &mut service_models,
+        &consumers,
         cx,
     );
     let fault_models = fault_models(&faults, &service_models, times.declared, cx);
@@ -175,6 +210,7 @@ fn load_inner<'i>(text: &'i str, flags: &[Flag<'i>], cx: &mut Cx) -> Option<Mode
         producers: producer_models,
         topics: topic_models,
         queues: queue_models,
+        pubsubs: pubsub_models,
         services: service_models,
         faults: fault_models,
         actions: action_models,
@@ -267,6 +303,7 @@ fn claim_names(
     producers: &[Elem<'_, '_, f::Producer>],
     topics: &[Elem<'_, '_, f::Topic>],
     queues: &[Elem<'_, '_, f::Queue>],
+    pubsubs: &[Elem<'_, '_, f::Pubsub>],
     consumers: &[Elem<'_, '_, f::Consumer>],
     cx: &mut Cx,
 ) {
@@ -282,6 +319,11 @@ fn claim_names(
             queues
                 .iter()
                 .map(|q| (q.v.name.as_str(), q.span(&["name"]))),
+        )
+        .chain(
+            pubsubs
+                .iter()
+                .map(|p| (p.v.name.as_str(), p.span(&["name"]))),
         )
         .chain(
             consumers
@@ -300,13 +342,13 @@ fn claim_names(
         if let Some(first) = names.get(name) {
             let help = match first {
                 Some(f) if is_flag_span(f) => {
-                    "it is first given by a --set; producers, topics, queues and consumers share one namespace"
+                    "it is first given by a --set; producers, topics, queues, pubsubs and consumers share one namespace"
                         .to_string()
                 }
                 _ => {
                     let line = first.as_ref().map_or(0, |f| line_col(text, f.start).0);
                     format!(
-                        "it is first used on line {line}; producers, topics, queues and consumers share one namespace"
+                        "it is first used on line {line}; producers, topics, queues, pubsubs and consumers share one namespace"
                     )
                 }
             };
@@ -323,12 +365,15 @@ fn claim_names(
 /// Topic and queue names to channels, for the references of producers and consumers.
 struct Channels<'a> {
     idx: BTreeMap<&'a str, Channel>,
+    /// Per pubsub: FIFO or not.
+    pubsub_fifo: Vec<bool>,
 }
 
 impl<'a> Channels<'a> {
     fn new(
         topics: &'a [Elem<'_, '_, f::Topic>],
         queues: &'a [Elem<'_, '_, f::Queue>],
+        pubsubs: &'a [Elem<'_, '_, f::Pubsub>],
     ) -> Channels<'a> {
         let topics = topics
             .iter()
@@ -339,11 +384,16 @@ impl<'a> Channels<'a> {
             .enumerate()
             .map(|(i, q)| (q.v.name.as_str(), Channel::Queue(i)));
         // A name used twice is reported by `claim_names`; the first one wins here.
+        let pubsub_fifo = pubsubs.iter().map(|p| p.v.fifo.unwrap_or(false)).collect();
+        let pubsubs = pubsubs
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.v.name.as_str(), Channel::Pubsub(i)));
         let mut idx = BTreeMap::new();
-        for (name, ch) in topics.chain(queues) {
+        for (name, ch) in topics.chain(queues).chain(pubsubs) {
             idx.entry(name).or_insert(ch);
         }
-        Channels { idx }
+        Channels { idx, pubsub_fifo }
     }
 
     /// The topic or queue `name` refers to (as its `what`, e.g. "target"); reports a
@@ -357,28 +407,41 @@ impl<'a> Channels<'a> {
     ) -> Option<Channel> {
         match self.idx.get(name) {
             Some(&c) => Some(c),
-            None if cx.is_broken("topic", name) || cx.is_broken("queue", name) => None,
+            None if cx.is_broken("topic", name)
+                || cx.is_broken("queue", name)
+                || cx.is_broken("pubsub", name) =>
+            {
+                None
+            }
             None => {
                 let names: Vec<&str> = self.idx.keys().copied().collect();
                 let known: Vec<String> = names.iter().map(|k| format!("`{k}`")).collect();
                 cx.err_help(
                     span,
-                    format!("{what} `{name}` is not a topic or queue"),
+                    format!("{what} `{name}` is not a topic, queue or pubsub"),
                     match suggest(name, &names) {
                         _ if known.is_empty() => {
-                            "declare it with [[topic]] name = ... or [[queue]] name = ..."
+                            "declare it with [[topic]], [[queue]] or [[pubsub]] name = ..."
                                 .to_string()
                         }
                         Some(close) => format!(
-                            "did you mean `{close}`? known topics and queues: {}",
+                            "did you mean `{close}`? known topics, queues and pubsubs: {}",
                             known.join(", ")
                         ),
-                        None => format!("known topics and queues: {}", known.join(", ")),
+                        None => format!("known topics, queues and pubsubs: {}", known.join(", ")),
                     },
                 );
                 None
             }
         }
+    }
+
+    /// The name of a channel.
+    fn name_of(&self, c: Channel) -> &str {
+        self.idx
+            .iter()
+            .find(|(_, v)| **v == c)
+            .map_or("", |(k, _)| k)
     }
 
     /// The queue `name` refers to; reports a topic or an unknown name.
@@ -391,8 +454,11 @@ impl<'a> Channels<'a> {
     ) -> Option<QueueIdx> {
         match self.find(name, span.clone(), what, cx)? {
             Channel::Queue(q) => Some(q),
-            Channel::Topic(_) => {
-                cx.err(span, format!("{what} `{name}` is a topic, not a queue"));
+            other => {
+                cx.err(
+                    span,
+                    format!("{what} `{name}` is a {}, not a queue", other.kind()),
+                );
                 None
             }
         }
@@ -670,13 +736,30 @@ fn producer_models(
     channels: &Channels<'_>,
     queues: &[QueueModel],
     events: &mut Events,
+    read: FileReader<'_>,
     cx: &mut Cx,
 ) -> (Vec<ProducerModel>, KeyTable) {
     let mut keys = KeyTable::default();
     let mut producer_models = Vec::new();
     for p in producers {
         let target = channels.find(&p.v.target, p.span(&["target"]), "target", cx);
-        check_producer_keys(p, target, queues, cx);
+        check_producer_keys(p, target, queues, &channels.pubsub_fifo, cx);
+        let attributes = p.v.attributes.as_ref().map_or_else(Vec::new, |a| {
+            super::attrs::attributes(a).unwrap_or_else(|(path, e)| {
+                let mut full = vec!["attributes"];
+                full.extend(path.iter().map(String::as_str));
+                cx.err(p.span(&full), e);
+                Vec::new()
+            })
+        });
+        let payload = p.v.payload.as_ref().map_or(Payload::None, |a| {
+            super::attrs::payload(a, read).unwrap_or_else(|(path, e)| {
+                let mut full = vec!["payload"];
+                full.extend(path.iter().map(String::as_str));
+                cx.err(p.span(&full), e);
+                Payload::None
+            })
+        });
         let rate = p.v.rate.per_second;
         if !(rate.is_finite() && rate > 0.0 && rate <= MAX_RATE) {
             cx.err(
@@ -724,6 +807,8 @@ fn producer_models(
                 .map_or(SimDuration::from_secs(30), |d| d.0),
             delay,
             duplicate_rate,
+            attributes,
+            payload,
         });
     }
     (producer_models, keys)
@@ -736,10 +821,55 @@ fn check_producer_keys(
     p: &Elem<'_, '_, f::Producer>,
     target: Option<Channel>,
     queues: &[QueueModel],
+    pubsub_fifo: &[bool],
     cx: &mut Cx,
 ) {
     let v = &p.v;
+    if !matches!(target, Some(Channel::Pubsub(_)) | None) {
+        for (key, given) in [
+            ("attributes", v.attributes.is_some()),
+            ("payload", v.payload.is_some()),
+        ] {
+            if given {
+                cx.err_help(
+                    p.span(&[key]),
+                    format!(
+                        "{key} are read by pubsub filter policies, and `{}` is not a pubsub",
+                        v.target
+                    ),
+                    "publish to a [[pubsub]] whose subscriptions filter on them",
+                );
+            }
+        }
+    }
     match target {
+        Some(Channel::Pubsub(ps)) => {
+            for (key, given) in [
+                ("acks", v.acks.is_some()),
+                ("idempotent", v.idempotent.is_some()),
+                ("retries", v.retries.is_some()),
+                ("ack_loss_rate", v.ack_loss_rate.is_some()),
+                ("delay", v.delay.is_some()),
+            ] {
+                if given {
+                    cx.err_help(
+                        p.span(&[key]),
+                        format!(
+                            "{key} does not apply to a pubsub, and `{}` is one",
+                            v.target
+                        ),
+                        "a pubsub delivers at once; duplicate_rate publishes a message twice",
+                    );
+                }
+            }
+            if pubsub_fifo.get(ps).copied().unwrap_or(false) && v.keys.is_none() {
+                cx.err_help(
+                    p.span(&["target"]),
+                    format!("`{}` is a FIFO pubsub, and every message published to it needs a message group id", v.target),
+                    "give the producer keys: the key is the message group id",
+                );
+            }
+        }
         Some(Channel::Topic(_)) => {
             for (key, given) in [
                 ("delay", v.delay.is_some()),
@@ -861,8 +991,13 @@ fn service_models(
     let mut group_ids: BTreeMap<String, ()> = BTreeMap::new();
     for c in consumers {
         let source = channels.find(&c.v.source, c.span(&["source"]), "source", cx);
-        check_consumer_keys(c, source, cx);
-        let receive = receive_model(c, source, queue_models, cx);
+        let is_function = c.v.kind == Some(f::ConsumerKind::Function);
+        if is_function {
+            check_function_keys(c, source, cx);
+        } else {
+            check_consumer_keys(c, source, cx);
+        }
+        let mut receive = receive_model(c, source, queue_models, is_function, cx);
         let group_id = c.v.group.clone().unwrap_or_else(|| c.v.name.clone());
         if group_ids.insert(group_id.clone(), ()).is_some() {
             cx.err_help(
@@ -871,7 +1006,26 @@ fn service_models(
                 "a consumer is one whole group; give each its own group id",
             );
         }
-        let instances = c.v.instances.unwrap_or(1);
+        let function = is_function.then(|| function_model(c, source, queue_models, cx));
+        let mut instances = c.v.instances.unwrap_or(1);
+        if is_function {
+            let (lo, default) = match source {
+                Some(Channel::Queue(_)) => (2, FN_MAX_CONCURRENCY),
+                _ => (1, FN_MAX_CONCURRENCY),
+            };
+            let m = c.v.max_concurrency.unwrap_or(default);
+            if m < lo || m > FN_MAX_CONCURRENCY {
+                cx.err(
+                    c.span(&["max_concurrency"]),
+                    format!(
+                        "max_concurrency must be between {lo} and {FN_MAX_CONCURRENCY}, found {m}"
+                    ),
+                );
+            }
+            instances = m.clamp(lo, FN_MAX_CONCURRENCY);
+            // An event source mapping long-polls.
+            receive.wait_time = SQS_MAX_WAIT;
+        }
         if instances == 0 || instances > MAX_INSTANCES {
             cx.err(
                 c.span(&["instances"]),
@@ -890,11 +1044,16 @@ fn service_models(
         let poison_rate = c.v.poison_rate.unwrap_or(0.0);
         check_prob(cx, c.span(&["poison_rate"]), "poison_rate", poison_rate);
         let processing = processing_model(c, cx);
-        let retry = retry_model(c, cx);
-        let dead_letter =
-            c.v.dead_letter
-                .as_ref()
-                .and_then(|d| channels.find(d, c.span(&["dead_letter"]), "dead_letter", cx));
+        let retry = if is_function {
+            function_retry(c, source, cx)
+        } else {
+            retry_model(c, cx)
+        };
+        let dead_letter = match (&c.v.dead_letter, &c.v.on_failure) {
+            (Some(d), _) => channels.find(d, c.span(&["dead_letter"]), "dead_letter", cx),
+            (None, Some(d)) => channels.find(d, c.span(&["on_failure"]), "on_failure", cx),
+            (None, None) => None,
+        };
         if let (Some(d), Some(t)) = (dead_letter, source)
             && d == t
         {
@@ -939,7 +1098,12 @@ fn service_models(
                 ),
                 None => queue_models[q].reader = Some(g),
             },
-            None => {}
+            Some(Channel::Pubsub(_)) if !is_function => cx.err_help(
+                c.span(&["source"]),
+                format!("`{}` is a pubsub, which a service does not read directly", c.v.source),
+                "subscribe a queue to the pubsub and let the consumer read the queue, or make the consumer kind = \"function\"",
+            ),
+            _ => {}
         }
         service_models.push(ServiceModel {
             name: c.v.name.clone(),
@@ -963,15 +1127,411 @@ fn service_models(
             dead_letter,
             emits,
             receive,
+            function,
         });
     }
     service_models
+}
+
+/// Most subscriptions of one pubsub (every publish visits each of them).
+pub const MAX_SUBSCRIPTIONS: usize = 1_000;
+
+/// `[[pubsub]]`: each subscription names one queue or one function, FIFO topics deliver
+/// to queues only and FIFO queues subscribe to FIFO topics only (as SNS requires), and
+/// each filter policy is one SNS would accept. Every function that reads a pubsub must
+/// be subscribed to it exactly once.
+fn pubsub_models(
+    pubsubs: &[Elem<'_, '_, f::Pubsub>],
+    channels: &Channels<'_>,
+    queues: &[QueueModel],
+    services: &mut [ServiceModel],
+    consumers: &[Elem<'_, '_, f::Consumer>],
+    cx: &mut Cx,
+) -> Vec<PubsubModel> {
+    let mut out = Vec::new();
+    let mut subscribed: Vec<u32> = vec![0; services.len()];
+    for (pi, p) in pubsubs.iter().enumerate() {
+        let fifo = p.v.fifo.unwrap_or(false);
+        let trees = p
+            .tree
+            .get_ref()
+            .get("subscription")
+            .and_then(|v| v.get_ref().as_array());
+        let span_of = |i: usize, key: &str| -> Option<Range<usize>> {
+            let sub = trees.and_then(|a| a.get(i));
+            sub.and_then(|t| t.get_ref().get(key))
+                .map(|v| v.span())
+                .or_else(|| sub.map(|t| t.span()))
+                .or_else(|| p.span(&["subscription"]))
+        };
+        if p.v.subscription.len() > MAX_SUBSCRIPTIONS {
+            cx.err(
+                p.span(&["subscription"]),
+                format!("a pubsub has at most {MAX_SUBSCRIPTIONS} subscriptions here"),
+            );
+        }
+        let mut subs = Vec::new();
+        for (i, sub) in p.v.subscription.iter().enumerate() {
+            let target = match (&sub.queue, &sub.function) {
+                (Some(_), Some(_)) => {
+                    cx.err_help(
+                        span_of(i, "function"),
+                        "a subscription names a queue or a function, not both",
+                        "give each endpoint its own [[pubsub.subscription]]",
+                    );
+                    None
+                }
+                (None, None) => {
+                    cx.err_help(
+                        span_of(i, "queue"),
+                        "a subscription names no endpoint",
+                        "set queue = \"...\" or function = \"...\"",
+                    );
+                    None
+                }
+                (Some(q), None) => channels
+                    .find_queue(q, span_of(i, "queue"), "subscription queue", cx)
+                    .and_then(|q| {
+                        let qm = queues.get(q)?;
+                        if qm.fifo && !fifo {
+                            cx.err_help(
+                                span_of(i, "queue"),
+                                format!("`{}` is a FIFO queue, and `{}` is a standard pubsub", qm.name, p.v.name),
+                                "a FIFO queue subscribes to a FIFO pubsub only: set fifo = true on the pubsub",
+                            );
+                        }
+                        Some(SubTarget::Queue(q))
+                    }),
+                (None, Some(fname)) => {
+                    let span = span_of(i, "function");
+                    match services.iter().position(|s| &s.name == fname) {
+                        None if cx.is_broken("consumer", fname) => None,
+                        None => {
+                            cx.err_help(
+                                span,
+                                format!("subscription function `{fname}` is not a consumer"),
+                                "declare it with [[consumer]] kind = \"function\", source = the pubsub",
+                            );
+                            None
+                        }
+                        Some(g) => {
+                            let svc = &services[g];
+                            if svc.function.is_none() {
+                                cx.err_help(
+                                    span,
+                                    format!("`{fname}` is a service, not a function"),
+                                    "subscribe a queue and let the service read it, or set kind = \"function\"",
+                                );
+                                None
+                            } else if svc.source != Channel::Pubsub(pi) {
+                                cx.err_help(
+                                    span,
+                                    format!("function `{fname}` reads `{}`, not `{}`", channels.name_of(svc.source), p.v.name),
+                                    "set the function's source to this pubsub",
+                                );
+                                None
+                            } else if fifo {
+                                cx.err_help(
+                                    span,
+                                    format!("`{}` is a FIFO pubsub, which delivers to queues only", p.v.name),
+                                    "subscribe a FIFO queue, and let the function read it",
+                                );
+                                None
+                            } else {
+                                subscribed[g] += 1;
+                                if subscribed[g] > 1 {
+                                    cx.err(span, format!("function `{fname}` is subscribed twice"));
+                                }
+                                Some(SubTarget::Function(g))
+                            }
+                        }
+                    }
+                }
+            };
+            let body = sub.filter_policy_scope == Some(f::FilterScope::MessageBody);
+            let filter = sub.filter_policy.as_ref().and_then(|v| {
+                let span = span_of(i, "filter_policy");
+                let parsed;
+                let v = match v {
+                    serde_json::Value::String(text) => match serde_json::from_str(text) {
+                        Ok(x) => {
+                            parsed = x;
+                            &parsed
+                        }
+                        Err(e) => {
+                            cx.err(span, format!("filter_policy is not JSON: {e}"));
+                            return None;
+                        }
+                    },
+                    other => other,
+                };
+                let r = if body {
+                    Policy::parse_body(v)
+                } else {
+                    Policy::parse(v)
+                };
+                match r {
+                    Ok(p) => Some(p),
+                    Err(e) => {
+                        cx.err_help(
+                            span,
+                            format!("SNS would refuse this filter policy: {e}"),
+                            "see the filter policy rules in the README",
+                        );
+                        None
+                    }
+                }
+            });
+            if sub.filter_policy_scope.is_some() && sub.filter_policy.is_none() {
+                cx.err(
+                    span_of(i, "filter_policy_scope"),
+                    "filter_policy_scope without a filter_policy",
+                );
+            }
+            if let Some(target) = target {
+                subs.push(SubscriptionModel {
+                    target,
+                    filter,
+                    body,
+                });
+            }
+        }
+        out.push(PubsubModel {
+            name: p.v.name.clone(),
+            fifo,
+            subscriptions: subs,
+        });
+    }
+    for (g, c) in consumers.iter().enumerate() {
+        let Some(svc) = services.get(g) else { continue };
+        if let (Some(_), Channel::Pubsub(p)) = (svc.function, svc.source)
+            && subscribed[g] == 0
+            && !pubsubs.is_empty()
+        {
+            cx.err_help(
+                c.span(&["source"]),
+                format!(
+                    "function `{}` reads `{}`, and no subscription of it names the function",
+                    svc.name, pubsubs[p].v.name
+                ),
+                format!(
+                    "add [[pubsub.subscription]] function = \"{}\" to `{}`",
+                    svc.name, pubsubs[p].v.name
+                ),
+            );
+        }
+    }
+    out
+}
+
+/// Lambda's account-wide default concurrency, and the most an event source mapping's
+/// `MaximumConcurrency` takes.
+const FN_MAX_CONCURRENCY: u32 = 1_000;
+/// Lambda's `MaximumRetryAttempts` for asynchronous invocations.
+const FN_MAX_RETRIES: u32 = 2;
+/// `MaximumEventAgeInSeconds`: 60 s to 6 h.
+const FN_MIN_EVENT_AGE: u64 = 60 * NS;
+const FN_MAX_EVENT_AGE: u64 = 6 * 3_600 * NS;
+/// An SQS event source mapping: `MaximumBatchingWindowInSeconds` and batch sizes.
+const FN_MAX_WINDOW: u64 = 300 * NS;
+const FN_MAX_BATCH: u32 = 10_000;
+
+/// The keys a function takes depend on how it is invoked: from a pubsub subscription
+/// (asynchronously, per message) or by polling a queue (per batch).
+fn check_function_keys(c: &Elem<'_, '_, f::Consumer>, source: Option<Channel>, cx: &mut Cx) {
+    let v = &c.v;
+    let scaling = [
+        ("instances", v.instances.is_some()),
+        ("concurrency", v.concurrency.is_some()),
+    ];
+    for (key, given) in scaling {
+        if given {
+            cx.err_help(
+                c.span(&[key]),
+                format!("{key} does not apply to a function"),
+                "a function runs one invocation per unit of max_concurrency",
+            );
+        }
+    }
+    let kafka = [
+        ("group", v.group.is_some()),
+        ("ordering", v.ordering.is_some()),
+        ("commit", v.commit.is_some()),
+        ("commit_interval", v.commit_interval.is_some()),
+        ("assignor", v.assignor.is_some()),
+        ("session_timeout", v.session_timeout.is_some()),
+        ("rebalance_time", v.rebalance_time.is_some()),
+        ("wait_time", v.wait_time.is_some()),
+        ("poll_interval", v.poll_interval.is_some()),
+        ("visibility_heartbeat", v.visibility_heartbeat.is_some()),
+        ("retry", v.retry.is_some()),
+        ("dead_letter", v.dead_letter.is_some()),
+    ];
+    for (key, given) in kafka {
+        if given {
+            let help = match key {
+                "retry" => {
+                    "an invocation from a pubsub is retried maximum_retry_attempts times; from a queue, a failed batch returns to the queue"
+                }
+                "dead_letter" => {
+                    "a function invoked from a pubsub sends failed events to on_failure; from a queue, use the queue's dead_letter"
+                }
+                _ => "Lambda manages polling and scaling",
+            };
+            cx.err_help(
+                c.span(&[key]),
+                format!("{key} does not apply to a function"),
+                help,
+            );
+        }
+    }
+    let (wrong, how): (Vec<(&str, bool)>, &str) = match source {
+        Some(Channel::Pubsub(_)) => (
+            vec![
+                ("batch_size", v.batch_size.is_some()),
+                ("batching_window", v.batching_window.is_some()),
+                ("partial_batch_response", v.partial_batch_response.is_some()),
+            ],
+            "invoked per message from a pubsub; batches are for functions that read a queue",
+        ),
+        Some(Channel::Queue(_)) => (
+            vec![
+                ("maximum_retry_attempts", v.maximum_retry_attempts.is_some()),
+                ("maximum_event_age", v.maximum_event_age.is_some()),
+                ("on_failure", v.on_failure.is_some()),
+            ],
+            "invoked from a queue: a failed batch returns to the queue, whose dead_letter takes what keeps failing",
+        ),
+        Some(Channel::Topic(_)) => {
+            cx.err_help(
+                c.span(&["source"]),
+                format!(
+                    "a function reads a queue or a pubsub, and `{}` is a topic",
+                    v.source
+                ),
+                "read the topic with a consumer (kind = \"service\")",
+            );
+            return;
+        }
+        None => return,
+    };
+    for (key, given) in wrong {
+        if given {
+            cx.err_help(
+                c.span(&[key]),
+                format!("{key} does not apply to `{}`", v.name),
+                how,
+            );
+        }
+    }
+}
+
+/// A function's invocation settings, in Lambda's ranges.
+fn function_model(
+    c: &Elem<'_, '_, f::Consumer>,
+    source: Option<Channel>,
+    queues: &[QueueModel],
+    cx: &mut Cx,
+) -> FunctionModel {
+    let v = &c.v;
+    let max_event_age = v.maximum_event_age.map_or(FN_MAX_EVENT_AGE, |d| d.0.0);
+    check_range(
+        cx,
+        c.span(&["maximum_event_age"]),
+        "maximum_event_age",
+        max_event_age,
+        FN_MIN_EVENT_AGE,
+        FN_MAX_EVENT_AGE,
+    );
+    let batching_window = v.batching_window.map_or(0, |d| d.0.0);
+    check_range(
+        cx,
+        c.span(&["batching_window"]),
+        "batching_window",
+        batching_window,
+        0,
+        FN_MAX_WINDOW,
+    );
+    if let Some(Channel::Queue(q)) = source
+        && let Some(qm) = queues.get(q)
+    {
+        if qm.fifo && batching_window > 0 {
+            cx.err_help(
+                c.span(&["batching_window"]),
+                "batching_window does not apply to a FIFO queue",
+                "Lambda takes no batching window from FIFO queues",
+            );
+        }
+        let batch = v.batch_size.unwrap_or(SQS_MAX_BATCH);
+        if !qm.fifo && batch > SQS_MAX_BATCH && batching_window < NS {
+            cx.err_help(
+                c.span(&["batch_size"]),
+                format!(
+                    "a batch_size above {SQS_MAX_BATCH} needs a batching_window of at least 1s"
+                ),
+                "Lambda requires MaximumBatchingWindowInSeconds >= 1 for batches above 10",
+            );
+        }
+    }
+    FunctionModel {
+        max_event_age: max_event_age.clamp(FN_MIN_EVENT_AGE, FN_MAX_EVENT_AGE),
+        partial_batch: v.partial_batch_response.unwrap_or(false),
+        batching_window: batching_window.min(FN_MAX_WINDOW),
+    }
+}
+
+/// A function's retries: from a pubsub, Lambda's asynchronous retries (one minute, then
+/// two minutes); from a queue, none (the batch returns to the queue).
+fn function_retry(
+    c: &Elem<'_, '_, f::Consumer>,
+    source: Option<Channel>,
+    cx: &mut Cx,
+) -> RetryModel {
+    let retries = match source {
+        Some(Channel::Pubsub(_)) => {
+            let r = c.v.maximum_retry_attempts.unwrap_or(FN_MAX_RETRIES);
+            if r > FN_MAX_RETRIES {
+                cx.err(
+                    c.span(&["maximum_retry_attempts"]),
+                    format!(
+                        "maximum_retry_attempts must be between 0 and {FN_MAX_RETRIES}, found {r}"
+                    ),
+                );
+            }
+            r.min(FN_MAX_RETRIES)
+        }
+        _ => 0,
+    };
+    RetryModel {
+        max_attempts: retries + 1,
+        backoff: Backoff::Exponential,
+        initial: SimDuration::from_secs(60),
+        max: SimDuration::from_secs(120),
+        multiplier: 2.0,
+        jitter: false,
+    }
 }
 
 /// Keys of a consumer that only one kind of source takes: Kafka's group settings for a
 /// topic, SQS's receive settings for a queue.
 fn check_consumer_keys(c: &Elem<'_, '_, f::Consumer>, source: Option<Channel>, cx: &mut Cx) {
     let v = &c.v;
+    for (key, given) in [
+        ("max_concurrency", v.max_concurrency.is_some()),
+        ("maximum_retry_attempts", v.maximum_retry_attempts.is_some()),
+        ("maximum_event_age", v.maximum_event_age.is_some()),
+        ("on_failure", v.on_failure.is_some()),
+        ("batching_window", v.batching_window.is_some()),
+        ("partial_batch_response", v.partial_batch_response.is_some()),
+    ] {
+        if given {
+            cx.err_help(
+                c.span(&[key]),
+                format!("{key} applies to functions only"),
+                "set kind = \"function\", or remove it",
+            );
+        }
+    }
     let (wrong, kind, help): (Vec<(&str, bool)>, &str, &str) = match source {
         Some(Channel::Topic(_)) => (
             vec![
@@ -996,7 +1556,8 @@ fn check_consumer_keys(c: &Elem<'_, '_, f::Consumer>, source: Option<Channel>, c
             "a Kafka consumer-group setting",
             "a queue consumer deletes each message it processed; a FIFO queue keeps order per message group",
         ),
-        None => return,
+        // Reported by `service_models`: a service does not read a pubsub.
+        Some(Channel::Pubsub(_)) | None => return,
     };
     for (key, given) in wrong {
         if given {
@@ -1018,14 +1579,26 @@ fn receive_model(
     c: &Elem<'_, '_, f::Consumer>,
     source: Option<Channel>,
     queues: &[QueueModel],
+    is_function: bool,
     cx: &mut Cx,
 ) -> ReceiveModel {
     let v = &c.v;
-    let batch_size = v.batch_size.unwrap_or(1);
-    if batch_size == 0 || batch_size > SQS_MAX_BATCH {
+    // An event source mapping takes up to 10,000 records from a standard queue (it
+    // receives several times to fill a batch), 10 from a FIFO queue.
+    let fifo = source
+        .and_then(Channel::queue)
+        .and_then(|q| queues.get(q))
+        .is_some_and(|q| q.fifo);
+    let (default, max) = match (is_function, fifo) {
+        (true, false) => (SQS_MAX_BATCH, FN_MAX_BATCH),
+        (true, true) => (SQS_MAX_BATCH, SQS_MAX_BATCH),
+        (false, _) => (1, SQS_MAX_BATCH),
+    };
+    let batch_size = v.batch_size.unwrap_or(default);
+    if batch_size == 0 || batch_size > max {
         cx.err(
             c.span(&["batch_size"]),
-            format!("batch_size must be between 1 and {SQS_MAX_BATCH}, found {batch_size}"),
+            format!("batch_size must be between 1 and {max}, found {batch_size}"),
         );
     }
     let queue_wait = source
@@ -1066,7 +1639,7 @@ fn receive_model(
         (h.every.0.0.max(1), h.timeout.0.0)
     });
     ReceiveModel {
-        batch_size: batch_size.clamp(1, SQS_MAX_BATCH),
+        batch_size: batch_size.clamp(1, max),
         wait_time,
         poll_interval: poll_interval.max(1),
         heartbeat,
@@ -1159,8 +1732,15 @@ fn fault_models(
                 ),
             );
         }
-        let f::FaultKind::Crash = fl.v.kind;
+        if fl.v.kind == f::FaultKind::Crash && services[s].function.is_some() {
+            cx.err_help(
+                fl.span(&["kind"]),
+                format!("`{name}` is a function, which has no instances to crash"),
+                "use kind = \"errors\": every invocation fails while the fault lasts",
+            );
+        }
         fault_models.push(FaultModel {
+            kind: fl.v.kind,
             at: fl.v.at.0.0,
             service: s,
             instance,

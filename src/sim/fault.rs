@@ -1,5 +1,6 @@
 //! Scheduled faults on services: an instance (or every instance) crashes at once and
-//! restarts after the fault's duration. What a crash does to the service runtime is
+//! restarts after the fault's duration, or (`errors`) keeps running while every attempt
+//! it ends fails. What a crash does to the service runtime is
 //! generic (its work is gone); what the broker does about it (a Kafka group notices
 //! after the session timeout and rebalances) is the broker's.
 
@@ -8,7 +9,7 @@ use super::queue::Ev;
 use super::service::WorkState;
 use super::trace::TraceKind;
 use crate::metrics::Cause;
-use crate::model::Channel;
+use crate::model::{Channel, FaultKind};
 
 impl Engine {
     /// Fault `f` starts (`start`) or ends.
@@ -19,6 +20,29 @@ impl Engine {
             Some(i) => i as usize..i as usize + 1,
             None => 0..self.services[g].insts.len(),
         };
+        if fault.kind == FaultKind::Errors {
+            for i in targets {
+                let inst = &mut self.services[g].insts[i];
+                if start {
+                    inst.erroring += 1;
+                } else {
+                    inst.erroring = inst.erroring.saturating_sub(1);
+                }
+                let kind = if start {
+                    TraceKind::FaultStart
+                } else {
+                    TraceKind::FaultEnd
+                };
+                self.tr_instance(kind, g, i as u32);
+            }
+            if start && let Some(d) = fault.duration {
+                self.queue.push(
+                    self.now.saturating_add(d.0),
+                    Ev::FaultEnd { fault: f as u32 },
+                );
+            }
+            return;
+        }
         if start {
             for i in targets {
                 self.crash(g, i);
@@ -45,7 +69,7 @@ impl Engine {
                         self.kafka_member_up(g, i, incarnation);
                         self.tr_instance(TraceKind::Restart, g, i as u32);
                     }
-                    Channel::Queue(_) => {
+                    Channel::Queue(_) | Channel::Pubsub(_) => {
                         self.tr_instance(TraceKind::Restart, g, i as u32);
                         self.try_dispatch(g, i);
                     }
@@ -88,6 +112,7 @@ impl Engine {
         match self.model.services[g].source {
             Channel::Topic(_) => self.kafka_member_down(g, i, incarnation, cause),
             Channel::Queue(_) => self.sqs_member_down(g, i),
+            Channel::Pubsub(_) => {}
         }
     }
 }

@@ -34,6 +34,7 @@ pub mod trace;
 use std::sync::Arc;
 
 use crate::broker::kafka::Kafka;
+use crate::broker::pubsub::Pubsub;
 use crate::broker::sqs::Sqs;
 use crate::metrics::{Anomaly, Row};
 use crate::model::*;
@@ -75,10 +76,11 @@ pub(crate) struct Plan {
     /// Rate segments per producer: (start ns, rate at start /s, end ns, rate at end /s).
     pub segments: Vec<Vec<(u64, f64, u64, f64)>>,
     pub component_names: Vec<String>,
-    /// Component index of producer 0, topic 0, queue 0, service 0.
+    /// Component index of producer 0, topic 0, queue 0, pubsub 0, service 0.
     pub producer_comp: u32,
     pub topic_comp: u32,
     pub queue_comp: u32,
+    pub pubsub_comp: u32,
     pub service_comp: u32,
 }
 
@@ -98,6 +100,8 @@ pub struct Engine {
     pub(crate) kafka: Kafka,
     /// SQS-like queues and the receive state of the services that read them.
     pub(crate) sqs: Sqs,
+    /// SNS-like pubsubs and the event queues of the functions they invoke.
+    pub(crate) pubsub: Pubsub,
     /// One per consuming service (`[[consumer]]`), in model order.
     pub(crate) services: Vec<Service>,
     pub(crate) checker: Checker,
@@ -117,6 +121,8 @@ impl Engine {
         names.extend(model.topics.iter().map(|t| t.name.clone()));
         let queue_comp = names.len() as u32;
         names.extend(model.queues.iter().map(|q| q.name.clone()));
+        let pubsub_comp = names.len() as u32;
+        names.extend(model.pubsubs.iter().map(|p| p.name.clone()));
         let service_comp = names.len() as u32;
         names.extend(model.services.iter().map(|g| g.name.clone()));
         let segments = model
@@ -131,12 +137,14 @@ impl Engine {
             producer_comp,
             topic_comp,
             queue_comp,
+            pubsub_comp,
             service_comp,
         });
         let mut e = Engine {
             producers: producer::states(&model),
             kafka: Kafka::new(&model),
             sqs: Sqs::new(&model),
+            pubsub: Pubsub::new(&model),
             services: model
                 .services
                 .iter()
@@ -162,7 +170,7 @@ impl Engine {
         for g in 0..self.services.len() {
             match self.model.services[g].source {
                 crate::model::Channel::Topic(_) => self.kafka_join(g),
-                crate::model::Channel::Queue(_) => {
+                crate::model::Channel::Queue(_) | crate::model::Channel::Pubsub(_) => {
                     for i in 0..self.services[g].insts.len() {
                         self.try_dispatch(g, i);
                     }

@@ -20,6 +20,8 @@ use crate::rng::{self, Stream};
 pub(crate) struct Resend {
     partition: u32,
     msg: Message,
+    /// Its number among the producer's messages (what its attributes derive from).
+    n: u64,
 }
 
 /// One producer's state.
@@ -33,6 +35,8 @@ pub(crate) struct ProducerState {
     keys: Option<(KeyId, KeySampler)>,
     resend: Vec<Option<Resend>>,
     resend_free: Vec<u32>,
+    /// Seeds of its generated attributes and body fields.
+    pub attr_seeds: crate::broker::pubsub::AttrSeeds,
     pub c: Counters,
 }
 
@@ -58,6 +62,7 @@ pub(crate) fn states(model: &Model) -> Vec<ProducerState> {
                 keys,
                 resend: Vec::new(),
                 resend_free: Vec::new(),
+                attr_seeds: crate::broker::pubsub::AttrSeeds::new(model, p),
                 c: Counters::default(),
             }
         })
@@ -146,7 +151,7 @@ impl Engine {
                 spec.acks != Acks::None && spec.retries > 0 && !spec.idempotent,
                 spec.ack_loss_rate,
             ),
-            Channel::Queue(_) => (true, spec.duplicate_rate),
+            Channel::Queue(_) | Channel::Pubsub(_) => (true, spec.duplicate_rate),
         };
         let delay = spec.delay;
         let ps = &mut self.producers[p];
@@ -170,6 +175,7 @@ impl Engine {
         };
         let ps = &mut self.producers[p];
         ps.c.produced += 1;
+        let n = ps.c.produced - 1;
         // With idempotence the broker drops the retried batch, so a lost ack changes
         // nothing and needs no draw.
         let lost_ack =
@@ -190,6 +196,7 @@ impl Engine {
                 self.append(t, partition, m);
             }
             Channel::Queue(q) => self.sqs_send(q, m, delay),
+            Channel::Pubsub(t) => self.pubsub_publish(t, m, Some((p as u32, n))),
         }
         if lost_ack {
             // The broker wrote it, the ack was lost: the producer sends it again after
@@ -201,6 +208,7 @@ impl Engine {
                     flags: FLAG_COPY,
                     ..m
                 },
+                n,
             };
             let slot = match ps.resend_free.pop() {
                 Some(s) => {
@@ -240,6 +248,7 @@ impl Engine {
                 self.append(t, r.partition, r.msg);
             }
             Channel::Queue(q) => self.sqs_send(q, r.msg, spec.delay),
+            Channel::Pubsub(t) => self.pubsub_publish(t, r.msg, Some((p as u32, r.n))),
         }
     }
 }

@@ -12,6 +12,7 @@ impl Engine {
         match self.model.services[g].source {
             Channel::Topic(t) => self.kafka.topics[t].c.produced,
             Channel::Queue(q) => self.sqs.queues[q].c.produced,
+            Channel::Pubsub(_) => self.pubsub.fns[g].entries,
         }
     }
 
@@ -25,6 +26,10 @@ impl Engine {
                 let (v, f, d, oldest) = self.queue_gauges(q);
                 (v + f + d, oldest, Vec::new())
             }
+            Channel::Pubsub(_) => {
+                let (n, age) = self.fn_backlog(g);
+                (n, age, Vec::new())
+            }
         }
     }
 
@@ -34,6 +39,8 @@ impl Engine {
         match ch {
             Channel::Topic(t) => self.topic_depth(t).0,
             Channel::Queue(q) => self.queue_depth(q),
+            // A pubsub stores nothing.
+            Channel::Pubsub(_) => 0,
         }
     }
 
@@ -46,6 +53,7 @@ impl Engine {
                 let (v, f, d, oldest) = self.queue_gauges(q);
                 (v + f + d, oldest)
             }
+            Channel::Pubsub(_) => (0, 0),
         }
     }
 
@@ -169,6 +177,27 @@ impl Engine {
                 }
             })
             .collect();
+        let pubsubs = (0..self.pubsub.topics.len())
+            .map(|p| {
+                let st = &self.pubsub.topics[p];
+                PubsubSummary {
+                    name: self.model.pubsubs[p].name.clone(),
+                    fifo: self.model.pubsubs[p].fifo,
+                    published: st.c.produced + st.c.copies,
+                    copies: st.c.copies,
+                    counters: st.p,
+                }
+            })
+            .collect();
+        let throttled = (0..self.services.len())
+            .filter(|&g| self.model.services[g].function.is_some())
+            .map(|g| {
+                (
+                    self.model.services[g].name.clone(),
+                    self.pubsub.fns[g].throttled,
+                )
+            })
+            .collect();
         Summary {
             scenario: self.model.name.clone(),
             seed: self.model.seed,
@@ -178,7 +207,9 @@ impl Engine {
             producers,
             topics,
             queues,
+            pubsubs,
             services,
+            throttled,
             conservation: self.conservation(),
         }
     }
@@ -244,9 +275,15 @@ pub struct Summary {
     /// Per queue (absent from JSON when there are none).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub queues: Vec<QueueSummary>,
+    /// Per pubsub (absent from JSON when there are none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pubsubs: Vec<PubsubSummary>,
     /// Per service.
     #[serde(rename = "groups")]
     pub services: Vec<ServiceSummary>,
+    /// Per function: invocations throttled (absent from JSON when there is no function).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub throttled: Vec<(String, u64)>,
     /// Conservation per service.
     pub conservation: Vec<Conservation>,
 }
@@ -303,6 +340,22 @@ pub struct QueueSummary {
     /// Receives, empty receives, redeliveries, deduplicated sends, moves to the DLQ.
     #[serde(flatten)]
     pub counters: QueueCounters,
+}
+
+/// A pubsub's totals.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct PubsubSummary {
+    /// Name.
+    pub name: String,
+    /// FIFO or standard.
+    pub fifo: bool,
+    /// Publishes, copies included (deduplicated ones are not).
+    pub published: u64,
+    /// Copies among them.
+    pub copies: u64,
+    /// Routed, filtered, filtered out, deduplicated.
+    #[serde(flatten)]
+    pub counters: crate::broker::pubsub::PubsubCounters,
 }
 
 /// A service's totals.

@@ -106,6 +106,7 @@ impl Engine {
         self.sample_producers(&mut out, &mut total);
         self.sample_topics(&mut out, &mut total);
         self.sample_queues(&mut out, &mut total);
+        self.sample_pubsubs(&mut out);
         for g in 0..self.services.len() {
             self.sample_service(g, &mut out, &mut total);
         }
@@ -204,9 +205,36 @@ impl Engine {
         }
     }
 
+    /// Per pubsub: what was published, routed, filtered out and deduplicated.
+    fn sample_pubsubs(&mut self, out: &mut Out) {
+        for p in 0..self.pubsub.topics.len() {
+            let idx = self.plan.pubsub_comp as usize + p;
+            let st = &self.pubsub.topics[p];
+            let c = Counters {
+                // Its own counters ride in spare fields of the delta.
+                delivered: st.p.routed,
+                failures: st.p.filtered_out,
+                duplicates: st.p.deduplicated,
+                ..st.c
+            };
+            let d = self.sampler.delta(idx, c);
+            let name = &self.plan.component_names[idx];
+            out.count(name, Metric::Produced, d.produced + d.copies);
+            out.rate(name, Metric::ThroughputIn, d.produced + d.copies);
+            out.count(name, Metric::Routed, d.delivered);
+            out.count(name, Metric::FilteredOut, d.failures);
+            out.count(name, Metric::Deduplicated, d.duplicates);
+        }
+    }
+
     fn sample_service(&mut self, g: usize, out: &mut Out, total: &mut Totals) {
         let mut c = self.services[g].c;
         c.produced = self.source_produced(g);
+        let function = self.model.services[g].function.is_some();
+        if function {
+            // A service counts no copies of its own: the field carries throttles.
+            c.copies = self.pubsub.fns[g].throttled;
+        }
         let idx = self.plan.service_comp as usize + g;
         let d = self.sampler.delta(idx, c);
         let (lag, lag_time, per) = self.service_backlog(g);
@@ -270,6 +298,9 @@ impl Engine {
             (Metric::DlqDepth, dlq_depth),
         ] {
             out.count(name, metric, v);
+        }
+        if function {
+            out.count(name, Metric::Throttled, d.copies);
         }
         out.rate(name, Metric::ThroughputIn, d.produced);
         out.push(name, Metric::ThroughputOut, Value::Real(rate_out));

@@ -92,6 +92,8 @@ pub(crate) struct Instance {
     pub busy: u32,
     /// Work items whose backoff has elapsed, waiting for a slot.
     pub ready: VecDeque<u32>,
+    /// Error faults under way on it: while above 0, every attempt fails.
+    pub erroring: u32,
 }
 
 /// One service's state.
@@ -156,6 +158,7 @@ impl Service {
                     incarnation: 0,
                     busy: 0,
                     ready: VecDeque::new(),
+                    erroring: 0,
                 })
                 .collect(),
             works: Vec::new(),
@@ -296,14 +299,15 @@ impl Engine {
         if inst.alive && inst.busy < spec.concurrency {
             match spec.source {
                 Channel::Topic(_) => self.fill_slots(g, i),
-                Channel::Queue(_) => self.fill_slots_from_queue(g, i),
+                Channel::Queue(_) | Channel::Pubsub(_) => self.fill_slots_from_queue(g, i),
             }
         }
     }
 
-    /// The dispatch path of a service reading a queue: retries waiting for a slot
-    /// first, then received messages, receiving more when the inbox is empty. Kept out
-    /// of line, so that the Kafka path of `try_dispatch` stays small.
+    /// The dispatch path of a service reading a queue (or of a function invoked from a
+    /// pubsub): retries waiting for a slot first, then received messages, receiving more
+    /// when the inbox is empty (or the next event of the function's event queue). Kept
+    /// out of line, so that the Kafka path of `try_dispatch` stays small.
     #[inline(never)]
     fn fill_slots_from_queue(&mut self, g: usize, i: usize) {
         loop {
@@ -320,7 +324,11 @@ impl Engine {
                     w
                 }
                 None => {
-                    let Some(d) = self.sqs_fetch(g, i) else {
+                    let d = match self.model.services[g].source {
+                        Channel::Pubsub(_) => self.fn_fetch(g, i),
+                        _ => self.sqs_fetch(g, i),
+                    };
+                    let Some(d) = d else {
                         return;
                     };
                     self.services[g].new_work(i, d)
@@ -441,7 +449,8 @@ impl Engine {
         let i = work.instance as usize;
         svc.insts[i].busy -= 1;
         svc.running -= 1;
-        let failed = self.is_poison(g, work.msg.msg)
+        let failed = svc.insts[i].erroring > 0
+            || self.is_poison(g, work.msg.msg)
             || (failure_rate > 0.0 && self.services[g].fail_rng.random::<f64>() < failure_rate);
         if failed {
             self.services[g].c.failures += 1;
@@ -514,22 +523,18 @@ impl Engine {
                 self.sqs_drop_group(g, work.instance, work.msg.key);
             }
             self.release(g, work);
+            if self.model.services[g].function.is_some() {
+                self.sqs_batch_failed(g, work.instance);
+            }
             return false;
         }
         let first = self.account(g, &work.msg);
         match self.model.services[g].dead_letter {
-            Some(dlq) => {
+            Some(_) => {
                 if first {
                     self.services[g].c.dead_lettered += 1;
                 }
-                self.tr_work(TraceKind::DeadLetter, g, work);
-                let m = Message {
-                    produced_at: self.now,
-                    flags: Message::written_flags(first),
-                    ..work.msg
-                };
-                let writer = self.services[g].dlq_writer;
-                self.write(g, writer, dlq, m, true);
+                self.dead_letter_detached(g, work, first);
             }
             None => {
                 self.tr_work(TraceKind::Drop, g, work);
@@ -548,6 +553,22 @@ impl Engine {
         true
     }
 
+    /// Service `g` sends the message of `work` to its dead letter (a function: its
+    /// on-failure destination), as an original if `first`, else as a copy.
+    pub(crate) fn dead_letter_detached(&mut self, g: usize, work: &Work, first: bool) {
+        let Some(dlq) = self.model.services[g].dead_letter else {
+            return;
+        };
+        self.tr_work(TraceKind::DeadLetter, g, work);
+        let m = Message {
+            produced_at: self.now,
+            flags: Message::written_flags(first),
+            ..work.msg
+        };
+        let writer = self.services[g].dlq_writer;
+        self.write(g, writer, dlq, m, true);
+    }
+
     /// Service `g` writes `m` to `target` (a follow-up event, or a dead letter when
     /// `dead`), through its writer `writer` for a topic. A dead letter sent to a queue
     /// remembers the service's source queue, where a redrive returns it.
@@ -563,6 +584,8 @@ impl Engine {
                 Channel::Queue(origin) if dead => self.sqs_send_dead_letter(q, m, origin as u32),
                 _ => self.sqs_send(q, m, 0),
             },
+            // A service's message carries no attributes and no body fields.
+            Channel::Pubsub(p) => self.pubsub_publish(p, m, None),
         }
     }
 

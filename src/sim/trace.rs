@@ -44,6 +44,15 @@ pub enum TraceKind {
     Deduplicated,
     /// A redrive moved a message out of a dead-letter queue.
     Redrive,
+    /// A fan-out made a copy for one endpoint (`instance` holds the endpoint's
+    /// component).
+    Route,
+    /// A subscription's filter policy refused a message (`instance`: the endpoint).
+    Filtered,
+    /// A fault that does not crash (errors) started on an instance.
+    FaultStart,
+    /// It ended.
+    FaultEnd,
 }
 
 impl TraceKind {
@@ -67,6 +76,10 @@ impl TraceKind {
             TraceKind::VisibilityExpired => "visibility_expired",
             TraceKind::Deduplicated => "deduplicated",
             TraceKind::Redrive => "redrive",
+            TraceKind::Route => "route",
+            TraceKind::Filtered => "filtered",
+            TraceKind::FaultStart => "fault_start",
+            TraceKind::FaultEnd => "fault_end",
         }
     }
 }

@@ -255,6 +255,8 @@ pub struct Sample {
     pub queue_rate: Vec<f64>,
     /// Per queue: visible, in flight.
     pub queue_depth: Vec<(u64, u64)>,
+    /// Per pubsub: messages published per second, and publishes no subscription took.
+    pub pubsub_rate: Vec<(f64, u64)>,
     /// Per service: records delivered per second.
     pub service_in: Vec<f64>,
     /// Per service: records dead-lettered per second.
@@ -1132,6 +1134,7 @@ impl App {
                 topic_rate: vec![0.0; model.topics.len()],
                 queue_rate: vec![0.0; model.queues.len()],
                 queue_depth: vec![(0, 0); model.queues.len()],
+                pubsub_rate: vec![(0.0, 0); model.pubsubs.len()],
                 service_in: vec![0.0; nservices],
                 service_dlq: vec![0.0; nservices],
                 ..Sample::default()
@@ -1173,6 +1176,14 @@ impl App {
                         Metric::ThroughputIn => s.queue_rate[q] = v,
                         Metric::QueueDepth => s.queue_depth[q].0 = v as u64,
                         Metric::InFlight => s.queue_depth[q].1 = v as u64,
+                        _ => {}
+                    }
+                    continue;
+                }
+                if let Some(p) = model.pubsubs.iter().position(|x| x.name == r.component) {
+                    match metric {
+                        Metric::ThroughputIn => s.pubsub_rate[p].0 = v,
+                        Metric::FilteredOut => s.pubsub_rate[p].1 = v as u64,
                         _ => {}
                     }
                     continue;
@@ -1248,14 +1259,17 @@ impl App {
         let m = self.engine.model();
         let plan_topic = m.producers.len() as u32;
         let plan_queue = plan_topic + m.topics.len() as u32;
-        let plan_service = plan_queue + m.queues.len() as u32;
+        let plan_pubsub = plan_queue + m.queues.len() as u32;
+        let plan_service = plan_pubsub + m.pubsubs.len() as u32;
         let node_of = |c: u32| {
             if c < plan_topic {
                 Some(Node::Producer(c as usize))
             } else if c < plan_queue {
                 Some(Node::Topic((c - plan_topic) as usize))
-            } else if c < plan_service {
+            } else if c < plan_pubsub {
                 Some(Node::Queue((c - plan_queue) as usize))
+            } else if c < plan_service {
+                Some(Node::Pubsub((c - plan_pubsub) as usize))
             } else {
                 let g = (c - plan_service) as usize;
                 (g < m.services.len()).then_some(Node::Service(g))
@@ -1268,6 +1282,21 @@ impl App {
             let Some(node) = node_of(r.component) else {
                 continue;
             };
+            if let (TraceKind::Route, Some(to)) = (r.kind, node_of(r.instance)) {
+                for e in [
+                    prev.filter(|p| matches!(p, Node::Producer(_) | Node::Service(_)))
+                        .map(|p| (p, node)),
+                    Some((node, to)),
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    if !out.contains(&e) {
+                        out.push(e);
+                    }
+                }
+                continue;
+            }
             let edge = match (r.kind, node) {
                 (TraceKind::Append, Node::Topic(_) | Node::Queue(_)) => prev
                     .filter(|p| matches!(p, Node::Producer(_) | Node::Service(_)))
@@ -1302,6 +1331,8 @@ pub enum Node {
     Topic(usize),
     /// A queue, by index.
     Queue(usize),
+    /// A pubsub, by index.
+    Pubsub(usize),
     /// A service, by index.
     Service(usize),
 }
@@ -1312,6 +1343,7 @@ impl Node {
         match ch {
             crate::model::Channel::Topic(t) => Node::Topic(t),
             crate::model::Channel::Queue(q) => Node::Queue(q),
+            crate::model::Channel::Pubsub(p) => Node::Pubsub(p),
         }
     }
 }

@@ -505,13 +505,35 @@ fn topology_graph(app: &App, theme: Theme) -> DiGraph<NodeView, EdgeView> {
             })
         })
         .collect();
+    let pubsubs: Vec<NodeIndex> = m
+        .pubsubs
+        .iter()
+        .enumerate()
+        .map(|(p, spec)| {
+            let out = last
+                .and_then(|s| s.pubsub_rate.get(p).map(|r| r.1))
+                .unwrap_or(0);
+            g.add_node(NodeView {
+                title: format!("{}{}", spec.name, if spec.fifo { " fifo" } else { "" }),
+                title_style: Style::new().add_modifier(Modifier::BOLD),
+                detail: if out > 0 {
+                    format!("{} unrouted", compact(out as f64))
+                } else {
+                    format!("{} subs", spec.subscriptions.len())
+                },
+                detail_style: theme.dim(),
+            })
+        })
+        .collect();
     let chan = |c: Channel| match c {
         Channel::Topic(t) => topics[t],
         Channel::Queue(q) => queues[q],
+        Channel::Pubsub(p) => pubsubs[p],
     };
     let chan_rate = |s: &Sample, c: Channel| match c {
         Channel::Topic(t) => s.topic_rate[t],
         Channel::Queue(q) => s.queue_rate[q],
+        Channel::Pubsub(p) => s.pubsub_rate[p].0,
     };
     let services: Vec<NodeIndex> = m
         .services
@@ -521,7 +543,11 @@ fn topology_graph(app: &App, theme: Theme) -> DiGraph<NodeView, EdgeView> {
             let (state, style) = service_state(app, i, theme);
             let lag = last.and_then(|s| s.services.get(i)).map_or(0, |v| v.2);
             g.add_node(NodeView {
-                title: format!("{} ×{}", x.name, x.instances),
+                title: if x.function.is_some() {
+                    format!("{} λ{}", x.name, x.instances)
+                } else {
+                    format!("{} ×{}", x.name, x.instances)
+                },
                 title_style: if style == theme.good() {
                     Style::new().add_modifier(Modifier::BOLD)
                 } else {
@@ -562,7 +588,33 @@ fn topology_graph(app: &App, theme: Theme) -> DiGraph<NodeView, EdgeView> {
             },
         );
     }
+    // Subscriptions: a pubsub to each endpoint; a function's own edge is this one.
+    for (p, spec) in m.pubsubs.iter().enumerate() {
+        for sub in &spec.subscriptions {
+            let (to, node) = match sub.target {
+                crate::model::SubTarget::Queue(q) => (queues[q], Node::Queue(q)),
+                crate::model::SubTarget::Function(f) => (services[f], Node::Service(f)),
+            };
+            g.add_edge(
+                pubsubs[p],
+                to,
+                EdgeView {
+                    label: match (&sub.filter, sub.target) {
+                        (_, crate::model::SubTarget::Function(f)) => {
+                            rate(last.map_or(0.0, |s| s.service_in[f]))
+                        }
+                        (Some(_), _) => "filter".to_string(),
+                        (None, _) => "all".to_string(),
+                    },
+                    style: edge_style(Node::Pubsub(p), node),
+                },
+            );
+        }
+    }
     for (i, x) in m.services.iter().enumerate() {
+        if x.source.pubsub().is_some() {
+            continue;
+        }
         g.add_edge(
             chan(x.source),
             services[i],
@@ -999,9 +1051,13 @@ fn draw_log(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
-/// Lane of a record in the journey chart: a component, and the instance for services.
+/// Lane of a record in the journey chart: a component, and the instance for services
+/// (a pubsub's `route` and `filtered` records name their endpoint instead).
 fn lane_of(r: &TraceRec) -> (u32, u32) {
-    (r.component, r.instance)
+    match r.kind {
+        TraceKind::Route | TraceKind::Filtered => (r.component, NA32),
+        _ => (r.component, r.instance),
+    }
 }
 
 /// The journey of one message as a small sequence chart: one column per component or
@@ -1081,12 +1137,14 @@ pub fn journey_lines(app: &App, msg: u64, width: u16) -> Vec<Line<'static>> {
     // A delivery comes from the topic or queue its service reads.
     let topic_comp = m.producers.len() as u32;
     let queue_comp = topic_comp + m.topics.len() as u32;
-    let service_comp = queue_comp + m.queues.len() as u32;
+    let pubsub_comp = queue_comp + m.queues.len() as u32;
+    let service_comp = pubsub_comp + m.pubsubs.len() as u32;
     let source_lane = |r: &TraceRec| {
         let g = r.component.checked_sub(service_comp)? as usize;
         let t = match m.services.get(g)?.source {
             Channel::Topic(t) => topic_comp + t as u32,
             Channel::Queue(q) => queue_comp + q as u32,
+            Channel::Pubsub(p) => pubsub_comp + p as u32,
         };
         lanes.iter().position(|&(c, _)| c == t)
     };
@@ -1125,6 +1183,11 @@ pub fn journey_lines(app: &App, msg: u64, width: u16) -> Vec<Line<'static>> {
         let mut desc = match r.kind {
             TraceKind::ProcessStart => "start".to_string(),
             TraceKind::DeadLetter => "dead letter".to_string(),
+            TraceKind::Route | TraceKind::Filtered => format!(
+                "{} → {}",
+                r.kind.name(),
+                names.get(r.instance as usize).map_or("?", String::as_str)
+            ),
             k => k.name().to_string(),
         };
         let at = |d: &mut String| {
@@ -1162,7 +1225,7 @@ pub fn journey_lines(app: &App, msg: u64, width: u16) -> Vec<Line<'static>> {
     }
     // Outcome per service: acks (more than one is a duplicate), attempts, dead letters.
     for (si, g) in m.services.iter().enumerate() {
-        let comp = (m.producers.len() + m.topics.len() + si) as u32;
+        let comp = service_comp + si as u32;
         let of_service: Vec<&TraceRec> = recs.iter().filter(|r| r.component == comp).collect();
         if of_service.is_empty() {
             continue;

@@ -84,6 +84,9 @@ fn scope_of(model: &Model, component: &str) -> Option<Scope> {
     if model.queues.iter().any(|q| q.name == component) {
         return Some(Scope::Queue);
     }
+    if model.pubsubs.iter().any(|p| p.name == component) {
+        return Some(Scope::Pubsub);
+    }
     if model.services.iter().any(|g| g.name == component) {
         return Some(Scope::Service);
     }
@@ -103,6 +106,8 @@ fn bundled_scenarios_report_only_metrics_of_the_table() {
         "commit-auto.toml",
         "sqs-visibility-timeout.toml",
         "fifo-vs-standard.toml",
+        "sns-fanout.toml",
+        "sns-fifo-fanout.toml",
     ] {
         let model = bundled(name);
         let mut engine = run(

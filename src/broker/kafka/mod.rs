@@ -254,6 +254,7 @@ impl Engine {
         let topic = match self.model.services[g].source {
             crate::model::Channel::Topic(t) => t,
             crate::model::Channel::Queue(_) => return self.sqs_held_unaccounted(g),
+            crate::model::Channel::Pubsub(_) => return self.fn_held_unaccounted(g),
         };
         let ledger = &self.services[g].ledger;
         let open = |m: &Message| !m.is_copy() && !ledger.is_settled(m.entry);

@@ -122,16 +122,84 @@ impl Policy {
         }
     }
 
+    /// Parses a policy of `FilterPolicyScope = MessageBody`: nested objects name nested
+    /// fields of the JSON body (`{"order": {"total": [...]}}` is the field
+    /// `order.total`), and the rules are those of [`Policy::parse`].
+    pub fn parse_body(v: &Value) -> Result<Policy, String> {
+        let mut flat = serde_json::Map::new();
+        flatten_policy("", v, &mut flat)?;
+        Policy::parse(&Value::Object(flat))
+    }
+
     /// Whether a message with `attrs` passes the policy.
     pub fn matches(&self, attrs: &Attrs<'_>) -> bool {
-        let own = self.keys.iter().all(|(name, conds)| {
-            let value = attrs.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
-            conds
-                .iter()
-                .any(|c| cond_matches(c, value, attrs.is_empty()))
-        });
-        own && (self.or.is_empty() || self.or.iter().any(|b| b.matches(attrs)))
+        self.matches_with(
+            &|name| attrs.iter().find(|(n, _)| *n == name).map(|(_, v)| *v),
+            attrs.is_empty(),
+        )
     }
+
+    /// Whether a message passes the policy, its attributes (or body fields, by dotted
+    /// path) read through `get`; `bare`: it has none at all.
+    pub fn matches_with<'v, F: Fn(&str) -> Option<AttrValue<'v>>>(
+        &self,
+        get: &F,
+        bare: bool,
+    ) -> bool {
+        let own = self.keys.iter().all(|(name, conds)| {
+            let value = get(name);
+            conds.iter().any(|c| cond_matches(c, value, bare))
+        });
+        own && (self.or.is_empty() || self.or.iter().any(|b| b.matches_with(get, bare)))
+    }
+
+    /// The attribute (or body field) names the policy reads, `$or` branches included.
+    pub fn names(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = self.keys.iter().map(|(k, _)| k.as_str()).collect();
+        for b in &self.or {
+            out.extend(b.names());
+        }
+        out
+    }
+}
+
+/// A body-scope policy with nested objects turned into dotted keys; `$or` branches are
+/// flattened with the same prefix.
+fn flatten_policy(
+    prefix: &str,
+    v: &Value,
+    out: &mut serde_json::Map<String, Value>,
+) -> Result<(), String> {
+    let Value::Object(map) = v else {
+        return Err("a filter policy is a table of field names".to_string());
+    };
+    for (k, v) in map {
+        if k == "$or" {
+            let Value::Array(branches) = v else {
+                return Err("`$or` takes a list of policies".to_string());
+            };
+            let mut flat_branches = Vec::new();
+            for b in branches {
+                let mut m = serde_json::Map::new();
+                flatten_policy(prefix, b, &mut m)?;
+                flat_branches.push(Value::Object(m));
+            }
+            out.insert("$or".to_string(), Value::Array(flat_branches));
+            continue;
+        }
+        let path = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            Value::Object(_) => flatten_policy(&path, v, out)?,
+            _ => {
+                out.insert(path, v.clone());
+            }
+        }
+    }
+    Ok(())
 }
 
 fn parse_object(v: &Value) -> Result<Policy, String> {

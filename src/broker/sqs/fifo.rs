@@ -66,10 +66,41 @@ pub(crate) struct Fifo {
     ready: VecDeque<u32>,
     /// The group the receive under way is taking from.
     batch: Option<u32>,
+    /// Deduplication ids of the last five minutes.
+    dedup: DedupWindow,
+}
+
+/// Deduplication ids accepted in the last five minutes (SQS FIFO queues, SNS FIFO
+/// topics).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct DedupWindow {
     /// Accepted deduplication ids and when they are forgotten.
     seen: IndexMap<DedupKey, u64>,
     /// The same, in the order they are forgotten.
     forget: VecDeque<(u64, DedupKey)>,
+}
+
+impl DedupWindow {
+    /// Whether a send with deduplication id `key` at `now` is delivered (true) or
+    /// dropped as a duplicate within the window (false).
+    pub fn admit(&mut self, key: DedupKey, now: u64) -> bool {
+        while let Some(&(at, k)) = self.forget.front() {
+            if at > now {
+                break;
+            }
+            self.forget.pop_front();
+            if self.seen.get(&k) == Some(&at) {
+                self.seen.swap_remove(&k);
+            }
+        }
+        if self.seen.contains_key(&key) {
+            return false;
+        }
+        let at = now.saturating_add(DEDUP_WINDOW_NS);
+        self.seen.insert(key, at);
+        self.forget.push_back((at, key));
+        true
+    }
 }
 
 impl Fifo {
@@ -99,22 +130,7 @@ impl Fifo {
     /// Whether a send with deduplication id `key` at `now` is delivered (true) or
     /// dropped as a duplicate within the window (false).
     pub fn admit(&mut self, key: DedupKey, now: u64) -> bool {
-        while let Some(&(at, k)) = self.forget.front() {
-            if at > now {
-                break;
-            }
-            self.forget.pop_front();
-            if self.seen.get(&k) == Some(&at) {
-                self.seen.swap_remove(&k);
-            }
-        }
-        if self.seen.contains_key(&key) {
-            return false;
-        }
-        let at = now.saturating_add(DEDUP_WINDOW_NS);
-        self.seen.insert(key, at);
-        self.forget.push_back((at, key));
-        true
+        self.dedup.admit(key, now)
     }
 
     /// Slot `s` joins the back of its group.

@@ -22,7 +22,7 @@
 //! served by one engine timer per queue, so that a message in flight costs no event.
 
 mod deadlines;
-mod fifo;
+pub(crate) mod fifo;
 
 use std::collections::VecDeque;
 
@@ -147,6 +147,13 @@ pub(crate) struct ReaderInst {
     pub timer_at: u64,
     /// FIFO: groups (keys) with a live work item in this instance.
     pub busy_keys: Vec<KeyId>,
+    /// A function's invocation: receipts of the records it processed, deleted when the
+    /// invocation ends (slot, generation, receives).
+    pub held: Vec<(u32, u32, u32)>,
+    /// A function's invocation: a record of the batch failed.
+    pub batch_failed: bool,
+    /// A function's poller: the end of the batching window it is gathering (0: none).
+    pub window_until: u64,
 }
 
 /// Every queue, and the receive state of every service (empty for services that read
@@ -181,9 +188,12 @@ impl Sqs {
                             wake_at: 0,
                             timer_at: u64::MAX,
                             busy_keys: Vec::new(),
+                            held: Vec::new(),
+                            batch_failed: false,
+                            window_until: 0,
                         })
                         .collect(),
-                    Channel::Topic(_) => Vec::new(),
+                    Channel::Topic(_) | Channel::Pubsub(_) => Vec::new(),
                 })
                 .collect(),
         }
@@ -876,6 +886,14 @@ impl Engine {
             if self.sqs.readers[g][i].poll != Poll::Idle {
                 return None;
             }
+            if let Some(f) = self.model.services[g].function {
+                // The invocation is over: its receipts are deleted (all of them, or only
+                // the successes' with a partial batch response, unless a record failed).
+                self.sqs_end_invocation(g, i, f.partial_batch);
+                if f.batching_window > 0 && self.sqs_gather(g, i, q, f.batching_window) {
+                    return None;
+                }
+            }
             let wait = self.model.services[g].receive.wait_time;
             let got = if wait > 0 {
                 // A long poll is counted when it answers (serve_waiters) or times out.
@@ -907,6 +925,90 @@ impl Engine {
             r.busy_keys.push(d.msg.key);
         }
         Some(d)
+    }
+
+    /// A function's invocation on instance `i` ends: the records it processed are
+    /// deleted, unless one failed and the function reports no partial batch response,
+    /// in which case the whole batch returns after its visibility timeout.
+    fn sqs_end_invocation(&mut self, g: usize, i: usize, partial: bool) {
+        let r = &mut self.sqs.readers[g][i];
+        if r.held.is_empty() && !r.batch_failed {
+            return;
+        }
+        let held = std::mem::take(&mut r.held);
+        let failed = std::mem::replace(&mut r.batch_failed, false);
+        if failed && !partial {
+            return;
+        }
+        for &(slot, generation, receives) in &held {
+            self.sqs_delete(g, slot, generation, receives);
+        }
+        // Keep the buffer for the next invocation.
+        self.sqs.readers[g][i].held = held;
+        self.sqs.readers[g][i].held.clear();
+    }
+
+    /// A function's record succeeded: its receipt waits for the end of the invocation.
+    pub(crate) fn sqs_hold_delete(
+        &mut self,
+        g: usize,
+        i: u32,
+        slot: u32,
+        generation: u32,
+        receives: u32,
+    ) {
+        if let Some(r) = self.sqs.readers[g].get_mut(i as usize) {
+            r.held.push((slot, generation, receives));
+        }
+    }
+
+    /// A function's record failed for good: without a partial batch response the
+    /// invocation ends with an error, and the records it has not started return to the
+    /// queue with the rest of the batch.
+    pub(crate) fn sqs_batch_failed(&mut self, g: usize, i: u32) {
+        let partial = self.model.services[g]
+            .function
+            .is_some_and(|f| f.partial_batch);
+        let Some(r) = self.sqs.readers[g].get_mut(i as usize) else {
+            return;
+        };
+        r.batch_failed = true;
+        if partial {
+            return;
+        }
+        let dropped: Vec<Delivery> = r.inbox.drain(..).collect();
+        r.busy_keys.clear();
+        for d in dropped {
+            self.sqs_discard(g, i, &d);
+        }
+    }
+
+    /// A function's poller with a batching window: with fewer than a batch visible it
+    /// waits until the window ends before it receives. True while it waits.
+    fn sqs_gather(&mut self, g: usize, i: usize, q: QueueIdx, window: u64) -> bool {
+        let batch = u64::from(self.model.services[g].receive.batch_size);
+        let now = self.now;
+        let r = &mut self.sqs.readers[g][i];
+        if r.window_until != 0 && now >= r.window_until {
+            r.window_until = 0;
+            return false;
+        }
+        if self.sqs.queues[q].n_visible >= batch || self.sqs.queues[q].n_visible == 0 {
+            // A full batch now, or nothing to gather yet (the long poll waits for it).
+            r.window_until = 0;
+            return false;
+        }
+        if r.window_until == 0 {
+            r.window_until = now.saturating_add(window);
+        }
+        let at = r.window_until;
+        r.poll = Poll::Sleeping;
+        r.stamp = r.stamp.wrapping_add(1);
+        r.wake_at = at;
+        if r.timer_at > at {
+            self.poll_timer(g, i, at);
+        }
+        true
     }
 
     /// An empty receive: a long poll waits for a message, a short poll sleeps.
@@ -1037,7 +1139,7 @@ impl Engine {
             Lease::Sqs {
                 slot, generation, ..
             } => !qs.holds(slot, generation),
-            Lease::Kafka { .. } => false,
+            Lease::Kafka { .. } | Lease::Async => false,
         };
         let mut deleted: Vec<u64> = self.services[g]
             .works
