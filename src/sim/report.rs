@@ -190,7 +190,7 @@ impl Engine {
             })
             .collect();
         let throttled = (0..self.services.len())
-            .filter(|&g| self.model.services[g].function.is_some())
+            .filter(|&g| self.model.services[g].source.pubsub().is_some())
             .map(|g| {
                 (
                     self.model.services[g].name.clone(),

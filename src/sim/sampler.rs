@@ -230,7 +230,7 @@ impl Engine {
     fn sample_service(&mut self, g: usize, out: &mut Out, total: &mut Totals) {
         let mut c = self.services[g].c;
         c.produced = self.source_produced(g);
-        let function = self.model.services[g].function.is_some();
+        let function = self.model.services[g].source.pubsub().is_some();
         if function {
             // A service counts no copies of its own: the field carries throttles.
             c.copies = self.pubsub.fns[g].throttled;

@@ -44,7 +44,12 @@ fn same_seed_same_bytes() {
 
 #[test]
 fn same_seed_same_bytes_for_queues() {
-    for name in ["sqs-visibility-timeout.toml", "fifo-vs-standard.toml"] {
+    for name in [
+        "sqs-visibility-timeout.toml",
+        "fifo-vs-standard.toml",
+        "sns-fanout.toml",
+        "sns-fifo-fanout.toml",
+    ] {
         let (csv_a, trace_a) = outputs(bundled(name), 10_000);
         let (csv_b, trace_b) = outputs(bundled(name), 3_333);
         assert!(csv_a == csv_b, "{name}: CSV differs between identical runs");

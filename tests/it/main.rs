@@ -7,6 +7,7 @@ mod fidelity;
 mod invalid;
 mod metrics_table;
 mod properties;
+mod pubsub;
 mod scenarios;
 mod semantics;
 mod sqs;

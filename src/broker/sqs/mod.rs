@@ -1092,6 +1092,14 @@ impl Engine {
             if self.sqs.queues[q].n_visible == 0 {
                 return;
             }
+            // A function's poller with a batching window gathers a batch first.
+            if let Some(f) = self.model.services[g].function
+                && f.batching_window > 0
+                && self.sqs_gather(g, i as usize, q, f.batching_window)
+            {
+                self.sqs.queues[q].waiters.pop_front();
+                continue;
+            }
             // The waiting receive answers now. Visible messages that a FIFO queue cannot
             // hand out yet (their groups are in flight) leave it waiting.
             if self.sqs_take_batch(g, i as usize, q) == 0 {
