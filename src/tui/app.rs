@@ -1230,7 +1230,14 @@ impl App {
             r.kind.name(),
             comp
         );
-        if r.instance != NA32 {
+        if matches!(r.kind, TraceKind::Route | TraceKind::Filtered) {
+            // A fan-out's record names its endpoint, not an instance.
+            let to = self
+                .names
+                .get(r.instance as usize)
+                .map_or("?", String::as_str);
+            line.push_str(&format!(" → {to}"));
+        } else if r.instance != NA32 {
             line.push_str(&format!(" #{}", r.instance + 1));
         }
         if r.msg != NA64 {
