@@ -141,6 +141,24 @@ impl<'i, T> Elem<'_, 'i, T> {
     }
 }
 
+impl<T> Elem<'_, '_, T> {
+    /// Reports each key of `keys` that is given (`true`) as one that does not apply
+    /// here, at its own span, with `message` and `help` for that key.
+    fn refuse(
+        &self,
+        cx: &mut Cx,
+        keys: &[(&str, bool)],
+        message: impl Fn(&str) -> String,
+        help: impl Fn(&str) -> &'static str,
+    ) {
+        for &(key, given) in keys {
+            if given {
+                cx.err_help(self.span(&[key]), message(key), help(key));
+            }
+        }
+    }
+}
+
 /// Parses, applies the overrides, checks every section and builds the model, or
 /// returns None when something was wrong (the problems are in `cx`).
 fn load_inner<'i>(
@@ -655,20 +673,19 @@ fn queue_models(
             0,
             SQS_MAX_WAIT,
         );
-        for (key, given) in [
-            (
-                "content_based_deduplication",
-                q.v.content_based_deduplication.is_some(),
-            ),
-            ("deduplication_scope", q.v.deduplication_scope.is_some()),
-        ] {
-            if given && !fifo {
-                cx.err_help(
-                    q.span(&[key]),
-                    format!("{key} applies to FIFO queues only"),
-                    "set fifo = true, or remove it",
-                );
-            }
+        if !fifo {
+            q.refuse(
+                cx,
+                &[
+                    (
+                        "content_based_deduplication",
+                        q.v.content_based_deduplication.is_some(),
+                    ),
+                    ("deduplication_scope", q.v.deduplication_scope.is_some()),
+                ],
+                |key| format!("{key} applies to FIFO queues only"),
+                |_| "set fifo = true, or remove it",
+            );
         }
         let redrive = q.v.dead_letter.as_ref().and_then(|r| {
             let span = q.span(&["dead_letter", "queue"]);
@@ -826,42 +843,40 @@ fn check_producer_keys(
 ) {
     let v = &p.v;
     if !matches!(target, Some(Channel::Pubsub(_)) | None) {
-        for (key, given) in [
-            ("attributes", v.attributes.is_some()),
-            ("payload", v.payload.is_some()),
-        ] {
-            if given {
-                cx.err_help(
-                    p.span(&[key]),
-                    format!(
-                        "{key} are read by pubsub filter policies, and `{}` is not a pubsub",
-                        v.target
-                    ),
-                    "publish to a [[pubsub]] whose subscriptions filter on them",
-                );
-            }
-        }
+        p.refuse(
+            cx,
+            &[
+                ("attributes", v.attributes.is_some()),
+                ("payload", v.payload.is_some()),
+            ],
+            |key| {
+                format!(
+                    "{key} are read by pubsub filter policies, and `{}` is not a pubsub",
+                    v.target
+                )
+            },
+            |_| "publish to a [[pubsub]] whose subscriptions filter on them",
+        );
     }
     match target {
         Some(Channel::Pubsub(ps)) => {
-            for (key, given) in [
-                ("acks", v.acks.is_some()),
-                ("idempotent", v.idempotent.is_some()),
-                ("retries", v.retries.is_some()),
-                ("ack_loss_rate", v.ack_loss_rate.is_some()),
-                ("delay", v.delay.is_some()),
-            ] {
-                if given {
-                    cx.err_help(
-                        p.span(&[key]),
-                        format!(
-                            "{key} does not apply to a pubsub, and `{}` is one",
-                            v.target
-                        ),
-                        "a pubsub delivers at once; duplicate_rate publishes a message twice",
-                    );
-                }
-            }
+            p.refuse(
+                cx,
+                &[
+                    ("acks", v.acks.is_some()),
+                    ("idempotent", v.idempotent.is_some()),
+                    ("retries", v.retries.is_some()),
+                    ("ack_loss_rate", v.ack_loss_rate.is_some()),
+                    ("delay", v.delay.is_some()),
+                ],
+                |key| {
+                    format!(
+                        "{key} does not apply to a pubsub, and `{}` is one",
+                        v.target
+                    )
+                },
+                |_| "a pubsub delivers at once; duplicate_rate publishes a message twice",
+            );
             if pubsub_fifo.get(ps).copied().unwrap_or(false) && v.keys.is_none() {
                 cx.err_help(
                     p.span(&["target"]),
@@ -871,37 +886,35 @@ fn check_producer_keys(
             }
         }
         Some(Channel::Topic(_)) => {
-            for (key, given) in [
-                ("delay", v.delay.is_some()),
-                ("duplicate_rate", v.duplicate_rate.is_some()),
-            ] {
-                if given {
-                    cx.err_help(
-                        p.span(&[key]),
-                        format!("{key} applies to producers that write to a queue"),
-                        "for a topic, a lost ack with idempotent = false duplicates a record: see ack_loss_rate",
-                    );
-                }
-            }
+            p.refuse(
+                cx,
+                &[
+                    ("delay", v.delay.is_some()),
+                    ("duplicate_rate", v.duplicate_rate.is_some()),
+                ],
+                |key| format!("{key} applies to producers that write to a queue"),
+                |_| {
+                    "for a topic, a lost ack with idempotent = false duplicates a record: see ack_loss_rate"
+                },
+            );
         }
         Some(Channel::Queue(q)) => {
-            for (key, given) in [
-                ("acks", v.acks.is_some()),
-                ("idempotent", v.idempotent.is_some()),
-                ("retries", v.retries.is_some()),
-                ("ack_loss_rate", v.ack_loss_rate.is_some()),
-            ] {
-                if given {
-                    cx.err_help(
-                        p.span(&[key]),
-                        format!(
-                            "{key} is a Kafka producer setting, and `{}` is a queue",
-                            v.target
-                        ),
-                        "for a queue, duplicate_rate sends a message twice",
-                    );
-                }
-            }
+            p.refuse(
+                cx,
+                &[
+                    ("acks", v.acks.is_some()),
+                    ("idempotent", v.idempotent.is_some()),
+                    ("retries", v.retries.is_some()),
+                    ("ack_loss_rate", v.ack_loss_rate.is_some()),
+                ],
+                |key| {
+                    format!(
+                        "{key} is a Kafka producer setting, and `{}` is a queue",
+                        v.target
+                    )
+                },
+                |_| "for a queue, duplicate_rate sends a message twice",
+            );
             let Some(qm) = queues.get(q) else { return };
             if qm.fifo && v.keys.is_none() {
                 cx.err_help(
@@ -1204,40 +1217,22 @@ fn pubsub_models(
                     }),
                 (None, Some(fname)) => {
                     let span = span_of(i, "function");
-                    match services.iter().position(|s| &s.name == fname) {
-                        None if cx.is_broken("consumer", fname) => None,
-                        None => {
-                            cx.err_help(
-                                span,
-                                format!("subscription function `{fname}` is not a consumer"),
-                                "declare it with [[consumer]] kind = \"function\", source = the pubsub",
-                            );
-                            None
-                        }
-                        Some(g) => {
-                            let svc = &services[g];
-                            if svc.function.is_none() {
-                                cx.err_help(
-                                    span,
-                                    format!("`{fname}` is a service, not a function"),
-                                    "subscribe a queue and let the service read it, or set kind = \"function\"",
-                                );
+                    let found = services.iter().position(|s| &s.name == fname);
+                    if found.is_none() && !cx.is_broken("consumer", fname) {
+                        cx.err_help(
+                            span.clone(),
+                            format!("subscription function `{fname}` is not a consumer"),
+                            "declare it with [[consumer]] kind = \"function\", source = the pubsub",
+                        );
+                    }
+                    found.and_then(|g| {
+                        let name = &p.v.name;
+                        match endpoint_problem(&services[g], pi, name, fifo, channels) {
+                            Some((message, help)) => {
+                                cx.err_help(span, message, help);
                                 None
-                            } else if svc.source != Channel::Pubsub(pi) {
-                                cx.err_help(
-                                    span,
-                                    format!("function `{fname}` reads `{}`, not `{}`", channels.name_of(svc.source), p.v.name),
-                                    "set the function's source to this pubsub",
-                                );
-                                None
-                            } else if fifo {
-                                cx.err_help(
-                                    span,
-                                    format!("`{}` is a FIFO pubsub, which delivers to queues only", p.v.name),
-                                    "subscribe a FIFO queue, and let the function read it",
-                                );
-                                None
-                            } else {
+                            }
+                            None => {
                                 subscribed[g] += 1;
                                 if subscribed[g] > 1 {
                                     cx.err(span, format!("function `{fname}` is subscribed twice"));
@@ -1245,43 +1240,14 @@ fn pubsub_models(
                                 Some(SubTarget::Function(g))
                             }
                         }
-                    }
+                    })
                 }
             };
             let body = sub.filter_policy_scope == Some(f::FilterScope::MessageBody);
-            let filter = sub.filter_policy.as_ref().and_then(|v| {
-                let span = span_of(i, "filter_policy");
-                let parsed;
-                let v = match v {
-                    serde_json::Value::String(text) => match serde_json::from_str(text) {
-                        Ok(x) => {
-                            parsed = x;
-                            &parsed
-                        }
-                        Err(e) => {
-                            cx.err(span, format!("filter_policy is not JSON: {e}"));
-                            return None;
-                        }
-                    },
-                    other => other,
-                };
-                let r = if body {
-                    Policy::parse_body(v)
-                } else {
-                    Policy::parse(v)
-                };
-                match r {
-                    Ok(p) => Some(p),
-                    Err(e) => {
-                        cx.err_help(
-                            span,
-                            format!("SNS would refuse this filter policy: {e}"),
-                            "see the filter policy rules in the README",
-                        );
-                        None
-                    }
-                }
-            });
+            let filter = sub
+                .filter_policy
+                .as_ref()
+                .and_then(|v| filter_policy(v, body, span_of(i, "filter_policy"), cx));
             if sub.filter_policy_scope.is_some() && sub.filter_policy.is_none() {
                 cx.err(
                     span_of(i, "filter_policy_scope"),
@@ -1324,6 +1290,76 @@ fn pubsub_models(
     out
 }
 
+/// Why service `svc` cannot be an endpoint of pubsub `pi` (`name`, FIFO or not), as
+/// (message, help); None if it can.
+fn endpoint_problem(
+    svc: &ServiceModel,
+    pi: PubsubIdx,
+    name: &str,
+    fifo: bool,
+    channels: &Channels<'_>,
+) -> Option<(String, &'static str)> {
+    let fname = &svc.name;
+    if svc.function.is_none() {
+        Some((
+            format!("`{fname}` is a service, not a function"),
+            "subscribe a queue and let the service read it, or set kind = \"function\"",
+        ))
+    } else if svc.source != Channel::Pubsub(pi) {
+        Some((
+            format!(
+                "function `{fname}` reads `{}`, not `{name}`",
+                channels.name_of(svc.source)
+            ),
+            "set the function's source to this pubsub",
+        ))
+    } else if fifo {
+        Some((
+            format!("`{name}` is a FIFO pubsub, which delivers to queues only"),
+            "subscribe a FIFO queue, and let the function read it",
+        ))
+    } else {
+        None
+    }
+}
+
+/// A subscription's filter policy, written as a TOML table or a JSON string, parsed as
+/// SNS would for its scope (`body`: the message body), or reported at `span`.
+fn filter_policy(
+    v: &serde_json::Value,
+    body: bool,
+    span: Option<Range<usize>>,
+    cx: &mut Cx,
+) -> Option<Policy> {
+    let parsed;
+    let v = match v {
+        serde_json::Value::String(text) => match serde_json::from_str(text) {
+            Ok(x) => {
+                parsed = x;
+                &parsed
+            }
+            Err(e) => {
+                cx.err(span, format!("filter_policy is not JSON: {e}"));
+                return None;
+            }
+        },
+        other => other,
+    };
+    let r = if body {
+        Policy::parse_body(v)
+    } else {
+        Policy::parse(v)
+    };
+    r.map_err(|e| {
+        cx.err_help(
+            span,
+            format!("SNS would refuse this filter policy: {e}"),
+            "see the filter policy rules in the README",
+        )
+    })
+    .ok()
+}
+
 /// Lambda's account-wide default concurrency, and the most an event source mapping's
 /// `MaximumConcurrency` takes.
 const FN_MAX_CONCURRENCY: u32 = 1_000;
@@ -1344,15 +1380,12 @@ fn check_function_keys(c: &Elem<'_, '_, f::Consumer>, source: Option<Channel>, c
         ("instances", v.instances.is_some()),
         ("concurrency", v.concurrency.is_some()),
     ];
-    for (key, given) in scaling {
-        if given {
-            cx.err_help(
-                c.span(&[key]),
-                format!("{key} does not apply to a function"),
-                "a function runs one invocation per unit of max_concurrency",
-            );
-        }
-    }
+    c.refuse(
+        cx,
+        &scaling,
+        |key| format!("{key} does not apply to a function"),
+        |_| "a function runs one invocation per unit of max_concurrency",
+    );
     let kafka = [
         ("group", v.group.is_some()),
         ("ordering", v.ordering.is_some()),
@@ -1367,24 +1400,20 @@ fn check_function_keys(c: &Elem<'_, '_, f::Consumer>, source: Option<Channel>, c
         ("retry", v.retry.is_some()),
         ("dead_letter", v.dead_letter.is_some()),
     ];
-    for (key, given) in kafka {
-        if given {
-            let help = match key {
-                "retry" => {
-                    "an invocation from a pubsub is retried maximum_retry_attempts times; from a queue, a failed batch returns to the queue"
-                }
-                "dead_letter" => {
-                    "a function invoked from a pubsub sends failed events to on_failure; from a queue, use the queue's dead_letter"
-                }
-                _ => "Lambda manages polling and scaling",
-            };
-            cx.err_help(
-                c.span(&[key]),
-                format!("{key} does not apply to a function"),
-                help,
-            );
-        }
-    }
+    c.refuse(
+        cx,
+        &kafka,
+        |key| format!("{key} does not apply to a function"),
+        |key| match key {
+            "retry" => {
+                "an invocation from a pubsub is retried maximum_retry_attempts times; from a queue, a failed batch returns to the queue"
+            }
+            "dead_letter" => {
+                "a function invoked from a pubsub sends failed events to on_failure; from a queue, use the queue's dead_letter"
+            }
+            _ => "Lambda manages polling and scaling",
+        },
+    );
     let (wrong, how): (Vec<(&str, bool)>, &str) = match source {
         Some(Channel::Pubsub(_)) => (
             vec![
@@ -1415,15 +1444,12 @@ fn check_function_keys(c: &Elem<'_, '_, f::Consumer>, source: Option<Channel>, c
         }
         None => return,
     };
-    for (key, given) in wrong {
-        if given {
-            cx.err_help(
-                c.span(&[key]),
-                format!("{key} does not apply to `{}`", v.name),
-                how,
-            );
-        }
-    }
+    c.refuse(
+        cx,
+        &wrong,
+        |key| format!("{key} does not apply to `{}`", v.name),
+        |_| how,
+    );
 }
 
 /// A function's invocation settings, in Lambda's ranges.
@@ -1516,22 +1542,19 @@ fn function_retry(
 /// topic, SQS's receive settings for a queue.
 fn check_consumer_keys(c: &Elem<'_, '_, f::Consumer>, source: Option<Channel>, cx: &mut Cx) {
     let v = &c.v;
-    for (key, given) in [
-        ("max_concurrency", v.max_concurrency.is_some()),
-        ("maximum_retry_attempts", v.maximum_retry_attempts.is_some()),
-        ("maximum_event_age", v.maximum_event_age.is_some()),
-        ("on_failure", v.on_failure.is_some()),
-        ("batching_window", v.batching_window.is_some()),
-        ("partial_batch_response", v.partial_batch_response.is_some()),
-    ] {
-        if given {
-            cx.err_help(
-                c.span(&[key]),
-                format!("{key} applies to functions only"),
-                "set kind = \"function\", or remove it",
-            );
-        }
-    }
+    c.refuse(
+        cx,
+        &[
+            ("max_concurrency", v.max_concurrency.is_some()),
+            ("maximum_retry_attempts", v.maximum_retry_attempts.is_some()),
+            ("maximum_event_age", v.maximum_event_age.is_some()),
+            ("on_failure", v.on_failure.is_some()),
+            ("batching_window", v.batching_window.is_some()),
+            ("partial_batch_response", v.partial_batch_response.is_some()),
+        ],
+        |key| format!("{key} applies to functions only"),
+        |_| "set kind = \"function\", or remove it",
+    );
     let (wrong, kind, help): (Vec<(&str, bool)>, &str, &str) = match source {
         Some(Channel::Topic(_)) => (
             vec![
@@ -1559,19 +1582,18 @@ fn check_consumer_keys(c: &Elem<'_, '_, f::Consumer>, source: Option<Channel>, c
         // Reported by `service_models`: a service does not read a pubsub.
         Some(Channel::Pubsub(_)) | None => return,
     };
-    for (key, given) in wrong {
-        if given {
-            cx.err_help(
-                c.span(&[key]),
-                format!(
-                    "{key} is {kind}, and `{}` is a {}",
-                    v.source,
-                    source.map_or("", Channel::kind)
-                ),
-                help,
-            );
-        }
-    }
+    c.refuse(
+        cx,
+        &wrong,
+        |key| {
+            format!(
+                "{key} is {kind}, and `{}` is a {}",
+                v.source,
+                source.map_or("", Channel::kind)
+            )
+        },
+        |_| help,
+    );
 }
 
 /// How a queue consumer receives: batch size, polling, heartbeat, in SQS's ranges.

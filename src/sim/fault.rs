@@ -21,6 +21,11 @@ impl Engine {
             None => 0..self.services[g].insts.len(),
         };
         if fault.kind == FaultKind::Errors {
+            let kind = if start {
+                TraceKind::FaultStart
+            } else {
+                TraceKind::FaultEnd
+            };
             for i in targets {
                 let inst = &mut self.services[g].insts[i];
                 if start {
@@ -28,30 +33,11 @@ impl Engine {
                 } else {
                     inst.erroring = inst.erroring.saturating_sub(1);
                 }
-                let kind = if start {
-                    TraceKind::FaultStart
-                } else {
-                    TraceKind::FaultEnd
-                };
                 self.tr_instance(kind, g, i as u32);
             }
-            if start && let Some(d) = fault.duration {
-                self.queue.push(
-                    self.now.saturating_add(d.0),
-                    Ev::FaultEnd { fault: f as u32 },
-                );
-            }
-            return;
-        }
-        if start {
+        } else if start {
             for i in targets {
                 self.crash(g, i);
-            }
-            if let Some(d) = fault.duration {
-                self.queue.push(
-                    self.now.saturating_add(d.0),
-                    Ev::FaultEnd { fault: f as u32 },
-                );
             }
         } else {
             let mut any = false;
@@ -78,6 +64,12 @@ impl Engine {
             if any && self.model.services[g].source.topic().is_some() {
                 self.kafka_members_changed(g);
             }
+        }
+        if start && let Some(d) = fault.duration {
+            self.queue.push(
+                self.now.saturating_add(d.0),
+                Ev::FaultEnd { fault: f as u32 },
+            );
         }
     }
 

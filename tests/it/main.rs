@@ -25,6 +25,29 @@ pub fn bundled(name: &str) -> Model {
         .unwrap_or_else(|e| panic!("{}", e.to_plain()))
 }
 
+/// Runs a model to its end with tracing on, returning the engine and every trace
+/// record; asserts conservation for every service.
+pub fn run_traced(model: Model) -> (Engine, Vec<edasim::sim::trace::TraceRec>) {
+    let mut e = Engine::new(
+        model,
+        Options {
+            record_rows: false,
+            trace: true,
+        },
+    );
+    let mut trace = Vec::new();
+    while e.run_until(u64::MAX, 100_000) != edasim::sim::RunStatus::Finished {
+        trace.extend(e.drain_trace());
+    }
+    trace.extend(e.drain_trace());
+    assert!(
+        e.conservation().iter().all(|c| c.holds()),
+        "{:?}",
+        e.conservation()
+    );
+    (e, trace)
+}
+
 /// Runs a model to its end.
 pub fn run(model: Model, opts: Options) -> Engine {
     let mut e = Engine::new(model, opts);

@@ -8,7 +8,7 @@
 
 use edasim::metrics::Cause;
 use edasim::sim::trace::{TraceKind, TraceRec};
-use edasim::sim::{Engine, Options, RunStatus, Summary};
+use edasim::sim::{Engine, Options, Summary};
 
 const S: u64 = 1_000_000_000;
 
@@ -16,29 +16,8 @@ fn load(text: &str) -> edasim::model::Model {
     edasim::scenario::load_str("inline.toml", text).unwrap_or_else(|e| panic!("{}", e.to_plain()))
 }
 
-fn run_model(model: edasim::model::Model) -> (Engine, Vec<TraceRec>) {
-    let mut e = Engine::new(
-        model,
-        Options {
-            record_rows: false,
-            trace: true,
-        },
-    );
-    let mut trace = Vec::new();
-    while e.run_until(u64::MAX, 100_000) != RunStatus::Finished {
-        trace.extend(e.drain_trace());
-    }
-    trace.extend(e.drain_trace());
-    assert!(
-        e.conservation().iter().all(|c| c.holds()),
-        "{:?}",
-        e.conservation()
-    );
-    (e, trace)
-}
-
 fn run_traced(text: &str) -> (Engine, Vec<TraceRec>) {
-    run_model(load(text))
+    crate::run_traced(load(text))
 }
 
 fn comp(e: &Engine, name: &str) -> u32 {
@@ -271,7 +250,7 @@ name = "tagged"
         &read,
     )
     .unwrap_or_else(|e| panic!("{}", e.to_plain()));
-    let (e, _) = run_model(model);
+    let (e, _) = crate::run_traced(model);
     let s = e.summary();
     let sent = |name: &str| {
         s.queues

@@ -4,32 +4,15 @@
 //! edges, delays, the retention of dead letters, short and long polling.
 
 use edasim::metrics::Cause;
+use edasim::sim::Engine;
 use edasim::sim::trace::{TraceKind, TraceRec};
-use edasim::sim::{Engine, Options, RunStatus};
 
 const S: u64 = 1_000_000_000;
 
 fn run_traced(text: &str) -> (Engine, Vec<TraceRec>) {
     let model = edasim::scenario::load_str("inline.toml", text)
         .unwrap_or_else(|e| panic!("{}", e.to_plain()));
-    let mut e = Engine::new(
-        model,
-        Options {
-            record_rows: false,
-            trace: true,
-        },
-    );
-    let mut trace = Vec::new();
-    while e.run_until(u64::MAX, 100_000) != RunStatus::Finished {
-        trace.extend(e.drain_trace());
-    }
-    trace.extend(e.drain_trace());
-    assert!(
-        e.conservation().iter().all(|c| c.holds()),
-        "{:?}",
-        e.conservation()
-    );
-    (e, trace)
+    crate::run_traced(model)
 }
 
 /// One message at t = 1 s into queue `q`, read by `worker`.

@@ -935,17 +935,16 @@ impl Engine {
         if r.held.is_empty() && !r.batch_failed {
             return;
         }
-        let held = std::mem::take(&mut r.held);
+        let mut held = std::mem::take(&mut r.held);
         let failed = std::mem::replace(&mut r.batch_failed, false);
-        if failed && !partial {
-            return;
+        if !failed || partial {
+            for &(slot, generation, receives) in &held {
+                self.sqs_delete(g, slot, generation, receives);
+            }
         }
-        for &(slot, generation, receives) in &held {
-            self.sqs_delete(g, slot, generation, receives);
-        }
-        // Keep the buffer for the next invocation.
+        // The buffer serves the next invocation.
+        held.clear();
         self.sqs.readers[g][i].held = held;
-        self.sqs.readers[g][i].held.clear();
     }
 
     /// A function's record succeeded: its receipt waits for the end of the invocation.
@@ -973,13 +972,19 @@ impl Engine {
             return;
         };
         r.batch_failed = true;
-        if partial {
-            return;
+        if !partial {
+            self.sqs_drop_inbox(g, i as usize);
         }
+    }
+
+    /// Instance `i` drops every received message it has not started (they come back
+    /// after their visibility timeout).
+    fn sqs_drop_inbox(&mut self, g: usize, i: usize) {
+        let r = &mut self.sqs.readers[g][i];
         let dropped: Vec<Delivery> = r.inbox.drain(..).collect();
         r.busy_keys.clear();
         for d in dropped {
-            self.sqs_discard(g, i, &d);
+            self.sqs_discard(g, i as u32, &d);
         }
     }
 
@@ -1120,13 +1125,9 @@ impl Engine {
         let Some(r) = self.sqs.readers[g].get_mut(i) else {
             return;
         };
-        let dropped: Vec<Delivery> = r.inbox.drain(..).collect();
-        r.busy_keys.clear();
         r.poll = Poll::Idle;
         r.stamp = r.stamp.wrapping_add(1);
-        for d in dropped {
-            self.sqs_discard(g, i as u32, &d);
-        }
+        self.sqs_drop_inbox(g, i);
     }
 
     /// Unaccounted originals queue-reading service `g` has yet to see an outcome for:
