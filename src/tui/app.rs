@@ -33,16 +33,24 @@ pub const PAGE: usize = 10;
 pub const PAN: usize = 10;
 
 /// Speeds offered by `+` and `-`: simulated seconds per wall-clock second.
-pub const SPEEDS: [f64; 10] = [
+/// One ladder of 1-2-5 steps, so that `+` and `-` step alike in both directions.
+pub const SPEEDS: [f64; 17] = [
     0.1,
-    0.25,
+    0.2,
     0.5,
     1.0,
     2.0,
     5.0,
     10.0,
+    20.0,
+    50.0,
     100.0,
+    200.0,
+    500.0,
     1000.0,
+    2000.0,
+    5000.0,
+    10000.0,
     f64::INFINITY,
 ];
 
@@ -105,6 +113,8 @@ pub enum Action {
     Focus(Panel),
     /// Select a log record by its trace sequence number (a mouse click).
     Select(u64),
+    /// The terminal's size (columns, rows), so that a page of the charts is a screen.
+    Resize(u16, u16),
 }
 
 /// One key binding: the key as shown, the action, and what it does.
@@ -228,11 +238,67 @@ pub enum Panel {
     Topology,
     /// Charts.
     Charts,
+    /// The anomalies explained (enter: the selected anomaly's journey).
+    Anomalies,
     /// The event log.
     Log,
 }
 
-const PANELS: [Panel; 3] = [Panel::Topology, Panel::Charts, Panel::Log];
+const PANELS: [Panel; 4] = [Panel::Topology, Panel::Charts, Panel::Anomalies, Panel::Log];
+
+/// Shortest window over which a group's health is judged (ns): lag counted from
+/// committed offsets moves in steps, so one sample says little.
+pub const HEALTH_WINDOW_NS: u64 = 5_000_000_000;
+/// A group whose lag stayed above this many records over its whole window is lagging.
+pub const LAG_ENTER: u64 = 1_000;
+/// A lagging group is healthy again once its lag fell below this within the window
+/// (hysteresis: a lag hovering around [`LAG_ENTER`] does not flicker).
+pub const LAG_EXIT: u64 = 500;
+
+/// A consumer group's lag judged over a window of samples.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Health {
+    /// The lag stayed above [`LAG_ENTER`] over the whole window (and has not yet fallen
+    /// below [`LAG_EXIT`]).
+    pub lagging: bool,
+    /// The smallest lag within the window: the backlog that is not only commits in
+    /// flight.
+    pub floor: u64,
+    /// The lag's trend over the window, records per second (least squares).
+    pub slope: f64,
+}
+
+impl Health {
+    /// Why the group is healthy or lagging, in words: "lagging: lag 16.3k and growing
+    /// 2.0k/s".
+    pub fn explain(&self, lag: u64) -> String {
+        let trend = if self.slope.abs() < 1.0 {
+            "steady".to_string()
+        } else if self.slope > 0.0 {
+            format!("growing {}/s", super::ui::compact(self.slope))
+        } else {
+            let drain = lag as f64 / -self.slope;
+            format!(
+                "shrinking {}/s, drained in about {}",
+                super::ui::compact(-self.slope),
+                super::ui::short_duration((drain * 1e9) as u64)
+            )
+        };
+        if self.lagging {
+            format!(
+                "lagging: lag {} and {trend} (above {} for the whole window)",
+                super::ui::compact(lag as f64),
+                LAG_ENTER
+            )
+        } else {
+            format!(
+                "healthy: lag {} and {trend} (lagging means above {} for the whole window)",
+                super::ui::compact(lag as f64),
+                LAG_ENTER
+            )
+        }
+    }
+}
 
 /// One metrics sample of the whole system, reduced to what the screen draws.
 #[derive(Clone, Debug, Default)]
@@ -247,6 +313,8 @@ pub struct Sample {
     pub services: Vec<(f64, f64, u64)>,
     /// Per service and partition: lag.
     pub partition_lag: Vec<Vec<u64>>,
+    /// Per service: its lag judged over a window of samples up to this one.
+    pub health: Vec<Health>,
     /// Per producer: records per second.
     pub producer_rate: Vec<f64>,
     /// Per topic: records appended per second.
@@ -327,10 +395,22 @@ pub struct App {
     pub selected: Option<u64>,
     /// The log filter.
     pub filter: Option<Filter>,
+    /// The filter when the prompt opened, restored by esc.
+    filter_before: Option<Filter>,
     /// The open prompt.
     pub prompt: Option<Prompt>,
     /// The message whose journey is shown.
     pub inspect: Option<u64>,
+    /// Rows the journey is scrolled down by.
+    pub journey_scroll: usize,
+    /// The service selected in the topology (j/k while it has the focus).
+    pub node: usize,
+    /// The service whose inspector is open.
+    pub inspect_node: Option<usize>,
+    /// The anomaly selected in the anomalies panel, counted from the newest.
+    pub anomaly: usize,
+    /// The terminal's size, when the shell told it.
+    screen: Option<(u16, u16)>,
     /// Where `g` is running to.
     pub goal: Option<Goal>,
     /// Trace records made by the last single step (first and last seq).
@@ -379,6 +459,12 @@ impl App {
             filter: None,
             prompt: None,
             inspect: None,
+            journey_scroll: 0,
+            filter_before: None,
+            node: 0,
+            inspect_node: None,
+            anomaly: 0,
+            screen: None,
             goal: None,
             step_mark: None,
             names,
@@ -669,9 +755,15 @@ impl App {
                 self.stop();
                 let iv = self.model().metrics_interval.0;
                 let last = self.engine.last_sample_time();
-                // Back to the sample before the current one (or to t = 0); the last
-                // sample, at the end of the run, need not lie on the interval grid.
-                match last.saturating_sub(1) / iv * iv {
+                // Between two samples, back to the latest (50.5 s → 50 s); at a sample,
+                // to the one before it (or to t = 0). The last sample, at the end of the
+                // run, need not lie on the interval grid.
+                let back_to = if self.engine.now() > last && !self.engine.is_finished() {
+                    last
+                } else {
+                    last.saturating_sub(1) / iv * iv
+                };
+                match back_to {
                     t if t > 0 => self.rewind_to_time(t),
                     _ => self.go_to_steps(0),
                 }
@@ -682,17 +774,41 @@ impl App {
                 } else {
                     PromptKind::Filter
                 };
+                self.filter_before = self.filter.clone();
                 self.prompt = Some(Prompt {
                     kind,
                     text: String::new(),
                     error: None,
                 });
             }
+            Action::Inspect if self.inspect.is_none() && self.focus == Panel::Topology => {
+                if self.inspect_node.take().is_none() && !self.model().services.is_empty() {
+                    self.inspect_node = Some(self.node);
+                }
+            }
+            Action::Inspect if self.inspect.is_none() && self.focus == Panel::Anomalies => {
+                match self
+                    .engine
+                    .anomalies()
+                    .rev()
+                    .nth(self.anomaly)
+                    .map(|a| a.msg)
+                {
+                    Some(m) if m != NA64 => {
+                        self.inspect = Some(m);
+                        self.journey_scroll = 0;
+                    }
+                    _ => self.message = Some("no anomaly to inspect yet".to_string()),
+                }
+            }
             Action::Inspect => {
                 if self.inspect.take().is_none() {
                     let msg = self.selected_record().map(|r| r.msg);
                     match msg {
-                        Some(m) if m != NA64 => self.inspect = Some(m),
+                        Some(m) if m != NA64 => {
+                            self.inspect = Some(m);
+                            self.journey_scroll = 0;
+                        }
                         Some(_) => {
                             self.message = Some("this event carries no message".to_string());
                         }
@@ -701,7 +817,10 @@ impl App {
                 }
             }
             Action::Close => {
-                if self.inspect.take().is_none() && !std::mem::take(&mut self.show_help) {
+                if self.inspect.take().is_none()
+                    && self.inspect_node.take().is_none()
+                    && !std::mem::take(&mut self.show_help)
+                {
                     self.filter = None;
                     self.selected = None;
                 }
@@ -731,6 +850,7 @@ impl App {
                 self.focus = PANELS[j];
             }
             Action::Focus(p) => self.focus = p,
+            Action::Resize(w, h) => self.screen = Some((w, h)),
             Action::Select(seq) => {
                 self.focus = Panel::Log;
                 self.selected = Some(seq);
@@ -790,12 +910,20 @@ impl App {
                     p.text.push(c);
                 }
                 p.error = None;
+                self.filter_as_typed();
             }
             Action::Backspace => {
                 p.text.pop();
                 p.error = None;
+                self.filter_as_typed();
             }
-            Action::Close => self.prompt = None,
+            Action::Close => {
+                // Esc leaves the filter as it was before the prompt opened.
+                if p.kind == PromptKind::Filter {
+                    self.filter = self.filter_before.take();
+                }
+                self.prompt = None;
+            }
             Action::Submit => {
                 let (kind, text) = (p.kind, p.text.clone());
                 match self.submit(kind, &text) {
@@ -807,10 +935,33 @@ impl App {
                     }
                 }
             }
-            Action::Quit | Action::Tick(_) | Action::Work | Action::Focus(_) => return false,
+            Action::Quit
+            | Action::Tick(_)
+            | Action::Work
+            | Action::Focus(_)
+            | Action::Resize(..) => return false,
             _ => {}
         }
         true
+    }
+
+    /// The log filter follows what is typed: each text that parses filters at once (a
+    /// partial one keeps the last that did); submitting keeps it, esc drops it.
+    fn filter_as_typed(&mut self) {
+        let Some(p) = self
+            .prompt
+            .as_ref()
+            .filter(|p| p.kind == PromptKind::Filter)
+        else {
+            return;
+        };
+        let text = p.text.clone();
+        if text.trim().is_empty() {
+            self.filter = None;
+        } else if let Ok(f) = Filter::parse(&text, self.engine.model(), &self.names) {
+            self.filter = Some(f);
+        }
+        self.selected = None;
     }
 
     fn submit(&mut self, kind: PromptKind, text: &str) -> Result<(), String> {
@@ -968,6 +1119,15 @@ impl App {
 
     /// Moves the selection (log) or pans the charts by `n`, towards the past if `back`.
     fn scroll(&mut self, n: usize, back: bool) {
+        if let Some(msg) = self.inspect {
+            let most = self.journey(msg).len();
+            self.journey_scroll = if back {
+                self.journey_scroll.saturating_sub(n)
+            } else {
+                (self.journey_scroll + n).min(most)
+            };
+            return;
+        }
         match self.focus {
             Panel::Log => {
                 for _ in 0..n {
@@ -986,14 +1146,46 @@ impl App {
                 }
             }
             Panel::Charts => {
+                // A page is the charts' width in samples (PAN when the size is unknown).
+                let page = self.screen.map_or(PAN, |(w, h)| {
+                    let area = ratatui::layout::Rect::new(0, 0, w, h);
+                    super::panels::charts::samples_shown(super::ui::layout(area, self).charts)
+                        .max(1)
+                });
+                let by = if n >= PAGE {
+                    page
+                } else {
+                    n.max(PAN).min(page)
+                };
                 let max = self.history.len().saturating_sub(1);
                 self.chart_pan = if back {
-                    (self.chart_pan + n.max(PAN)).min(max)
+                    (self.chart_pan + by).min(max)
                 } else {
-                    self.chart_pan.saturating_sub(n.max(PAN))
+                    self.chart_pan.saturating_sub(by)
                 };
             }
-            Panel::Topology => {}
+            Panel::Topology => {
+                let count = self.model().services.len();
+                if count > 0 {
+                    let step = n % count;
+                    self.node = if back {
+                        (self.node + count - step) % count
+                    } else {
+                        (self.node + step) % count
+                    };
+                    if self.inspect_node.is_some() {
+                        self.inspect_node = Some(self.node);
+                    }
+                }
+            }
+            Panel::Anomalies => {
+                let count = self.engine.anomalies().count();
+                self.anomaly = if back {
+                    (self.anomaly + n).min(count.saturating_sub(1))
+                } else {
+                    self.anomaly.saturating_sub(n)
+                };
+            }
         }
     }
 
@@ -1211,10 +1403,55 @@ impl App {
                 }
             }
             s.anomalies = self.totals;
+            s.health = (0..nservices).map(|g| self.judge(g, &s)).collect();
             if self.history.len() >= HISTORY_LIMIT {
                 self.history.pop_front();
             }
             self.history.push_back(s);
+        }
+    }
+
+    /// Service `g`'s health at sample `s`, judged over the samples of its window (five
+    /// seconds, or two auto-commit intervals when longer) that end with `s`.
+    fn judge(&self, g: usize, s: &Sample) -> Health {
+        let model = self.engine.model();
+        let spec = &model.services[g];
+        let mut window = HEALTH_WINDOW_NS;
+        if spec.commit == crate::scenario::format::CommitMode::Auto {
+            window = window.max(spec.commit_interval.0.saturating_mul(2));
+        }
+        let from = s.time.saturating_sub(window);
+        let points: Vec<(f64, f64)> = self
+            .history
+            .iter()
+            .rev()
+            .take_while(|x| x.time >= from && x.time < s.time)
+            .chain(std::iter::once(s))
+            .filter_map(|x| x.services.get(g).map(|v| (x.time as f64 / 1e9, v.2 as f64)))
+            .collect();
+        let floor = points.iter().map(|p| p.1 as u64).min().unwrap_or(0);
+        let n = points.len() as f64;
+        let (mx, my) = points
+            .iter()
+            .fold((0.0, 0.0), |(a, b), p| (a + p.0 / n, b + p.1 / n));
+        let (sxy, sxx) = points.iter().fold((0.0, 0.0), |(a, b), p| {
+            (a + (p.0 - mx) * (p.1 - my), b + (p.0 - mx) * (p.0 - mx))
+        });
+        let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
+        let was = self
+            .history
+            .back()
+            .and_then(|x| x.health.get(g))
+            .is_some_and(|h| h.lagging);
+        let lagging = if was {
+            floor >= LAG_EXIT
+        } else {
+            floor > LAG_ENTER
+        };
+        Health {
+            lagging,
+            floor,
+            slope,
         }
     }
 

@@ -39,6 +39,9 @@ pub struct NodeView {
     pub detail: String,
     /// Style of the detail.
     pub detail_style: Style,
+    /// A shorter detail (symbols, fewer words) drawn instead of `detail` when space is
+    /// short; empty means the same as `detail`.
+    pub short: String,
 }
 
 /// An edge: a label drawn on its connector (a live rate, say) and a style for connector+label
@@ -58,6 +61,8 @@ pub struct Options {
     pub details: bool,
     /// Draw edge labels on the connectors.
     pub labels: bool,
+    /// Draw each node's short detail instead of its detail.
+    pub short: bool,
 }
 
 /// Connection bits of a grid cell: north, east, south, west.
@@ -109,13 +114,17 @@ struct Edge {
     style: Style,
 }
 
-/// Nodes and edges of `g` in index order.
-fn collect(g: &DiGraph<NodeView, EdgeView>) -> (Vec<Node>, Vec<Edge>) {
+/// Nodes and edges of `g` in index order; `short` picks each node's short detail.
+fn collect(g: &DiGraph<NodeView, EdgeView>, short: bool) -> (Vec<Node>, Vec<Edge>) {
     let nodes: Vec<Node> = g
         .node_weights()
         .map(|v| {
             let title = sanitize(&v.title);
-            let detail = sanitize(&v.detail);
+            let detail = sanitize(if short && !v.short.is_empty() {
+                &v.short
+            } else {
+                &v.detail
+            });
             Node {
                 tw: text_width(&title),
                 dw: text_width(&detail),
@@ -612,7 +621,7 @@ pub fn render(
     opts: Options,
 ) -> Option<Vec<Line<'static>>> {
     let width = usize::from(width);
-    let (nodes, edges) = collect(g);
+    let (nodes, edges) = collect(g, opts.short);
     let n = nodes.len();
     let lay = layering(n, &edges);
     let drawn = drawn_edges(&edges, &lay);
@@ -759,7 +768,7 @@ pub fn render(
 }
 
 /// Cuts a line to at most `width` display columns.
-fn clip_line(line: Line<'static>, width: usize) -> Line<'static> {
+pub fn clip_line(line: Line<'static>, width: usize) -> Line<'static> {
     if line.width() <= width {
         return line;
     }
@@ -801,7 +810,7 @@ fn clip_line(line: Line<'static>, width: usize) -> Line<'static> {
 
 /// The plainest drawing: one line per edge, then nodes without edges, one per line.
 fn plain_list(g: &DiGraph<NodeView, EdgeView>) -> Vec<Line<'static>> {
-    let (nodes, edges) = collect(g);
+    let (nodes, edges) = collect(g, false);
     let mut touched = vec![false; nodes.len()];
     let mut lines = Vec::with_capacity(edges.len());
     for e in &edges {
@@ -818,16 +827,181 @@ fn plain_list(g: &DiGraph<NodeView, EdgeView>) -> Vec<Line<'static>> {
     lines
 }
 
-/// The richest drawing that fits in width × height: tries {details,labels}, {details, no labels},
-/// {no details, labels}, {no details, no labels}; if none fits, a plain list with one line per edge
-/// ("from ─label─▶ to", nodes without edges on their own line), clipped to the area (never panics).
+/// Marks the end of a band whose last column continues in the next band.
+const CONTINUES: &str = " ↴";
+/// Marks a node repeated at the start of a band from the end of the band above.
+const CONTINUED: &str = "↳ ";
+
+/// Draws a graph too wide for one drawing as bands of consecutive columns, one under
+/// the other: each band is as wide as fits, and the nodes of a band's last column that
+/// have successors further right end with ` ↴` and start the next band again as
+/// `↳ name`. Edges that no band holds (a cycle or a long edge across bands) follow as
+/// `  from ─label─▶ to` lines. None when even two columns do not fit in `width`, or when
+/// one drawing would do (fewer than three columns).
+pub fn render_banded(
+    g: &DiGraph<NodeView, EdgeView>,
+    width: u16,
+    opts: Options,
+) -> Option<Vec<Line<'static>>> {
+    let (nodes, edges) = collect(g, opts.short);
+    let lay = layering(nodes.len(), &edges);
+    if lay.count < 3 {
+        return None;
+    }
+    let mut held = vec![false; edges.len()];
+    let mut out = Vec::new();
+    let mut s = 0;
+    while s + 1 < lay.count {
+        let mut best: Option<(usize, Vec<Line<'static>>, Vec<usize>)> = None;
+        for e in s + 1..lay.count {
+            match band(g, &edges, &lay, s, e, width, opts) {
+                Some((lines, used)) => best = Some((e, lines, used)),
+                None => break,
+            }
+        }
+        let (e, lines, used) = best?;
+        for i in used {
+            held[i] = true;
+        }
+        out.extend(lines);
+        s = e;
+    }
+    for (i, e) in edges.iter().enumerate() {
+        if !held[i] {
+            out.push(list_line(&nodes, e, opts.labels, "  "));
+        }
+    }
+    if out.iter().any(|l| l.width() > usize::from(width)) {
+        return None;
+    }
+    Some(out)
+}
+
+/// One band of [`render_banded`]: columns `s..=e` drawn alone, and the edges it holds.
+fn band(
+    g: &DiGraph<NodeView, EdgeView>,
+    edges: &[Edge],
+    lay: &Layering,
+    s: usize,
+    e: usize,
+    width: u16,
+    opts: Options,
+) -> Option<(Vec<Line<'static>>, Vec<usize>)> {
+    let n = lay.layer.len();
+    let forward = |i: usize| !lay.back[i];
+    // Nodes of the first column of a later band are there only to start their edges.
+    let member: Vec<bool> = (0..n)
+        .map(|v| {
+            let l = lay.layer[v];
+            (l > s && l <= e)
+                || (l == s
+                    && (s == 0
+                        || edges.iter().enumerate().any(|(i, x)| {
+                            forward(i) && x.s == v && lay.layer[x.t] > s && lay.layer[x.t] <= e
+                        })))
+        })
+        .collect();
+    let continues = |v: usize| {
+        e + 1 < lay.count
+            && lay.layer[v] == e
+            && edges
+                .iter()
+                .enumerate()
+                .any(|(i, x)| forward(i) && x.s == v && lay.layer[x.t] > e)
+    };
+    let mut sub: DiGraph<NodeView, EdgeView> = DiGraph::new();
+    let mut index = vec![None; n];
+    for (v, w) in g.node_weights().enumerate().take(n) {
+        if !member[v] {
+            continue;
+        }
+        let mut view = w.clone();
+        if s > 0 && lay.layer[v] == s {
+            view.title = format!("{CONTINUED}{}", view.title);
+        }
+        if continues(v) {
+            view.title.push_str(CONTINUES);
+        }
+        index[v] = Some(sub.add_node(view));
+    }
+    let mut used = Vec::new();
+    for (i, x) in edges.iter().enumerate() {
+        if let (Some(a), Some(b)) = (index[x.s], index[x.t])
+            && let Some(w) = g.edge_weights().nth(i)
+        {
+            sub.add_edge(a, b, w.clone());
+            used.push(i);
+        }
+    }
+    render(&sub, width, opts).map(|lines| (lines, used))
+}
+
+/// Drawings with node details, richest first: long details with labels, short details
+/// with labels, short details without labels.
+pub const WITH_DETAILS: [Options; 3] = [
+    Options {
+        details: true,
+        labels: true,
+        short: false,
+    },
+    Options {
+        details: true,
+        labels: true,
+        short: true,
+    },
+    Options {
+        details: true,
+        labels: false,
+        short: true,
+    },
+];
+/// Drawings without node details: with labels, then without.
+pub const WITHOUT_DETAILS: [Options; 2] = [
+    Options {
+        details: false,
+        labels: true,
+        short: false,
+    },
+    Options {
+        details: false,
+        labels: false,
+        short: false,
+    },
+];
+
+/// The first of `tries` that fits in width × height, drawn in one piece or else in
+/// bands, with the options it used.
+pub fn render_first(
+    g: &DiGraph<NodeView, EdgeView>,
+    width: u16,
+    height: u16,
+    tries: &[Options],
+) -> Option<(Vec<Line<'static>>, Options)> {
+    let fits = |lines: &Vec<Line<'static>>| lines.len() <= usize::from(height);
+    tries.iter().find_map(|&opts| {
+        render(g, width, opts)
+            .filter(fits)
+            .or_else(|| render_banded(g, width, opts).filter(fits))
+            .map(|lines| (lines, opts))
+    })
+}
+
+/// The richest drawing that fits in width × height, or None when only a plain list
+/// would: [`WITH_DETAILS`], then [`WITHOUT_DETAILS`].
+pub fn render_graph(
+    g: &DiGraph<NodeView, EdgeView>,
+    width: u16,
+    height: u16,
+) -> Option<(Vec<Line<'static>>, Options)> {
+    render_first(g, width, height, &WITH_DETAILS)
+        .or_else(|| render_first(g, width, height, &WITHOUT_DETAILS))
+}
+
+/// The richest drawing that fits in width × height (see [`render_graph`]); if none fits,
+/// a plain list with one line per edge ("from ─label─▶ to", nodes without edges on their
+/// own line), clipped to the area (never panics).
 pub fn render_fit(g: &DiGraph<NodeView, EdgeView>, width: u16, height: u16) -> Vec<Line<'static>> {
-    let tries = [(true, true), (true, false), (false, true), (false, false)];
-    let lines = tries
-        .into_iter()
-        .filter_map(|(details, labels)| render(g, width, Options { details, labels }))
-        .find(|lines| lines.len() <= usize::from(height))
-        .unwrap_or_else(|| plain_list(g));
+    let lines = render_graph(g, width, height).map_or_else(|| plain_list(g), |(l, _)| l);
     lines
         .into_iter()
         .take(usize::from(height))
@@ -870,6 +1044,7 @@ mod tests {
     const FULL: Options = Options {
         details: true,
         labels: true,
+        short: false,
     };
 
     fn chain(names: &[&str]) -> (DiGraph<NodeView, EdgeView>, Vec<NodeIndex>) {
@@ -981,9 +1156,48 @@ mod tests {
         let plain = Options {
             details: true,
             labels: false,
+            short: false,
         };
         let t = text(&render(&g, 80, plain).unwrap_or_default());
         assert_eq!(t, ["a ───▶ b ───▶ c"]);
+    }
+
+    #[test]
+    fn deep_chain_folds_into_bands() {
+        let names = [
+            "checkout",
+            "orders",
+            "orders-svc",
+            "validated",
+            "payment",
+            "paid",
+            "shipping",
+            "shipped",
+            "notification",
+        ];
+        let (mut g, ix) = chain(&names);
+        for w in ix.windows(2) {
+            g.add_edge(w[0], w[1], edge("400"));
+        }
+        let flat = min_width(&g, FULL);
+        assert!(flat > 80, "{flat}");
+        let t = text(&render_fit(&g, 80, 10));
+        println!("{}", t.join("\n"));
+        assert!(t.len() >= 2 && t.iter().all(|l| Span::raw(l.as_str()).width() <= 80));
+        // Every node is drawn; a band's end is repeated at the start of the next.
+        for n in names {
+            assert!(t.iter().any(|l| l.contains(n)), "{n} missing: {t:?}");
+        }
+        for (k, pair) in t.windows(2).enumerate() {
+            let end = pair[0].rsplit(' ').nth(1).unwrap_or_default().to_string();
+            if pair[0].ends_with(" ↴") {
+                assert!(pair[1].starts_with(&format!("↳ {end} ")), "band {k}: {t:?}");
+            }
+        }
+        assert!(t[0].ends_with(" ↴"), "{t:?}");
+        // No edge is lost: eight arrows in all.
+        let arrows: usize = t.iter().map(|l| l.matches('▶').count()).sum();
+        assert_eq!(arrows, 8, "{t:?}");
     }
 
     #[test]
@@ -1020,6 +1234,7 @@ mod tests {
         let plain = Options {
             details: false,
             labels: false,
+            short: false,
         };
         let t = text(&render(&g, 80, plain).unwrap_or_default());
         assert_eq!(t[1], "  b ──▶ a");
@@ -1058,6 +1273,7 @@ mod tests {
         let plain = Options {
             details: false,
             labels: true,
+            short: false,
         };
         let t = text(&render(&g, 80, plain).unwrap_or_default());
         assert_eq!(
@@ -1094,21 +1310,32 @@ mod tests {
         let nolabels = Options {
             details: true,
             labels: false,
+            short: false,
         };
         let bare = min_width(&g, nolabels);
         assert!(bare < full, "{bare} < {full}");
         assert!(render(&g, full - 1, FULL).is_none());
+        // One column too narrow: the same drawing in bands, labels kept.
         let fit = text(&render_fit(&g, full - 1, 40));
+        assert_eq!(
+            fit,
+            text(&render_banded(&g, full - 1, FULL).unwrap_or_default())
+        );
+        println!("at {}:\n{}", full - 1, fit.join("\n"));
+        assert!(fit.iter().any(|l| l.contains(" ↴")), "{fit:?}");
+        assert!(fit.iter().any(|l| l.starts_with("↳ ")), "{fit:?}");
+        // Too short for bands: details without labels in one drawing.
+        let fit = text(&render_fit(&g, full - 1, 8));
         assert_eq!(
             fit,
             text(&render(&g, full - 1, nolabels).unwrap_or_default())
         );
-        println!("at {}:\n{}", full - 1, fit.join("\n"));
         // Too short for details: labels without details.
         let fit = text(&render_fit(&g, 200, 7));
         let nodetails = Options {
             details: false,
             labels: true,
+            short: false,
         };
         assert_eq!(fit, text(&render(&g, 200, nodetails).unwrap_or_default()));
         assert!(fit.len() <= 7);
@@ -1200,6 +1427,7 @@ mod tests {
                     Options {
                         details: false,
                         labels: false,
+                        short: false,
                     },
                 ] {
                     if let Some(lines) = render(&g, w, opts) {

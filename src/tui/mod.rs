@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod graph;
+pub mod panels;
 pub mod query;
 pub mod ui;
 
@@ -114,12 +115,25 @@ pub fn mouse_action(ev: MouseEvent, screen: ratatui::layout::Rect, app: &App) ->
 /// Writes the metrics so far to `edasim-<scenario>-<t>s.csv` in the current directory
 /// (atomically) and says where, or what went wrong.
 fn export(app: &App) -> String {
-    let name = export_name(app.model().name.as_str(), app.engine.now());
+    // A second export at the same simulated time gets a number, never the first's name.
+    let first = export_name(app.model().name.as_str(), app.engine.now());
+    let name = (1..)
+        .map(|k| {
+            if k == 1 {
+                first.clone()
+            } else {
+                first.replace(".csv", &format!("-{k}.csv"))
+            }
+        })
+        .find(|n| !std::path::Path::new(n).exists())
+        .unwrap_or(first);
     let tmp = format!(".{name}.tmp-{}", std::process::id());
+    // `hard_link` refuses an existing name, so a file made meanwhile is not replaced.
     let result = app
         .export_csv()
         .and_then(|bytes| std::fs::write(&tmp, bytes))
-        .and_then(|_| std::fs::rename(&tmp, &name));
+        .and_then(|_| std::fs::hard_link(&tmp, &name))
+        .and_then(|_| std::fs::remove_file(&tmp));
     match result {
         Ok(()) => format!("exported {} metric rows to {name}", app.rows.len()),
         Err(e) => {
@@ -159,6 +173,9 @@ pub fn run(model: Model) -> io::Result<()> {
     let _ = crossterm::execute!(io::stdout(), crossterm::event::EnableMouseCapture);
     let result = rt.block_on(async {
         let mut app = App::new(model);
+        if let Ok(size) = terminal.size() {
+            app.update(Action::Resize(size.width, size.height));
+        }
         let mut events = EventStream::new();
         let mut ending = Ending::new();
         let mut last = Instant::now();
@@ -200,7 +217,10 @@ pub fn run(model: Model) -> io::Result<()> {
                             input = true;
                         }
                     }
-                    Some(Ok(Event::Resize(..))) => input = true,
+                    Some(Ok(Event::Resize(w, h))) => {
+                        app.update(Action::Resize(w, h));
+                        input = true;
+                    }
                     Some(Ok(_)) => {}
                     Some(Err(e)) => return Err(e),
                     None => break,

@@ -49,6 +49,7 @@ fn same_seed_same_bytes_for_queues() {
         "fifo-vs-standard.toml",
         "sns-fanout.toml",
         "sns-fifo-fanout.toml",
+        "order-chain.toml",
     ] {
         let (csv_a, trace_a) = outputs(bundled(name), 10_000);
         let (csv_b, trace_b) = outputs(bundled(name), 3_333);

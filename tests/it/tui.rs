@@ -132,7 +132,9 @@ fn keys_change_the_state_they_promise() {
     assert_ne!(app.focus, focus);
     app.update(Action::FocusPrev);
     assert_eq!(app.focus, focus);
-    app.update(Action::FocusNext); // from the charts to the log
+    app.update(Action::FocusNext); // from the charts to the anomalies
+    assert_eq!(app.focus, edasim::tui::app::Panel::Anomalies);
+    app.update(Action::FocusNext); // and on to the log
     assert_eq!(app.focus, edasim::tui::app::Panel::Log);
     assert_eq!(app.selected, None, "the log follows the newest record");
     let newest = app.journal.back().expect("records").seq;
@@ -144,6 +146,8 @@ fn keys_change_the_state_they_promise() {
     app.update(Action::ScrollDown);
     assert_eq!(app.selected, None, "down past the newest follows again");
     app.update(Action::FocusPrev);
+    app.update(Action::FocusPrev);
+    assert_eq!(app.focus, edasim::tui::app::Panel::Charts);
     let pan = app.chart_pan;
     app.update(Action::PageBack);
     assert!(app.chart_pan > pan, "h pans the charts back");
@@ -909,4 +913,221 @@ proptest! {
             );
         }
     }
+}
+
+/// Runs `app` sample by sample to `t` seconds.
+fn run_to(app: &mut App, t: u64) {
+    while app.engine.now() < t * 1_000_000_000 && !app.engine.is_finished() {
+        app.update(Action::StepInterval);
+    }
+}
+
+/// The text of the screen's topology panel (from the top border to the bottom one).
+fn topology_text(screen: &str) -> String {
+    screen
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.starts_with("\"└") && !l.starts_with('└'))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn the_flash_sale_crash_and_a_four_service_chain_show_every_state_at_both_sizes() {
+    let mut flash = App::new(bundled("flash-sale.toml"));
+    run_to(&mut flash, 112);
+    let mut chain = App::new(bundled("order-chain.toml"));
+    run_to(&mut chain, 70);
+    for (name, app, crashed) in [
+        ("flash-sale-crash", &flash, "payment"),
+        ("order-chain-70s", &chain, "shipping"),
+    ] {
+        for (w, h) in [(80u16, 24u16), (120, 40)] {
+            let text = screen(app, w, h);
+            snap(&format!("tui-{name}-{w}x{h}"), text.clone());
+            // The status bar keeps help and quit whatever else it drops.
+            let status = text.lines().nth(usize::from(h) - 1).unwrap_or_default();
+            assert!(
+                status.contains("? help") && status.contains("q quit"),
+                "{name} {w}x{h}: {status}"
+            );
+            // Every service is drawn with its lag and state: the crashed instance shows.
+            let topo = topology_text(&text);
+            for x in &app.model().services {
+                assert!(topo.contains(&x.name), "{name} {w}x{h}: {} missing", x.name);
+            }
+            assert!(
+                topo.contains("✗1"),
+                "{name} {w}x{h}: {crashed}'s crash not shown"
+            );
+            let states = topo.matches("healthy").count() + topo.matches('✓').count();
+            assert!(
+                states + 1 >= app.model().services.len(),
+                "{name} {w}x{h}: states missing\n{topo}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_health_label_does_not_flicker_under_auto_commit() {
+    // The flash sale's payment group auto-commits every 5 s: its lag from committed
+    // offsets is a saw-tooth. Judged over a window, its label changes seldom.
+    let mut app = App::new(bundled("flash-sale.toml"));
+    run_to(&mut app, 300);
+    let si = app
+        .model()
+        .services
+        .iter()
+        .position(|s| s.name == "payment")
+        .unwrap_or(0);
+    let labels: Vec<(u64, bool)> = app
+        .history
+        .iter()
+        .filter_map(|s| s.health.get(si).map(|h| (s.time, h.lagging)))
+        .collect();
+    assert!(labels.len() > 200, "{}", labels.len());
+    let mut changes = Vec::new();
+    for w in labels.windows(2) {
+        if w[0].1 != w[1].1 {
+            changes.push(w[1].0);
+        }
+    }
+    assert!(
+        !changes.is_empty(),
+        "the spike makes payment lag at least once"
+    );
+    for c in changes.windows(2) {
+        assert!(
+            c[1] - c[0] >= 5_000_000_000,
+            "label changed at {} s and again at {} s",
+            c[0] as f64 / 1e9,
+            c[1] as f64 / 1e9
+        );
+    }
+    // The raw one-sample rule (lag > 1000) flips far more often.
+    let raw: Vec<bool> = app
+        .history
+        .iter()
+        .map(|s| s.services.get(si).is_some_and(|v| v.2 > 1000))
+        .collect();
+    let raw_changes = raw.windows(2).filter(|w| w[0] != w[1]).count();
+    assert!(
+        raw_changes > changes.len(),
+        "{raw_changes} vs {}",
+        changes.len()
+    );
+}
+
+#[test]
+fn journey_headers_stay_distinct_and_every_row_scrolls_into_view() {
+    use edasim::tui::panels::journey::lane_labels;
+    let names: Vec<String> = ["payment#2", "payments", "payment#1", "notification#1"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    for w in [3usize, 4, 6, 9, 20] {
+        let (labels, legend) = lane_labels(&names, w);
+        for (i, a) in labels.iter().enumerate() {
+            assert!(
+                ratatui::text::Span::raw(a.as_str()).width() <= w,
+                "{a} wider than {w}"
+            );
+            for b in &labels[i + 1..] {
+                assert_ne!(a, b, "at {w}: {labels:?}");
+            }
+        }
+        if legend.is_some() {
+            assert!(legend.unwrap_or_default().contains("payment#2"));
+        }
+    }
+    assert_eq!(lane_labels(&names, 4).0[0], "p…#2");
+    // A long journey at 80×24: j scrolls until its last row shows.
+    let mut app = App::new(bundled("flash-sale.toml"));
+    run_to(&mut app, 112);
+    app.update(Action::Focus(edasim::tui::app::Panel::Anomalies));
+    app.update(Action::Inspect);
+    assert!(app.inspect.is_some());
+    let first = screen(&app, 80, 24);
+    let last_row = |s: &str| s.contains("processed") && s.contains("attempt");
+    let mut seen_end = last_row(&first);
+    for _ in 0..40 {
+        app.update(Action::ScrollDown);
+        seen_end |= last_row(&screen(&app, 80, 24));
+    }
+    assert!(
+        seen_end,
+        "the journey's outcome rows never scrolled into view"
+    );
+}
+
+#[test]
+fn tab_reaches_the_anomalies_and_enter_opens_the_anomalys_journey() {
+    use edasim::tui::app::Panel;
+    let mut app = App::new(bundled("flash-sale.toml"));
+    run_to(&mut app, 112);
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        app.update(Action::FocusNext);
+        seen.push(app.focus);
+    }
+    assert!(seen.contains(&Panel::Anomalies), "{seen:?}");
+    app.update(Action::Focus(Panel::Anomalies));
+    app.update(Action::ScrollUp);
+    let want = app.engine.anomalies().rev().nth(1).map(|a| a.msg);
+    app.update(Action::Inspect);
+    assert_eq!(app.inspect, want);
+    // The topology: j selects the next service, enter opens its inspector with why.
+    app.update(Action::Close);
+    app.update(Action::Focus(Panel::Topology));
+    app.update(Action::ScrollDown);
+    app.update(Action::Inspect);
+    assert_eq!(app.inspect_node, Some(1));
+    let text = screen(&app, 120, 40);
+    assert!(text.contains("payment · service, 5 of 6 up"), "{text}");
+    assert!(text.contains("down: 1 of 6 instances crashed"), "{text}");
+}
+
+#[test]
+fn small_tui_fixes() {
+    use edasim::tui::app::SPEEDS;
+    // + and - walk one ladder of 1-2-5 steps.
+    for w in SPEEDS.windows(2).filter(|w| w[1].is_finite()) {
+        let r = w[1] / w[0];
+        assert!((1.9..=2.6).contains(&r), "{w:?}");
+    }
+    let mut app = App::new(bundled("flash-sale.toml"));
+    let start = app.speed;
+    app.update(Action::Faster);
+    app.update(Action::Faster);
+    app.update(Action::Slower);
+    app.update(Action::Slower);
+    assert_eq!(app.speed, start);
+    // B between two samples goes to the latest sample, not the one before.
+    prompt(&mut app, Action::Goto, "50.5s");
+    finish_goal(&mut app);
+    assert_eq!(app.engine.now(), 50_500_000_000);
+    app.update(Action::StepBackInterval);
+    finish_goal(&mut app);
+    assert_eq!(app.engine.now(), 50_000_000_000);
+    app.update(Action::StepBackInterval);
+    finish_goal(&mut app);
+    assert_eq!(app.engine.now(), 49_000_000_000);
+    // The header cuts the time, it does not round it up.
+    prompt(&mut app, Action::Goto, "49.9996s");
+    finish_goal(&mut app);
+    let text = screen(&app, 120, 40);
+    assert!(
+        text.contains("t 49.999 / 300 s"),
+        "{}",
+        text.lines().next().unwrap_or_default()
+    );
+    // The log filter applies as it is typed; esc restores the log.
+    app.update(Action::Filter);
+    for c in "payment#2".chars() {
+        app.update(Action::Char(c));
+    }
+    assert!(app.filter.is_some());
+    app.update(Action::Close);
+    assert!(app.filter.is_none());
 }

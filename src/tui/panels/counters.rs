@@ -1,0 +1,190 @@
+//! The anomalies panel: counters, the latest anomalies explained, and the next events.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph};
+
+use super::super::app::{App, Panel};
+use super::super::ui::{Theme, short_duration};
+use crate::model::Channel;
+
+/// The counters line: anomalies so far and the dead-letter backlog.
+pub(crate) fn counter_spans(app: &App, theme: Theme) -> Vec<Span<'static>> {
+    let [o, d, l, r] = app.totals();
+    let m = app.model();
+    let mut dlq_depth = 0;
+    let mut dlq_age = 0;
+    let mut dead: Vec<Channel> = m.services.iter().filter_map(|g| g.dead_letter).collect();
+    dead.extend(
+        m.queues
+            .iter()
+            .filter_map(|q| q.redrive)
+            .map(|(d, _)| Channel::Queue(d)),
+    );
+    dead.sort_unstable();
+    dead.dedup();
+    for &t in &dead {
+        let (depth, age) = app.engine.channel_backlog(t);
+        dlq_depth += depth;
+        dlq_age = dlq_age.max(age);
+    }
+    let pick = |v: u64, s: Style| if v > 0 { s } else { Style::new() };
+    let mut spans = vec![
+        Span::styled(format!(" ordering {o} "), pick(o, theme.warn())),
+        Span::styled(format!(" duplicates {d} "), pick(d, theme.warn())),
+        Span::styled(format!(" lost {l} "), pick(l, theme.bad())),
+        Span::raw(format!(" retries {r} ")),
+    ];
+    if !dead.is_empty() {
+        let text = if dlq_depth > 0 {
+            format!(" dlq {dlq_depth} (oldest {}) ", short_duration(dlq_age))
+        } else {
+            " dlq 0 ".to_string()
+        };
+        spans.push(Span::styled(text, pick(dlq_depth, theme.warn())));
+    }
+    spans
+}
+
+pub(crate) fn next_events(app: &App, n: usize) -> Vec<String> {
+    app.engine
+        .upcoming(n)
+        .into_iter()
+        .map(|(t, ev)| {
+            format!(
+                "{:.6} {}",
+                t as f64 / 1e9,
+                super::log::describe_event(app, ev)
+            )
+        })
+        .collect()
+}
+
+pub(crate) fn draw_counters(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
+    let bordered = area.height >= 5;
+    let focused = app.focus == Panel::Anomalies;
+    let mut block = Block::bordered()
+        .title(" anomalies · next ")
+        .border_style(theme.border(focused));
+    if focused {
+        block = block.title_bottom(Line::from(" j/k: select · enter: journey ").right_aligned());
+    }
+    let inner = if bordered { block.inner(area) } else { area };
+    let h = inner.height as usize;
+    // The counters, as many to a line as fit.
+    let mut lines: Vec<Line> = Vec::new();
+    let mut cur: Vec<Span> = Vec::new();
+    for s in counter_spans(app, theme) {
+        if !cur.is_empty() && Line::from(cur.clone()).width() + s.width() > inner.width as usize {
+            lines.push(Line::from(std::mem::take(&mut cur)));
+        }
+        cur.push(s);
+    }
+    lines.push(Line::from(cur));
+    let counter_rows = lines.len();
+    let width = usize::from(inner.width);
+    // Room for the next events: a line each when side by side, one line when stacked.
+    let stacked = inner.width >= 60 && h <= 3;
+    let next_rows = if stacked { 1 } else { (h / 3).clamp(1, 4) };
+    let explain_rows = h.saturating_sub(counter_rows + next_rows);
+    // The latest anomalies that fit, each wrapped at word boundaries (never cut), oldest
+    // first.
+    // With the focus here the selected anomaly is the newest shown (marked).
+    let skip = if focused { app.anomaly } else { 0 };
+    let mut explained: Vec<Vec<String>> = Vec::new();
+    let mut rows = 0;
+    for a in app.engine.anomalies().rev().skip(skip) {
+        let wrapped = wrap_words(&a.explain(app.model()), width.saturating_sub(2).max(10));
+        if rows + wrapped.len() > explain_rows {
+            break;
+        }
+        rows += wrapped.len();
+        explained.push(wrapped);
+    }
+    if explained.is_empty() && explain_rows > 0 {
+        match app.engine.anomalies().rev().nth(skip) {
+            // Too little room to wrap it: its first rows, the rest in the log.
+            Some(a) => {
+                let mut wrapped =
+                    wrap_words(&a.explain(app.model()), width.saturating_sub(3).max(10));
+                wrapped.truncate(explain_rows);
+                if let Some(last) = wrapped.last_mut() {
+                    last.push('…');
+                }
+                explained.push(wrapped);
+            }
+            None => lines.push(Line::styled(" no anomalies yet", theme.dim())),
+        }
+    }
+    let count = explained.len();
+    for (k, wrapped) in explained.into_iter().rev().enumerate() {
+        let marked = focused && k + 1 == count;
+        for (i, part) in wrapped.into_iter().enumerate() {
+            let text = format!("{}{part}", if i == 0 { " " } else { "   " });
+            lines.push(if marked {
+                Line::styled(text, Style::new().add_modifier(Modifier::REVERSED))
+            } else {
+                Line::from(text)
+            });
+        }
+    }
+    while lines.len() < h.saturating_sub(next_rows) {
+        lines.push(Line::from(""));
+    }
+    let label = Span::styled(" next: ", Style::new().add_modifier(Modifier::BOLD));
+    if stacked {
+        // As many upcoming events as fit on the line, whole.
+        let mut text = String::new();
+        for e in next_events(app, 4) {
+            let more = if text.is_empty() {
+                e
+            } else {
+                format!("{text}  ·  {e}")
+            };
+            if Span::raw(more.as_str()).width() + label.width() > width && !text.is_empty() {
+                break;
+            }
+            text = more;
+        }
+        lines.push(Line::from(vec![label, Span::raw(text)]));
+    } else {
+        for (i, e) in next_events(app, next_rows).into_iter().enumerate() {
+            let label = if i == 0 {
+                label.clone()
+            } else {
+                Span::raw("       ")
+            };
+            lines.push(Line::from(vec![label, Span::raw(e)]));
+        }
+    }
+    let para = Paragraph::new(lines);
+    if bordered {
+        frame.render_widget(para.block(block), area);
+    } else {
+        frame.render_widget(para, area);
+    }
+}
+
+/// `text` cut into lines of at most `width` columns at spaces (a word longer than the
+/// width gets a line of its own, cut).
+pub(crate) fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        let w = Span::raw(word).width();
+        let cw = Span::raw(cur.as_str()).width();
+        if !cur.is_empty() && cw + 1 + w > width {
+            out.push(std::mem::take(&mut cur));
+        }
+        if !cur.is_empty() {
+            cur.push(' ');
+        }
+        cur.push_str(word);
+    }
+    if !cur.is_empty() || out.is_empty() {
+        out.push(cur);
+    }
+    out
+}
