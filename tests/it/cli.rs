@@ -839,3 +839,74 @@ processing = { dist = "constant", value = "1us" }
     assert!(took < std::time::Duration::from_secs(1), "took {took:?}");
     assert!(files_in(&out_dir).is_empty(), "{:?}", files_in(&out_dir));
 }
+
+#[test]
+fn the_summary_fits_long_names_and_long_latencies() {
+    let d = tmpdir("long-names");
+    let scenario = d.join("long.toml");
+    std::fs::write(
+        &scenario,
+        r#"
+[scenario]
+name = "long"
+duration = "30s"
+
+[[producer]]
+name = "checkout-web-frontend"
+target = "orders-from-the-web-shop"
+rate = { dist = "constant", per_second = 1 }
+
+[[topic]]
+name = "orders-from-the-web-shop"
+
+[[consumer]]
+name = "payment-authorisation-service"
+source = "orders-from-the-web-shop"
+processing = { dist = "constant", value = "1500ms" }
+"#,
+    )
+    .expect("write");
+    let out = edasim()
+        .arg("run")
+        .arg(&scenario)
+        .arg("--headless")
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    // Each table: every line as long as its header (right-aligned columns end together),
+    // and a name is never glued to the number after it.
+    for table in text.split("\n\n").skip(1).take(4) {
+        let lines: Vec<&str> = table.lines().collect();
+        let width = lines[0].chars().count();
+        for l in &lines {
+            assert_eq!(l.chars().count(), width, "{table}");
+        }
+    }
+    let row = |start: &str| {
+        text.lines()
+            .find(|l| l.starts_with(start))
+            .unwrap_or_else(|| panic!("no {start} line in {text}"))
+            .to_string()
+    };
+    assert!(
+        row("payment-authorisation-service ").contains(" - "),
+        "{text}"
+    );
+    let header = row("consumer ");
+    assert!(
+        header.contains("dead-lettered") && header.contains("dlq depth"),
+        "{text}"
+    );
+    assert!(!header.contains(" dlq retries"), "{text}");
+    // Work arrives every second and takes 1.5 s: latencies grow past 10 s.
+    let latencies = text
+        .lines()
+        .skip_while(|l| !l.starts_with("latency "))
+        .nth(1)
+        .unwrap_or("");
+    assert!(latencies.ends_with(char::is_numeric), "{text}");
+    assert!(latencies.contains(" s "), "{text}");
+    assert!(latencies.contains(" ms "), "{text}");
+    assert!(text.contains("produced = processed once + dead-lettered + pending"));
+}
