@@ -31,9 +31,65 @@ pub fn json(engine: &Engine) -> String {
     s
 }
 
+/// A text table: the first column left-aligned, the others right-aligned, each column
+/// as wide as its widest cell and at least its minimum, so that long component names
+/// and large numbers never push a row out of line.
+struct Table {
+    min: Vec<usize>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// A table with the header `columns`, each with its minimum width.
+    fn new(columns: &[(&str, usize)]) -> Table {
+        Table {
+            min: columns.iter().map(|(_, w)| *w).collect(),
+            rows: vec![columns.iter().map(|(h, _)| h.to_string()).collect()],
+        }
+    }
+
+    fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    /// Appends the table to `o`, after a blank line.
+    fn write(&self, o: &mut String) {
+        let mut widths = self.min.clone();
+        for row in &self.rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        o.push('\n');
+        for row in &self.rows {
+            for (i, (cell, w)) in row.iter().zip(&widths).enumerate() {
+                let _ = if i == 0 {
+                    write!(o, "{cell:<w$}")
+                } else {
+                    write!(o, " {cell:>w$}")
+                };
+            }
+            o.push('\n');
+        }
+    }
+}
+
+/// A latency for people, in the unit that reads best: seconds from 10 s (`12.4 s`),
+/// milliseconds from 1 ms (`4.14 ms`), microseconds below (`850 µs`).
+pub fn latency(ms: f64) -> String {
+    if ms >= 10_000.0 {
+        format!("{:.1} s", ms / 1000.0)
+    } else if ms >= 1.0 {
+        format!("{ms:.2} ms")
+    } else {
+        format!("{:.0} µs", ms * 1000.0)
+    }
+}
+
 /// The summary as a text report.
 pub fn text(engine: &Engine) -> String {
     let s = engine.summary();
+    let m = engine.model();
     let mut o = String::new();
     let _ = writeln!(
         o,
@@ -41,42 +97,52 @@ pub fn text(engine: &Engine) -> String {
         s.scenario, s.seed, s.time_s, s.events, s.rebalances
     );
     if !s.producers.is_empty() {
-        let _ = writeln!(o, "\n{:<18} {:>10} {:>8}", "producer", "produced", "copies");
+        let mut t = Table::new(&[("producer", 18), ("produced", 10), ("copies", 8)]);
         for p in &s.producers {
-            let _ = writeln!(o, "{:<18} {:>10} {:>8}", p.name, p.produced, p.copies);
+            t.row(vec![
+                p.name.clone(),
+                p.produced.to_string(),
+                p.copies.to_string(),
+            ]);
         }
+        t.write(&mut o);
     }
     if !s.topics.is_empty() {
-        let _ = writeln!(
-            o,
-            "\n{:<18} {:>10} {:>8} {:>10} {:>10} {:>8}",
-            "topic", "appended", "copies", "depth", "oldest s", "expired"
-        );
-        for t in &s.topics {
-            let _ = writeln!(
-                o,
-                "{:<18} {:>10} {:>8} {:>10} {:>10.3} {:>8}",
-                t.name, t.appended, t.copies, t.queue_depth, t.oldest_s, t.expired
-            );
+        let mut t = Table::new(&[
+            ("topic", 18),
+            ("appended", 10),
+            ("copies", 8),
+            ("depth", 10),
+            ("oldest s", 10),
+            ("expired", 8),
+        ]);
+        for p in &s.topics {
+            t.row(vec![
+                p.name.clone(),
+                p.appended.to_string(),
+                p.copies.to_string(),
+                p.queue_depth.to_string(),
+                format!("{:.3}", p.oldest_s),
+                p.expired.to_string(),
+            ]);
         }
+        t.write(&mut o);
     }
     if !s.queues.is_empty() {
-        let _ = writeln!(
-            o,
-            "\n{:<18} {:>8} {:>7} {:>6} {:>8} {:>8} {:>6} {:>7} {:>6} {:>6} {:>7} {:>7}",
-            "queue",
-            "sent",
-            "visible",
-            "flight",
-            "oldest s",
-            "receives",
-            "empty",
-            "redeliv",
-            "dedup",
-            "to dlq",
-            "redrive",
-            "expired"
-        );
+        let mut t = Table::new(&[
+            ("queue", 18),
+            ("sent", 8),
+            ("visible", 7),
+            ("flight", 6),
+            ("oldest s", 8),
+            ("receives", 8),
+            ("empty", 6),
+            ("redeliv", 7),
+            ("dedup", 6),
+            ("to dlq", 6),
+            ("redrive", 7),
+            ("expired", 7),
+        ]);
         for q in &s.queues {
             let name = if q.fifo {
                 format!("{} (fifo)", q.name)
@@ -84,30 +150,32 @@ pub fn text(engine: &Engine) -> String {
                 q.name.clone()
             };
             let c = &q.counters;
-            let _ = writeln!(
-                o,
-                "{:<18} {:>8} {:>7} {:>6} {:>8.3} {:>8} {:>6} {:>7} {:>6} {:>6} {:>7} {:>7}",
+            t.row(vec![
                 name,
-                q.sent,
-                q.visible + q.delayed,
-                q.in_flight,
-                q.oldest_s,
-                c.receives,
-                c.empty_receives,
-                c.redeliveries,
-                c.deduplicated,
-                c.moved_to_dlq,
-                c.redriven,
-                q.expired
-            );
+                q.sent.to_string(),
+                (q.visible + q.delayed).to_string(),
+                q.in_flight.to_string(),
+                format!("{:.3}", q.oldest_s),
+                c.receives.to_string(),
+                c.empty_receives.to_string(),
+                c.redeliveries.to_string(),
+                c.deduplicated.to_string(),
+                c.moved_to_dlq.to_string(),
+                c.redriven.to_string(),
+                q.expired.to_string(),
+            ]);
         }
+        t.write(&mut o);
     }
     if !s.pubsubs.is_empty() {
-        let _ = writeln!(
-            o,
-            "\n{:<18} {:>9} {:>8} {:>8} {:>9} {:>6}",
-            "pubsub", "published", "routed", "filtered", "unrouted", "dedup"
-        );
+        let mut t = Table::new(&[
+            ("pubsub", 18),
+            ("published", 9),
+            ("routed", 8),
+            ("filtered", 8),
+            ("unrouted", 9),
+            ("dedup", 6),
+        ]);
         for p in &s.pubsubs {
             let name = if p.fifo {
                 format!("{} (fifo)", p.name)
@@ -115,78 +183,116 @@ pub fn text(engine: &Engine) -> String {
                 p.name.clone()
             };
             let c = &p.counters;
-            let _ = writeln!(
-                o,
-                "{:<18} {:>9} {:>8} {:>8} {:>9} {:>6}",
-                name, p.published, c.routed, c.filtered, c.filtered_out, c.deduplicated
-            );
+            t.row(vec![
+                name,
+                p.published.to_string(),
+                c.routed.to_string(),
+                c.filtered.to_string(),
+                c.filtered_out.to_string(),
+                c.deduplicated.to_string(),
+            ]);
         }
+        t.write(&mut o);
     }
     if !s.services.is_empty() {
-        let _ = writeln!(
-            o,
-            "\n{:<14} {:>9} {:>9} {:>7} {:>6} {:>6} {:>6} {:>7} {:>8}",
-            "consumer",
-            "produced",
-            "processed",
-            "dups",
-            "order",
-            "lost",
-            "dlq",
-            "retries",
-            "max lag"
-        );
-        for svc in &s.services {
+        // `dead-lettered` counts the moves, `dlq depth` is what the dead-letter topic or
+        // queue holds at the end: the TUI's `dlq`.
+        let mut t = Table::new(&[
+            ("consumer", 14),
+            ("produced", 9),
+            ("processed", 9),
+            ("dups", 7),
+            ("order", 6),
+            ("lost", 6),
+            ("dead-lettered", 6),
+            ("dlq depth", 6),
+            ("retries", 7),
+            ("max lag", 8),
+        ]);
+        for (g, svc) in s.services.iter().enumerate() {
             let c = &svc.counters;
-            let _ = writeln!(
-                o,
-                "{:<14} {:>9} {:>9} {:>7} {:>6} {:>6} {:>6} {:>7} {:>8}",
-                svc.name,
-                c.produced,
-                c.processed,
-                c.duplicates,
-                c.ordering_violations,
-                c.lost,
-                c.dead_lettered,
-                c.retries,
-                svc.max_lag
-            );
+            let has_dlq = m.services.get(g).is_some_and(|spec| {
+                spec.dead_letter.is_some()
+                    || spec
+                        .source
+                        .queue()
+                        .and_then(|q| m.queues.get(q))
+                        .is_some_and(|q| q.redrive.is_some())
+            });
+            t.row(vec![
+                svc.name.clone(),
+                c.produced.to_string(),
+                c.processed.to_string(),
+                c.duplicates.to_string(),
+                c.ordering_violations.to_string(),
+                c.lost.to_string(),
+                c.dead_lettered.to_string(),
+                if has_dlq {
+                    svc.dlq_depth.to_string()
+                } else {
+                    "-".to_string()
+                },
+                c.retries.to_string(),
+                svc.max_lag.to_string(),
+            ]);
         }
-        let _ = writeln!(
-            o,
-            "\n{:<14} {:>9} {:>8} {:>8} {:>9} {:>9} {:>8} {:>8}",
-            "latency ms", "mean", "p50", "p95", "p99", "max", "lag", "lag s"
-        );
+        t.write(&mut o);
+        let mut t = Table::new(&[
+            ("latency", 14),
+            ("mean", 9),
+            ("p50", 8),
+            ("p95", 8),
+            ("p99", 9),
+            ("max", 9),
+            ("lag", 8),
+            ("lag s", 8),
+        ]);
         for svc in &s.services {
-            let _ = writeln!(
-                o,
-                "{:<14} {:>9.2} {:>8.2} {:>8.2} {:>9.2} {:>9.2} {:>8} {:>8.3}",
-                svc.name,
-                svc.latency_mean_ms,
-                svc.latency_p50_ms,
-                svc.latency_p95_ms,
-                svc.latency_p99_ms,
-                svc.latency_max_ms,
-                svc.lag,
-                svc.lag_time_s
-            );
+            let shown = |ms: f64| {
+                if svc.counters.processed == 0 {
+                    "-".to_string()
+                } else {
+                    latency(ms)
+                }
+            };
+            t.row(vec![
+                svc.name.clone(),
+                shown(svc.latency_mean_ms),
+                shown(svc.latency_p50_ms),
+                shown(svc.latency_p95_ms),
+                shown(svc.latency_p99_ms),
+                shown(svc.latency_max_ms),
+                svc.lag.to_string(),
+                format!("{:.3}", svc.lag_time_s),
+            ]);
+        }
+        t.write(&mut o);
+        if !s.throttled.is_empty() {
+            o.push('\n');
         }
         for (name, n) in &s.throttled {
             let _ = writeln!(
                 o,
-                "\nfunction {name}: {n} events throttled (waited for a free invocation)"
+                "function {name}: {n} events throttled (waited for a free invocation)"
             );
         }
     }
     if !s.conservation.is_empty() {
         let _ = writeln!(
             o,
-            "\nconservation: produced = processed once + dlq + pending + lost + expired"
+            "\nconservation: produced = processed once + dead-lettered + pending + lost + expired"
         );
+        let w = s
+            .conservation
+            .iter()
+            .map(|c| c.service.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(14);
         for c in &s.conservation {
             let _ = writeln!(
                 o,
-                "  {:<14} {} = {} + {} + {} + {} + {}  {}, duplicates apart: {}",
+                "  {:<w$} {} = {} + {} + {} + {} + {}  {}, duplicates apart: {}",
                 c.service,
                 c.produced,
                 c.processed_once,
@@ -200,7 +306,7 @@ pub fn text(engine: &Engine) -> String {
             if c.pending != c.ledger_pending {
                 let _ = writeln!(
                     o,
-                    "  {:<14} the broker holds {} pending, the ledger counts {}",
+                    "  {:<w$} the broker holds {} pending, the ledger counts {}",
                     "", c.pending, c.ledger_pending
                 );
             }
@@ -223,4 +329,33 @@ pub fn text(engine: &Engine) -> String {
         }
     }
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latencies_read_in_their_unit() {
+        assert_eq!(latency(12_400.0), "12.4 s");
+        assert_eq!(latency(10_000.0), "10.0 s");
+        assert_eq!(latency(9_999.0), "9999.00 ms");
+        assert_eq!(latency(4.14), "4.14 ms");
+        assert_eq!(latency(0.85), "850 µs");
+    }
+
+    #[test]
+    fn columns_fit_their_widest_cell() {
+        let mut t = Table::new(&[("consumer", 4), ("n", 3)]);
+        t.row(vec!["a-name-longer-than-fourteen".into(), "1".into()]);
+        t.row(vec!["b".into(), "123456".into()]);
+        let mut o = String::new();
+        t.write(&mut o);
+        assert_eq!(
+            o,
+            "\nconsumer                         n\n\
+             a-name-longer-than-fourteen      1\n\
+             b                           123456\n"
+        );
+    }
 }
