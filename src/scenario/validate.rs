@@ -580,7 +580,7 @@ fn run_times(
         cx.err_help(
             span,
             format!(
-                "{run} of {end} sampled every {iv} makes {} metric samples, and the limit is {} (MAX_SAMPLES)",
+                "{run} of {end} sampled every {iv} makes {} metric samples; the limit is {}",
                 grouped(end.0 / iv.0),
                 grouped(MAX_SAMPLES)
             ),

@@ -271,7 +271,7 @@ fn messages_use_the_users_words_not_rusts() {
 fn too_many_samples_say_how_many_and_the_limit() {
     let got = problems(&with("duration = \"10s\"", "duration = \"36500d\""));
     assert!(
-        got.contains("makes 3,153,600,000 metric samples, and the limit is 1,000,000"),
+        got.contains("makes 3,153,600,000 metric samples; the limit is 1,000,000"),
         "{got}"
     );
     assert!(got.contains("t.toml:4:12:"), "blames the duration: {got}");
