@@ -90,10 +90,14 @@ pub struct Cli {
 enum Command {
     /// Run a scenario (headless when stdout is not a terminal or with --headless).
     Run(RunArgs),
-    /// Parse and validate a scenario, and print its topology.
+    /// Parse and validate a scenario, and print its topology and capacity warnings.
     Check {
         /// Scenario file.
         file: PathBuf,
+        /// Output format on stdout: text, or JSON (topology, capacity per service and
+        /// warnings).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
     /// Print the JSON Schema of the scenario format.
     Schema,
@@ -169,7 +173,7 @@ pub fn main() -> ExitCode {
     };
     let code = match (cli.command, cli.run) {
         (Some(Command::Run(a)), _) | (None, Some(a)) => run(a),
-        (Some(Command::Check { file }), _) => check(&file),
+        (Some(Command::Check { file, format }), _) => check(&file, format),
         (Some(Command::Schema), _) => match write_stdout(&scenario::format::json_schema()) {
             Ok(()) => EXIT_OK,
             Err(code) => code,
@@ -239,11 +243,21 @@ fn load(path: &Path, overrides: &scenario::Overrides) -> Option<Model> {
     }
 }
 
-fn check(path: &Path) -> u8 {
+/// `edasim check`: the topology, then the capacity analysis and its warnings, as text
+/// or JSON. Warnings never change the exit code: only an invalid scenario does.
+fn check(path: &Path, format: Format) -> u8 {
     let Some(m) = load(path, &scenario::Overrides::default()) else {
         return EXIT_BAD_INPUT;
     };
-    match write_stdout(&topology(&m)) {
+    let analysis = crate::capacity::analyse(&m);
+    let out = match format {
+        Format::Text => format!("{}{}", topology(&m), crate::capacity::text(&m, &analysis)),
+        Format::Json => {
+            let v = crate::capacity::check_json(&m, &analysis);
+            format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default())
+        }
+    };
+    match write_stdout(&out) {
         Ok(()) => EXIT_OK,
         Err(code) => code,
     }

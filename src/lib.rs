@@ -45,6 +45,7 @@
 //! ```
 
 pub mod broker;
+pub mod capacity;
 pub mod cli;
 pub mod metrics;
 pub mod model;

@@ -141,3 +141,29 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line, col)
 }
+
+/// A number as a message shows it: as written for everyday values, in scientific
+/// notation (`1e300`) when plain digits would run to dozens of characters.
+pub fn num(v: f64) -> String {
+    let a = v.abs();
+    if v.is_finite() && a != 0.0 && !(1e-6..1e15).contains(&a) {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::num;
+
+    #[test]
+    fn huge_and_tiny_numbers_are_short() {
+        assert_eq!(num(1e300), "1e300");
+        assert_eq!(num(-1.5e308), "-1.5e308");
+        assert_eq!(num(2.5e-9), "2.5e-9");
+        assert_eq!(num(0.25), "0.25");
+        assert_eq!(num(5000.0), "5000");
+        assert_eq!(num(f64::NAN), "NaN");
+    }
+}

@@ -310,7 +310,7 @@ fn read_value<'i>(raw: &'i str, old: Option<&DeValue<'_>>, span: &Range<usize>) 
 }
 
 /// `v` with every span inside it replaced by `span`.
-fn respan<'i>(v: Val<'i>, span: &Range<usize>) -> Val<'i> {
+pub(super) fn respan<'i>(v: Val<'i>, span: &Range<usize>) -> Val<'i> {
     let inner = match v.into_inner() {
         DeValue::Array(a) => DeValue::Array(a.into_iter().map(|x| respan(x, span)).collect()),
         DeValue::Table(t) => DeValue::Table(

@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
-use super::diag::{Problem, ScenarioError, line_col};
+use super::diag::{Problem, ScenarioError, line_col, num};
 use super::format::{self as f, Dur};
 use super::overrides::{self, Flag, Overrides, Target, is_flag_span};
 use crate::broker::kafka::partitioner::{murmur2, to_positive};
@@ -39,6 +39,8 @@ pub const MAX_SAMPLES: u64 = 1_000_000;
 pub const MAX_RATE: f64 = 10_000_000.0;
 /// Most retry attempts.
 pub const MAX_ATTEMPTS: u32 = 1_000;
+/// Kafka's auto.commit.interval.ms is a Java int of milliseconds.
+pub const KAFKA_MAX_COMMIT_INTERVAL_MS: u64 = i32::MAX as u64;
 
 /// The sections a scenario file may have.
 const SECTIONS: [&str; 8] = [
@@ -125,6 +127,10 @@ type Val<'i> = Spanned<DeValue<'i>>;
 struct Elem<'a, 'i, T> {
     v: T,
     tree: &'a Val<'i>,
+    /// Required keys that were missing or refused, given a placeholder so that the
+    /// rest of the element is still checked (see [`lenient`]); checks that read them
+    /// are skipped.
+    stubbed: Vec<String>,
 }
 
 impl<'i, T> Elem<'_, 'i, T> {
@@ -142,6 +148,11 @@ impl<'i, T> Elem<'_, 'i, T> {
 }
 
 impl<T> Elem<'_, '_, T> {
+    /// Whether required key `key` holds a placeholder.
+    fn stub(&self, key: &str) -> bool {
+        self.stubbed.iter().any(|k| k == key)
+    }
+
     /// Reports each key of `keys` that is given (`true`) as one that does not apply
     /// here, at its own span, with `message` and `help` for that key.
     fn refuse(
@@ -302,7 +313,11 @@ fn scenario_elem<'a, 'i>(
     cx: &mut Cx,
 ) -> Option<Elem<'a, 'i, f::ScenarioSection>> {
     match root.get("scenario") {
-        Some(t) => lenient::<f::ScenarioSection>(t, cx).map(|v| Elem { v, tree: t }),
+        Some(t) => lenient::<f::ScenarioSection>(t, "scenario", cx).map(|(v, stubbed)| Elem {
+            v,
+            tree: t,
+            stubbed,
+        }),
         None => {
             cx.err_help(
                 Some(0..0),
@@ -350,6 +365,9 @@ fn claim_names(
         );
     let mut names: BTreeMap<&str, Option<Range<usize>>> = BTreeMap::new();
     for (name, span) in named {
+        if name == STUB_NAME {
+            continue;
+        }
         if name.is_empty() || name.contains(['#', '/', ',', '"']) || name == "total" {
             cx.err_help(
                 span.clone(),
@@ -425,6 +443,8 @@ impl<'a> Channels<'a> {
     ) -> Option<Channel> {
         match self.idx.get(name) {
             Some(&c) => Some(c),
+            // A placeholder for a missing or refused reference, reported already.
+            None if name == STUB_NAME => None,
             None if cx.is_broken("topic", name)
                 || cx.is_broken("queue", name)
                 || cx.is_broken("pubsub", name) =>
@@ -505,7 +525,14 @@ fn run_times(
             interval: SimDuration(1),
         };
     };
-    let d = s.v.duration.0;
+    // A duration that is missing or refused (reported already) holds a placeholder:
+    // nothing is checked against it.
+    let stubbed = s.stub("duration");
+    let d = if stubbed {
+        SimDuration(u64::MAX)
+    } else {
+        s.v.duration.0
+    };
     if d.0 == 0 {
         cx.err(s.span(&["duration"]), "duration must be longer than 0");
     }
@@ -529,22 +556,33 @@ fn run_times(
             s.span(&["metrics_interval"]),
             "metrics_interval must be longer than 0",
         );
-    } else if end.0 / iv.0 > MAX_SAMPLES {
-        // Blamed on --until when it made the run long and the interval is the file's.
-        let span = s.span(&["metrics_interval"]);
-        let (span, help) = match until {
-            Some(u) if !span.as_ref().is_some_and(is_flag_span) => (
+    } else if end.0 / iv.0 > MAX_SAMPLES && !(stubbed && until.is_none()) {
+        // Blamed on --until when it made the run long and the interval is the file's;
+        // on the duration when the interval is the default.
+        let given = s.v.metrics_interval.is_some();
+        let span = if given {
+            s.span(&["metrics_interval"])
+        } else {
+            s.span(&["duration"])
+        };
+        let (span, run, help) = match until {
+            Some(u) if !(given && span.as_ref().is_some_and(is_flag_span)) => (
                 Some(u.span.clone()),
+                "the run",
                 "use a shorter --until or a longer metrics_interval",
             ),
-            _ => (span, "use a longer metrics_interval"),
+            _ => (
+                span,
+                "a duration",
+                "use a longer metrics_interval or a shorter duration",
+            ),
         };
         cx.err_help(
             span,
             format!(
-                "{} samples of {} do not fit the limit of {MAX_SAMPLES}",
-                end.0 / iv.0,
-                iv
+                "{run} of {end} sampled every {iv} makes {} metric samples; the limit is {}",
+                grouped(end.0 / iv.0),
+                grouped(MAX_SAMPLES)
             ),
             help,
         );
@@ -554,6 +592,19 @@ fn run_times(
         end,
         interval: iv,
     }
+}
+
+/// `n` with its thousands grouped: 3,153,600,000.
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Event names, numbered in the order they are first met.
@@ -781,7 +832,10 @@ fn producer_models(
         if !(rate.is_finite() && rate > 0.0 && rate <= MAX_RATE) {
             cx.err(
                 p.span(&["rate", "per_second"]),
-                format!("rate per_second must be above 0 and at most {MAX_RATE}, found {rate}"),
+                format!(
+                    "rate per_second must be above 0 and at most {MAX_RATE}, found {}",
+                    num(rate)
+                ),
             );
         }
         let phases = phase_models(p, duration, cx);
@@ -955,11 +1009,11 @@ fn phase_models(
                 span.clone(),
                 format!(
                     "phase per_second must be between 0 and {MAX_RATE}, found {}",
-                    ph.per_second
+                    num(ph.per_second)
                 ),
             );
         }
-        if ph.at.0.0 < last_at {
+        if ph.at.0.0 < last_at && !p.stub("at") {
             cx.err_help(
                 span.clone(),
                 format!(
@@ -1012,7 +1066,7 @@ fn service_models(
         }
         let mut receive = receive_model(c, source, queue_models, is_function, cx);
         let group_id = c.v.group.clone().unwrap_or_else(|| c.v.name.clone());
-        if group_ids.insert(group_id.clone(), ()).is_some() {
+        if group_ids.insert(group_id.clone(), ()).is_some() && group_id != STUB_NAME {
             cx.err_help(
                 c.span(&["group"]).or(c.span(&["name"])),
                 format!("group `{group_id}` is used by two consumers"),
@@ -1079,10 +1133,20 @@ fn service_models(
         let commit_interval =
             c.v.commit_interval
                 .map_or(SimDuration::from_secs(5), |d| d.0);
-        if commit_interval.0 == 0 {
-            cx.err(
+        // Kafka's auto.commit.interval.ms is an int of milliseconds; 0 there means a
+        // commit at every poll, which a simulation without polls cannot mean. A
+        // nanosecond period would also schedule a billion commits per simulated second.
+        let ms = commit_interval.0 / 1_000_000;
+        if !commit_interval.0.is_multiple_of(1_000_000)
+            || ms == 0
+            || ms > KAFKA_MAX_COMMIT_INTERVAL_MS
+        {
+            cx.err_help(
                 c.span(&["commit_interval"]),
-                "commit_interval must be longer than 0",
+                format!(
+                    "commit_interval must be a whole number of milliseconds from 1ms to {KAFKA_MAX_COMMIT_INTERVAL_MS}ms, found {commit_interval}"
+                ),
+                "it is Kafka's auto.commit.interval.ms, an int of milliseconds (default 5s)",
             );
         }
         let session_timeout =
@@ -1129,7 +1193,7 @@ fn service_models(
             failure_rate,
             poison_rate,
             commit: c.v.commit.unwrap_or(CommitMode::After),
-            commit_interval: SimDuration(commit_interval.0.max(1)),
+            commit_interval: SimDuration(commit_interval.0.max(1_000_000)),
             assignor: c.v.assignor.unwrap_or(AssignorKind::Range),
             session_timeout,
             rebalance_time: c
@@ -1708,7 +1772,7 @@ fn fault_models(
             None => (fl.v.target.as_str(), None),
         };
         let span = fl.span(&["target"]);
-        if cx.is_broken("consumer", name) {
+        if cx.is_broken("consumer", name) || fl.v.target == STUB_NAME {
             continue;
         }
         let Some(s) = services.iter().position(|s| s.name == name) else {
@@ -1828,7 +1892,7 @@ fn action_models(
             Some(r) => {
                 cx.err(
                     a.span(&["rate"]),
-                    format!("rate must be above 0 and at most {SQS_MAX_REDRIVE_RATE} messages per second, found {r}"),
+                    format!("rate must be above 0 and at most {SQS_MAX_REDRIVE_RATE} messages per second, found {}", num(r)),
                 );
                 0
             }
@@ -1847,7 +1911,7 @@ fn check_prob(cx: &mut Cx, span: Option<Range<usize>>, what: &str, p: f64) {
     if !(0.0..=1.0).contains(&p) {
         cx.err(
             span,
-            format!("{what} is a probability between 0 and 1, found {p}"),
+            format!("{what} is a probability between 0 and 1, found {}", num(p)),
         );
     }
 }
@@ -1940,7 +2004,7 @@ fn key_space(
             if !(s.is_finite() && s > 0.0) {
                 cx.err(
                     p.span(&["keys", "s"]),
-                    format!("zipf exponent s must be above 0, found {s}"),
+                    format!("zipf exponent s must be above 0, found {}", num(s)),
                 );
             }
             KeyDistModel::Zipf(s)
@@ -2004,7 +2068,7 @@ fn processing_model(c: &Elem<'_, '_, f::Consumer>, cx: &mut Cx) -> ProcessingMod
             if !(shape.is_finite() && shape > 0.0) {
                 cx.err(
                     span("shape"),
-                    format!("pareto shape must be above 0, found {shape}"),
+                    format!("pareto shape must be above 0, found {}", num(shape)),
                 );
             }
             ProcessingModel::Pareto {
@@ -2037,7 +2101,7 @@ fn retry_model(c: &Elem<'_, '_, f::Consumer>, cx: &mut Cx) -> RetryModel {
     if !(multiplier.is_finite() && multiplier >= 1.0) {
         cx.err(
             c.span(&["retry", "multiplier"]),
-            format!("multiplier must be 1 or more, found {multiplier}"),
+            format!("multiplier must be 1 or more, found {}", num(multiplier)),
         );
     }
     let initial = r.initial.unwrap_or(Dur(SimDuration::from_millis(100))).0;
@@ -2077,8 +2141,12 @@ fn elements<'a, 'i, T: DeserializeOwned>(
     };
     let mut out = Vec::new();
     for item in arr {
-        match lenient::<T>(item, cx) {
-            Some(v) => out.push(Elem { v, tree: item }),
+        match lenient::<T>(item, key, cx) {
+            Some((v, stubbed)) => out.push(Elem {
+                v,
+                tree: item,
+                stubbed,
+            }),
             None => {
                 let name = item
                     .get_ref()
@@ -2097,24 +2165,44 @@ fn elements<'a, 'i, T: DeserializeOwned>(
 /// the offending key is removed from a copy and deserialization is tried again. A key
 /// that is a near miss of an expected one (`partitons`) is renamed instead, so that the
 /// element still deserializes and the required key it stands for is not reported as
-/// missing on top of the typo.
-fn lenient<T: DeserializeOwned>(tree: &Val<'_>, cx: &mut Cx) -> Option<T> {
+/// missing on top of the typo. A required key that is missing (or was just removed) is
+/// given a placeholder that passes every check (see [`placeholder`]), so that the range
+/// checks of the element's other keys still run: every problem of a file is reported
+/// in one pass. Returns the value and the keys that hold placeholders.
+fn lenient<T: DeserializeOwned>(
+    tree: &Val<'_>,
+    section: &str,
+    cx: &mut Cx,
+) -> Option<(T, Vec<String>)> {
     let mut work = tree.clone();
     let mut removed: Vec<String> = Vec::new();
+    let mut stubbed: Vec<String> = Vec::new();
     for _ in 0..64 {
         match T::deserialize(ValueDeserializer::from(work.clone())) {
-            Ok(v) => return Some(v),
+            Ok(v) => return Some((v, stubbed)),
             Err(e) => {
                 let raw = e.message().trim().to_string();
-                // A key we removed for being wrong is now missing: already reported.
-                if removed
-                    .iter()
-                    .any(|k| raw == format!("missing field `{k}`"))
+                if let Some(key) = raw
+                    .strip_prefix("missing field `")
+                    .and_then(|r| r.strip_suffix('`'))
                 {
-                    return None;
+                    // A key we removed for being wrong is now missing: already reported.
+                    if !removed.iter().any(|k| k == key) {
+                        let ex = explain(&raw, None);
+                        cx.problems
+                            .push(Problem::new(ex.message, e.span(), ex.help));
+                    }
+                    let span = e.span()?;
+                    let stub = stub_at(&mut work, &span, section, key)?;
+                    if stubbed.contains(&stub) {
+                        return None;
+                    }
+                    stubbed.push(stub);
+                    continue;
                 }
                 let span = e.span().map(|s| narrow(&work, s, &raw));
-                let ex = explain(&raw);
+                let key = span.as_ref().and_then(|s| key_at(&work, s));
+                let ex = explain(&raw, key.as_deref());
                 cx.problems
                     .push(Problem::new(ex.message, span.clone(), ex.help));
                 let span = span?;
@@ -2131,6 +2219,101 @@ fn lenient<T: DeserializeOwned>(tree: &Val<'_>, cx: &mut Cx) -> Option<T> {
     None
 }
 
+/// The name every placeholder reference carries: `#` is refused in component names,
+/// so it never resolves, and [`Channels::find`] passes over it without a word.
+const STUB_NAME: &str = "#missing";
+
+/// The TOML of a placeholder for required key `key` of `section`, and whether it
+/// replaces the whole table that lacks the key (a processing-time distribution, whose
+/// keys depend on each other) rather than filling in the key.
+fn placeholder(section: &str, key: &str) -> Option<(&'static str, bool)> {
+    const PROCESSING: &str = "{ dist = \"constant\", value = \"1ms\" }";
+    Some(match key {
+        "name" | "target" | "source" | "queue" => ("\"#missing\"", false),
+        "duration" | "every" | "timeout" => ("\"1s\"", false),
+        "at" => ("\"0s\"", false),
+        "per_second" | "max_receive_count" => ("1", false),
+        "rate" => ("{ per_second = 1 }", false),
+        "event" => ("\"Event\"", false),
+        "processing" => (PROCESSING, false),
+        "dist" | "value" | "min" | "max" | "mean" | "median" | "p99" | "scale" | "shape" => {
+            (PROCESSING, true)
+        }
+        "kind" if section == "fault" => ("\"errors\"", false),
+        "kind" if section == "action" => ("\"redrive\"", false),
+        _ => return None,
+    })
+}
+
+/// Puts the placeholder of `key` into the table at `span` (or in place of it); returns
+/// the key whose value it now stands for.
+fn stub_at(work: &mut Val<'_>, span: &Range<usize>, section: &str, key: &str) -> Option<String> {
+    let (text, whole) = placeholder(section, key)?;
+    let value = DeValue::parse(text).ok()?;
+    let node = find_node_mut(work, span)?;
+    let at = node.span();
+    let value = overrides::respan(value, &at);
+    if whole {
+        *node = value;
+        // The table replaced is the processing distribution.
+        return Some("processing".to_string());
+    }
+    let t = match node.get_mut() {
+        DeValue::Table(t) => t,
+        _ => return None,
+    };
+    t.insert(Spanned::new(at, key.to_string().into()), value);
+    Some(key.to_string())
+}
+
+/// As [`find_node`], mutably.
+fn find_node_mut<'a, 'i>(v: &'a mut Val<'i>, span: &Range<usize>) -> Option<&'a mut Val<'i>> {
+    let inside = {
+        let mut found = false;
+        let children: Vec<&Val<'i>> = match v.get_ref() {
+            DeValue::Table(t) => t.values().collect(),
+            DeValue::Array(a) => a.iter().collect(),
+            _ => Vec::new(),
+        };
+        for c in children {
+            if find_node(c, span).is_some() {
+                found = true;
+                break;
+            }
+        }
+        found
+    };
+    if inside {
+        let children: Vec<&mut Val<'i>> = match v.get_mut() {
+            DeValue::Table(t) => t.iter_mut().map(|(_, v)| v).collect(),
+            DeValue::Array(a) => a.iter_mut().collect(),
+            _ => Vec::new(),
+        };
+        for c in children {
+            if find_node(c, span).is_some() {
+                return find_node_mut(c, span);
+            }
+        }
+        return None;
+    }
+    (v.span() == *span).then_some(v)
+}
+
+/// The key whose value is at `span`, if any.
+fn key_at(v: &Val<'_>, span: &Range<usize>) -> Option<String> {
+    match v.get_ref() {
+        DeValue::Table(t) => t.iter().find_map(|(k, x)| {
+            if x.span() == *span {
+                Some(k.get_ref().to_string())
+            } else {
+                key_at(x, span)
+            }
+        }),
+        DeValue::Array(a) => a.iter().find_map(|x| key_at(x, span)),
+        _ => None,
+    }
+}
+
 /// A serde message made readable for someone who writes TOML, not Rust.
 struct Explained {
     message: String,
@@ -2140,8 +2323,11 @@ struct Explained {
 }
 
 /// Turns serde's "unknown field `x`, expected one of ..." into "unknown key `x`" and a
-/// help that suggests the closest expected key; "missing field" into "missing key".
-fn explain(msg: &str) -> Explained {
+/// help that suggests the closest expected key; "missing field" into "missing key";
+/// Rust's type names (`u32`, `i128`, `struct Rate`) into what a TOML writer knows
+/// ("a whole number from 1 to 4294967295", "a table"). `key` is the key whose value
+/// was refused, when known: it gives the lowest whole number the key takes.
+fn explain(msg: &str, key: Option<&str>) -> Explained {
     let plain = |message: String, help: Option<String>| Explained {
         message,
         help,
@@ -2202,14 +2388,117 @@ fn explain(msg: &str) -> Explained {
             Some("a duration cannot be negative".to_string()),
         );
     }
-    if let Some(head) = msg.strip_prefix("invalid type: ") {
-        let head = head
-            .replace("expected u32", "expected a whole number")
-            .replace("expected u64", "expected a whole number")
-            .replace("expected f64", "expected a number");
-        return plain(format!("invalid type: {head}"), None);
+    if let Some(e) = out_of_type(msg, key) {
+        return plain(e, None);
     }
-    plain(msg.to_string(), None)
+    plain(user_words(msg, key), None)
+}
+
+/// Keys whose whole numbers start at 1: their type message says so.
+const FROM_ONE: [&str; 9] = [
+    "partitions",
+    "sticky_batch",
+    "instances",
+    "concurrency",
+    "max_attempts",
+    "batch_size",
+    "max_receive_count",
+    "max_concurrency",
+    "count",
+];
+
+/// The whole numbers of Rust integer type `ty`, as a range a person reads.
+fn whole_range(ty: &str, key: Option<&str>) -> Option<String> {
+    let (lo, hi): (i128, i128) = match ty {
+        "u8" => (0, u8::MAX.into()),
+        "u16" => (0, u16::MAX.into()),
+        "u32" => (0, u32::MAX.into()),
+        "u64" | "usize" => (0, u64::MAX.into()),
+        "i8" => (i8::MIN.into(), i8::MAX.into()),
+        "i16" => (i16::MIN.into(), i16::MAX.into()),
+        "i32" => (i32::MIN.into(), i32::MAX.into()),
+        "i64" | "isize" => (i64::MIN.into(), i64::MAX.into()),
+        _ => return None,
+    };
+    let lo = if lo == 0 && key.is_some_and(|k| FROM_ONE.contains(&k)) {
+        1
+    } else {
+        lo
+    };
+    Some(format!("a whole number from {lo} to {hi}"))
+}
+
+/// "invalid value: integer `-1`, expected u32" and "invalid type: integer `1e30` as
+/// i128, expected ..." as "expected a whole number from 0 to 4294967295, found -1".
+fn out_of_type(msg: &str, key: Option<&str>) -> Option<String> {
+    let rest = msg
+        .strip_prefix("invalid value: ")
+        .or_else(|| msg.strip_prefix("invalid type: "))?;
+    let (found, expected) = rest.split_once(", expected ")?;
+    let value = found.split('`').nth(1)?;
+    let expected = expected.trim();
+    let range = whole_range(expected, key).or_else(|| {
+        // The type was already put in words by toml ("a whole number").
+        (expected == "a whole number")
+            .then(|| whole_range("u32", key))
+            .flatten()
+    });
+    let shown = match value.parse::<f64>() {
+        Ok(v) if value.len() > 20 => num(v),
+        _ => value.trim_end_matches(".0").to_string(),
+    };
+    match range {
+        Some(r) if found.starts_with("integer") || found.starts_with("floating point") => {
+            Some(format!("expected {r}, found {shown}"))
+        }
+        _ => None,
+    }
+}
+
+/// Rust's words in a serde message replaced by a TOML writer's.
+fn user_words(msg: &str, key: Option<&str>) -> String {
+    let mut out = msg.to_string();
+    for ty in [
+        "u8", "u16", "u32", "u64", "usize", "i8", "i16", "i32", "i64", "isize",
+    ] {
+        if let Some(r) = whole_range(ty, key) {
+            out = out.replace(&format!("expected {ty}"), &format!("expected {r}"));
+        }
+    }
+    out = out
+        .replace("expected f64", "expected a number")
+        .replace("expected f32", "expected a number")
+        .replace(" as i128", "")
+        .replace(
+            "internally tagged enum ServiceDist",
+            "a table such as { dist = \"exponential\", mean = \"2ms\" }",
+        )
+        .replace("expected a sequence", "expected an array")
+        .replace("invalid type: sequence", "invalid type: array")
+        .replace("expected a map", "expected a table")
+        .replace("invalid type: map", "invalid type: table");
+    // "struct Rate", "enum Acks" and the like: Rust's names for a table and a value.
+    for (word, plain) in [
+        ("expected struct ", "a table"),
+        ("expected enum ", "one of the listed values"),
+    ] {
+        while let Some(i) = out.find(word) {
+            let end = out[i + word.len()..]
+                .find(|c: char| !c.is_alphanumeric() && c != '_')
+                .map_or(out.len(), |j| i + word.len() + j);
+            out.replace_range(i + "expected ".len()..end, plain);
+        }
+    }
+    // A float written out in hundreds of digits.
+    let parts: Vec<String> = out
+        .split('`')
+        .enumerate()
+        .map(|(i, p)| match p.parse::<f64>() {
+            Ok(v) if i % 2 == 1 && p.len() > 20 => num(v),
+            _ => p.to_string(),
+        })
+        .collect();
+    parts.join("`")
 }
 
 /// The expected name closest to `found`, if it is a near miss (a typo, not another word).

@@ -1,9 +1,11 @@
 //! The integration tests: one binary, one module per behaviour.
 
+mod capacity;
 mod cli;
 mod commit_modes;
 mod determinism;
 mod fidelity;
+mod fuzz;
 mod invalid;
 mod metrics_table;
 mod properties;
