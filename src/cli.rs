@@ -353,6 +353,7 @@ fn run_headless(a: &RunArgs, model: Model) -> Result<u8, u8> {
     let opts = Options {
         record_rows: csv_file.is_some(),
         trace: trace_file.is_some(),
+        ..Default::default()
     };
     let mut engine = Engine::new(model, opts);
     let mut csv_writer = match csv_file
@@ -474,6 +475,12 @@ fn run_batches(
             engine.steps()
         ));
         if status == RunStatus::Finished {
+            break;
+        }
+        if status == RunStatus::BacklogLimit {
+            if let Some(stop) = engine.backlog_stop() {
+                bar.suspend(|| eprintln!("edasim: {stop}"));
+            }
             break;
         }
         if interrupted.load(std::sync::atomic::Ordering::SeqCst) {

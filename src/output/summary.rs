@@ -178,6 +178,7 @@ pub fn text(engine: &Engine) -> String {
             );
         }
     }
+    flows_section(&mut o, &s);
     if !s.conservation.is_empty() {
         let _ = writeln!(
             o,
@@ -223,4 +224,39 @@ pub fn text(engine: &Engine) -> String {
         }
     }
     o
+}
+
+/// The end-to-end latency of each flow (first produce to processed by a service behind
+/// another), one row per `producer→consumer`; nothing when there is no flow.
+fn flows_section(o: &mut String, s: &Summary) {
+    if s.flows.is_empty() {
+        return;
+    }
+    let rows: Vec<(String, &crate::sim::FlowSummary)> =
+        s.flows.iter().map(|f| (f.component(), f)).collect();
+    let width = rows
+        .iter()
+        .map(|(n, _)| n.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max("end to end ms".len());
+    let _ = writeln!(
+        o,
+        "\n{:<width$} {:>9} {:>9} {:>8} {:>8} {:>9} {:>9}",
+        "end to end ms", "processed", "mean", "p50", "p95", "p99", "max"
+    );
+    for (name, f) in rows {
+        let pad = width - name.chars().count();
+        let _ = writeln!(
+            o,
+            "{name}{:pad$} {:>9} {:>9.2} {:>8.2} {:>8.2} {:>9.2} {:>9.2}",
+            "",
+            f.processed,
+            f.latency_mean_ms,
+            f.latency_p50_ms,
+            f.latency_p95_ms,
+            f.latency_p99_ms,
+            f.latency_max_ms
+        );
+    }
 }

@@ -4,7 +4,9 @@ mod cli;
 mod commit_modes;
 mod determinism;
 mod fidelity;
+mod flows;
 mod invalid;
+mod limits;
 mod metrics_table;
 mod properties;
 mod pubsub;
@@ -33,6 +35,7 @@ pub fn run_traced(model: Model) -> (Engine, Vec<edasim::sim::trace::TraceRec>) {
         Options {
             record_rows: false,
             trace: true,
+            ..Default::default()
         },
     );
     let mut trace = Vec::new();
