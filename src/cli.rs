@@ -133,6 +133,10 @@ pub struct RunArgs {
     /// Most lines in the trace file; past it the file ends with a `trace_truncated` line.
     #[arg(long, default_value_t = DEFAULT_TRACE_LINES)]
     trace_limit: u64,
+    /// Most messages the engine may hold at once (records in topics, queued messages,
+    /// work in flight, pending events); past it the run stops with exit code 1.
+    #[arg(long, default_value_t = crate::sim::DEFAULT_MAX_BACKLOG)]
+    max_backlog: u64,
     /// Summary format on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -663,6 +667,8 @@ fn run_headless(a: &RunArgs, model: Model) -> Result<u8, u8> {
     let opts = Options {
         record_rows: csv_file.is_some(),
         trace: trace_file.is_some(),
+        max_backlog: a.max_backlog,
+        ..Default::default()
     };
     let mut engine = Engine::new(model, opts);
     let shown = |p: Option<&Path>| p.map(|p| p.display().to_string()).unwrap_or_default();
@@ -815,7 +821,8 @@ fn run_batches(engine: &mut Engine, mut outs: Outs<'_, '_>, quiet: bool) -> Resu
         let status = engine.run_until(u64::MAX, budget);
         budget = next_budget(budget, started.elapsed());
         undrained += engine.steps() - before;
-        let finished = status == RunStatus::Finished;
+        // A run stopped at the backlog limit is over too: what it did is written.
+        let finished = matches!(status, RunStatus::Finished | RunStatus::BacklogLimit);
         if finished || undrained >= BATCH_EVENTS || drained_at.elapsed() >= DRAIN_EVERY {
             outs.drain(engine, &names)?;
             bar.set_position(engine.now().saturating_mul(1000) / duration.max(1));
@@ -924,6 +931,10 @@ fn report(a: &RunArgs, engine: &Engine, trace_truncated: bool) -> u8 {
             engine.model().seed
         );
         return EXIT_INTERNAL;
+    }
+    if let Some(stop) = engine.backlog_stop() {
+        say!("edasim: stopped early: {stop}");
+        return EXIT_CHECK_FAILED;
     }
     EXIT_OK
 }

@@ -72,6 +72,53 @@ pub enum Cause {
     EventTooOld(u64),
 }
 
+impl Cause {
+    /// `c` as a tag (0 for none) and a value, for a work item that must stay small.
+    #[inline]
+    pub(crate) fn pack(c: Option<Cause>) -> (u8, u64) {
+        match c {
+            None => (0, 0),
+            Some(Cause::Rebalance(t)) => (1, t),
+            Some(Cause::Crash(t)) => (2, t),
+            Some(Cause::ProducerRetry) => (3, 0),
+            Some(Cause::UpstreamDuplicate) => (4, 0),
+            Some(Cause::Retried(n)) => (5, u64::from(n)),
+            Some(Cause::Concurrent) => (6, 0),
+            Some(Cause::CommittedBeforeCrash(t)) => (7, t),
+            Some(Cause::RetriesExhausted(n)) => (8, u64::from(n)),
+            Some(Cause::Retention) => (9, 0),
+            Some(Cause::Upstream) => (10, 0),
+            Some(Cause::VisibilityExpired(t)) => (11, t),
+            Some(Cause::CompetingConsumers) => (12, 0),
+            Some(Cause::OutlivedVisibility) => (13, 0),
+            Some(Cause::EventTooOld(t)) => (14, t),
+        }
+    }
+
+    /// The cause [`Cause::pack`] made `(tag, val)` of.
+    #[inline]
+    pub(crate) fn unpack(tag: u8, val: u64) -> Option<Cause> {
+        let n = val as u32;
+        Some(match tag {
+            1 => Cause::Rebalance(val),
+            2 => Cause::Crash(val),
+            3 => Cause::ProducerRetry,
+            4 => Cause::UpstreamDuplicate,
+            5 => Cause::Retried(n),
+            6 => Cause::Concurrent,
+            7 => Cause::CommittedBeforeCrash(val),
+            8 => Cause::RetriesExhausted(n),
+            9 => Cause::Retention,
+            10 => Cause::Upstream,
+            11 => Cause::VisibilityExpired(val),
+            12 => Cause::CompetingConsumers,
+            13 => Cause::OutlivedVisibility,
+            14 => Cause::EventTooOld(val),
+            _ => return None,
+        })
+    }
+}
+
 /// One anomaly.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Anomaly {

@@ -66,6 +66,16 @@ pub enum Metric {
     FilteredOut,
     /// Function events that found every invocation busy.
     Throttled,
+    /// Mean end-to-end latency of a flow, first produce to processed.
+    E2eLatencyMean,
+    /// Median end-to-end latency of a flow.
+    E2eLatencyP50,
+    /// 95th percentile end-to-end latency of a flow.
+    E2eLatencyP95,
+    /// 99th percentile end-to-end latency of a flow.
+    E2eLatencyP99,
+    /// Largest end-to-end latency of a flow.
+    E2eLatencyMax,
 }
 
 /// How a metric's value relates to the sampling interval.
@@ -96,6 +106,8 @@ pub enum Scope {
     Service,
     /// One partition of a service's source topic, as `consumer/P`.
     Partition,
+    /// A flow from a producer to a service behind another, as `producer→consumer`.
+    Flow,
     /// The whole system, as `total`.
     Total,
 }
@@ -110,6 +122,7 @@ impl Scope {
             Scope::Pubsub => "pubsub",
             Scope::Service => "consumer",
             Scope::Partition => "`consumer/P`",
+            Scope::Flow => "`producer→consumer`",
             Scope::Total => "total",
         }
     }
@@ -158,6 +171,11 @@ impl Metric {
         Metric::Routed,
         Metric::FilteredOut,
         Metric::Throttled,
+        Metric::E2eLatencyP50,
+        Metric::E2eLatencyP95,
+        Metric::E2eLatencyP99,
+        Metric::E2eLatencyMax,
+        Metric::E2eLatencyMean,
     ];
 
     /// The name exactly as in the CSV's `metric` column.
@@ -193,6 +211,11 @@ impl Metric {
             Metric::Routed => "routed",
             Metric::FilteredOut => "filtered_out",
             Metric::Throttled => "throttled",
+            Metric::E2eLatencyMean => "e2e_latency_mean",
+            Metric::E2eLatencyP50 => "e2e_latency_p50",
+            Metric::E2eLatencyP95 => "e2e_latency_p95",
+            Metric::E2eLatencyP99 => "e2e_latency_p99",
+            Metric::E2eLatencyMax => "e2e_latency_max",
         }
     }
 
@@ -237,7 +260,12 @@ impl Metric {
             | Metric::LatencyP95
             | Metric::LatencyP99
             | Metric::LatencyMax
-            | Metric::LatencyMean => MetricKind::Latency,
+            | Metric::LatencyMean
+            | Metric::E2eLatencyMean
+            | Metric::E2eLatencyP50
+            | Metric::E2eLatencyP95
+            | Metric::E2eLatencyP99
+            | Metric::E2eLatencyMax => MetricKind::Latency,
         }
     }
 
@@ -261,6 +289,11 @@ impl Metric {
             Metric::Deduplicated => &[Queue, Pubsub],
             Metric::Routed | Metric::FilteredOut => &[Pubsub],
             Metric::Throttled => &[Service],
+            Metric::E2eLatencyMean
+            | Metric::E2eLatencyP50
+            | Metric::E2eLatencyP95
+            | Metric::E2eLatencyP99
+            | Metric::E2eLatencyMax => &[Flow],
             Metric::Delivered
             | Metric::DrainTime
             | Metric::LatencyP50
@@ -333,6 +366,15 @@ impl Metric {
             Metric::Throttled => {
                 "events that found every invocation of a function busy and waited in its event queue"
             }
+            Metric::E2eLatencyMean => "mean latency of a flow, first produce to processed",
+            Metric::E2eLatencyP50 => "median latency of a flow, first produce to processed",
+            Metric::E2eLatencyP95 => {
+                "95th percentile latency of a flow, first produce to processed"
+            }
+            Metric::E2eLatencyP99 => {
+                "99th percentile latency of a flow, first produce to processed"
+            }
+            Metric::E2eLatencyMax => "largest latency of a flow, first produce to processed",
         }
     }
 

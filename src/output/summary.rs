@@ -277,6 +277,7 @@ pub fn text(engine: &Engine) -> String {
             );
         }
     }
+    flows_section(&mut o, &s);
     if !s.conservation.is_empty() {
         let _ = writeln!(
             o,
@@ -329,6 +330,35 @@ pub fn text(engine: &Engine) -> String {
         }
     }
     o
+}
+
+/// The end-to-end latency of each flow (first produce to processed by a service behind
+/// another), one row per `producer→consumer`; nothing when there is no flow.
+fn flows_section(o: &mut String, s: &Summary) {
+    if s.flows.is_empty() {
+        return;
+    }
+    let mut t = Table::new(&[
+        ("end to end", 14),
+        ("processed", 9),
+        ("mean", 9),
+        ("p50", 8),
+        ("p95", 8),
+        ("p99", 9),
+        ("max", 9),
+    ]);
+    for f in &s.flows {
+        t.row(vec![
+            f.component(),
+            f.processed.to_string(),
+            latency(f.latency_mean_ms),
+            latency(f.latency_p50_ms),
+            latency(f.latency_p95_ms),
+            latency(f.latency_p99_ms),
+            latency(f.latency_max_ms),
+        ]);
+    }
+    t.write(o);
 }
 
 #[cfg(test)]

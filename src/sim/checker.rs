@@ -72,7 +72,7 @@ impl Engine {
         if work.msg.produced_at < last.0 {
             svc.c.ordering_violations += 1;
             let spec = &self.model.services[g];
-            let cause = if let Some(c) = work.redelivery {
+            let cause = if let Some(c) = work.redelivery() {
                 c
             } else if work.msg.is_copy() {
                 work.msg.copy_cause()

@@ -1,4 +1,4 @@
-//! The message as every broker stores it: 32 bytes of ids and times, copied by value
+//! The message as every broker stores it: 40 bytes of ids and times, copied by value
 //! (no strings, no payload). A broker keeps messages in its own structures (a Kafka
 //! partition log, later an SQS queue) and hands copies to the service runtime.
 
@@ -8,10 +8,18 @@ use crate::model::{EventIdx, KeyId};
 /// Flag: a copy of a message that is already accounted for elsewhere (a producer's
 /// resend after a lost ack, an event emitted again by a duplicate processing). Copies
 /// never enter a ledger.
-pub(crate) const FLAG_COPY: u8 = 1;
+pub(crate) const FLAG_COPY: u16 = 1;
 /// Flag: the copy was written by a service (an event emitted again, or a message
 /// dead-lettered again, because its upstream message was processed twice).
-pub(crate) const FLAG_FROM_DUPLICATE: u8 = 2;
+pub(crate) const FLAG_FROM_DUPLICATE: u16 = 2;
+/// The bits of `flags` that are flags; the rest hold the origin producer.
+const FLAG_BITS: u16 = 3;
+/// Origin producers are numbered in the 14 bits above the flags; this value means none
+/// (a producer past the first [`MAX_FLOW_PRODUCERS`]), whose flows are not reported.
+const NO_ORIGIN: u16 = u16::MAX >> 2;
+/// Producers whose messages carry their origin (per-flow latency is reported for
+/// these; a scenario with more producers reports no flows for the rest).
+pub const MAX_FLOW_PRODUCERS: usize = NO_ORIGIN as usize;
 
 /// One message in a broker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,6 +28,9 @@ pub(crate) struct Message {
     pub msg: u64,
     /// When it was written to this broker, ns.
     pub produced_at: u64,
+    /// When its correlation id was first produced (the origin of its flow), ns: a
+    /// producer's message keeps it across every hop it causes.
+    pub origin_at: u64,
     /// Its number among the originals of its broker component, the key under which the
     /// ledgers of the consuming services account for it (meaningless for copies).
     pub entry: u64,
@@ -27,11 +38,37 @@ pub(crate) struct Message {
     pub key: KeyId,
     /// Event name.
     pub event: EventIdx,
-    /// `FLAG_*` bits.
-    pub flags: u8,
+    /// `FLAG_*` bits, and above them the origin producer (see [`Message::origin`]).
+    pub flags: u16,
 }
 
 impl Message {
+    /// A producer's message: its own origin at `now`.
+    #[inline]
+    pub fn produced(msg: u64, now: u64, producer: usize, key: KeyId, event: EventIdx) -> Message {
+        let origin = if producer < MAX_FLOW_PRODUCERS {
+            producer as u16
+        } else {
+            NO_ORIGIN
+        };
+        Message {
+            msg,
+            produced_at: now,
+            origin_at: now,
+            entry: 0,
+            key,
+            event,
+            flags: origin << 2,
+        }
+    }
+
+    /// The producer whose message started this flow, if it is tracked.
+    #[inline]
+    pub fn origin(&self) -> Option<usize> {
+        let o = self.flags >> 2;
+        (o != NO_ORIGIN).then_some(o as usize)
+    }
+
     /// Whether this is a copy of a message accounted for elsewhere.
     #[inline]
     pub fn is_copy(&self) -> bool {
@@ -47,14 +84,16 @@ impl Message {
         }
     }
 
-    /// Flags for a message a service writes: an original the first time, a copy when
-    /// the processing that writes it is a duplicate.
+    /// Flags for a message a service writes from this one, keeping its origin: an
+    /// original the first time, a copy when the processing that writes it is a
+    /// duplicate.
     #[inline]
-    pub fn written_flags(first: bool) -> u8 {
+    pub fn written_flags(&self, first: bool) -> u16 {
+        let origin = self.flags & !FLAG_BITS;
         if first {
-            0
+            origin
         } else {
-            FLAG_COPY | FLAG_FROM_DUPLICATE
+            origin | FLAG_COPY | FLAG_FROM_DUPLICATE
         }
     }
 }
@@ -63,6 +102,6 @@ impl Message {
 mod tests {
     #[test]
     fn message_is_small() {
-        assert!(std::mem::size_of::<super::Message>() <= 32);
+        assert!(std::mem::size_of::<super::Message>() <= 40);
     }
 }

@@ -22,6 +22,7 @@ mod action;
 pub mod checker;
 pub mod draw;
 mod fault;
+pub mod flow;
 pub(crate) mod ledger;
 pub(crate) mod message;
 pub mod producer;
@@ -47,16 +48,43 @@ use trace::{TraceRec, Tracer};
 
 pub use crate::broker::kafka::KEY_BUFFER_LIMIT;
 pub use checker::ANOMALY_LOG_LIMIT;
+pub use flow::{FlowSummary, MAX_FLOWS};
+pub use message::MAX_FLOW_PRODUCERS;
 pub use report::{Conservation, ProducerSummary, ServiceSummary, Summary, TopicSummary};
 pub use trace::TRACE_BUFFER_LIMIT;
 
-/// What the engine should keep besides its state.
-#[derive(Clone, Copy, Debug, Default)]
+/// The default of [`Options::max_backlog`], in messages: what the engine may hold at
+/// once, counting records retained in topics, messages in queues and function event
+/// queues, work items in use and pending events. Each costs about 40 to 80 bytes, so
+/// the default keeps a run below about 1 GB whatever the scenario.
+pub const DEFAULT_MAX_BACKLOG: u64 = 10_000_000;
+
+/// The backlog is checked every this many events (a power of two), so that the check
+/// costs nothing per event; a run stops at most this many events (times the largest
+/// fan-out of one event) past the limit.
+const BACKLOG_CHECK_EVERY: u64 = 1 << 16;
+
+/// What the engine should keep besides its state, and how much it may hold.
+#[derive(Clone, Copy, Debug)]
 pub struct Options {
     /// Keep metric rows for [`Engine::drain_rows`].
     pub record_rows: bool,
     /// Keep trace records for [`Engine::drain_trace`].
     pub trace: bool,
+    /// Most messages the engine holds (see [`DEFAULT_MAX_BACKLOG`] for what counts);
+    /// past it the run stops with [`RunStatus::BacklogLimit`] instead of running out of
+    /// memory.
+    pub max_backlog: u64,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            record_rows: false,
+            trace: false,
+            max_backlog: DEFAULT_MAX_BACKLOG,
+        }
+    }
 }
 
 /// Why [`Engine::run_until`] returned.
@@ -68,6 +96,32 @@ pub enum RunStatus {
     TimeReached,
     /// The event budget was spent.
     BudgetSpent,
+    /// The run stopped early: what the engine holds passed [`Options::max_backlog`]
+    /// ([`Engine::backlog_stop`] says when). It stays stopped.
+    BacklogLimit,
+}
+
+/// Where and why a run stopped at [`Options::max_backlog`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BacklogStop {
+    /// Simulated time of the stop, ns.
+    pub at: u64,
+    /// Messages held then.
+    pub held: u64,
+    /// The limit.
+    pub limit: u64,
+}
+
+impl std::fmt::Display for BacklogStop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the backlog passed {} records at t = {:.3} s ({} held); raise --max-backlog",
+            self.limit,
+            self.at as f64 / 1e9,
+            self.held
+        )
+    }
 }
 
 /// Immutable data derived from the model once.
@@ -82,6 +136,8 @@ pub(crate) struct Plan {
     pub queue_comp: u32,
     pub pubsub_comp: u32,
     pub service_comp: u32,
+    /// Per service, the flow index of each origin producer (see [`flow::plan`]).
+    pub flow_index: Vec<Vec<u32>>,
 }
 
 /// The simulation state. Cheap to clone.
@@ -104,10 +160,14 @@ pub struct Engine {
     pub(crate) pubsub: Pubsub,
     /// One per consuming service (`[[consumer]]`), in model order.
     pub(crate) services: Vec<Service>,
+    /// End-to-end latency per flow (origin producer, service behind another).
+    pub(crate) flows: Vec<flow::Flow>,
     pub(crate) checker: Checker,
     pub(crate) sampler: Sampler,
     pub(crate) tracer: Tracer,
     finished: bool,
+    /// Set when the run stopped at the backlog limit.
+    backlog_stop: Option<BacklogStop>,
 }
 
 impl Engine {
@@ -131,7 +191,9 @@ impl Engine {
             .map(|p| producer::rate_segments(p, model.duration.0))
             .collect();
         let ncomp = names.len() + 1;
+        let (flows, flow_index) = flow::plan(&model);
         let plan = Arc::new(Plan {
+            flow_index,
             segments,
             component_names: names,
             producer_comp,
@@ -150,6 +212,7 @@ impl Engine {
                 .iter()
                 .map(|s| Service::new(s, &model))
                 .collect(),
+            flows,
             model,
             plan,
             opts,
@@ -161,6 +224,7 @@ impl Engine {
             sampler: Sampler::new(ncomp),
             tracer: Tracer::new(opts.trace),
             finished: false,
+            backlog_stop: None,
         };
         e.init();
         e
@@ -313,7 +377,55 @@ impl Engine {
         self.now = s.time;
         self.steps += 1;
         self.dispatch(s.ev);
+        !self.check_backlog()
+    }
+
+    /// Every [`BACKLOG_CHECK_EVERY`] events: stops the run if it holds more than
+    /// [`Options::max_backlog`] messages. Returns whether the run stopped.
+    #[inline(always)]
+    fn check_backlog(&mut self) -> bool {
+        if self.steps & (BACKLOG_CHECK_EVERY - 1) != 0 {
+            return false;
+        }
+        let held = self.held();
+        if held <= self.opts.max_backlog {
+            return false;
+        }
+        self.backlog_stop = Some(BacklogStop {
+            at: self.now,
+            held,
+            limit: self.opts.max_backlog,
+        });
+        self.sample();
+        self.finished = true;
         true
+    }
+
+    /// Messages the engine holds: records retained in topics, messages in queues and
+    /// function event queues, work items in use, and pending events.
+    pub fn held(&self) -> u64 {
+        let records: usize = self
+            .kafka
+            .topics
+            .iter()
+            .flat_map(|t| &t.parts)
+            .map(|p| p.recs.len())
+            .sum();
+        let queued: u64 = (0..self.sqs.queues.len())
+            .map(|q| self.queue_depth(q))
+            .sum();
+        let events: usize = self.pubsub.fns.iter().map(|f| f.events.len()).sum();
+        let works: usize = self
+            .services
+            .iter()
+            .map(|s| s.works.len() - s.free.len())
+            .sum();
+        records as u64 + queued + events as u64 + works as u64 + self.queue.len() as u64
+    }
+
+    /// Why the run stopped early, if it stopped at the backlog limit.
+    pub fn backlog_stop(&self) -> Option<BacklogStop> {
+        self.backlog_stop
     }
 
     /// Runs until simulated time `until` (ns, exclusive) or `budget` events, whichever
@@ -323,6 +435,9 @@ impl Engine {
         let mut spent = 0u64;
         loop {
             if self.finished {
+                if self.backlog_stop.is_some() {
+                    return RunStatus::BacklogLimit;
+                }
                 return RunStatus::Finished;
             }
             if spent >= budget {
@@ -345,14 +460,20 @@ impl Engine {
                 self.now = s.time;
                 self.steps += 1;
                 self.dispatch(s.ev);
+                if self.check_backlog() {
+                    return RunStatus::BacklogLimit;
+                }
             }
             spent += 1;
         }
     }
 
-    /// Runs to the end of the scenario.
+    /// Runs to the end of the scenario (or to the backlog limit).
     pub fn run_to_end(&mut self) {
-        while self.run_until(u64::MAX, u64::MAX) != RunStatus::Finished {}
+        while !matches!(
+            self.run_until(u64::MAX, u64::MAX),
+            RunStatus::Finished | RunStatus::BacklogLimit
+        ) {}
     }
 
     fn finish(&mut self) {

@@ -165,14 +165,7 @@ impl Engine {
             }
             _ => NA32,
         };
-        let m = Message {
-            msg,
-            produced_at: self.now,
-            entry: 0,
-            key,
-            event,
-            flags: 0,
-        };
+        let m = Message::produced(msg, self.now, p, key, event);
         let ps = &mut self.producers[p];
         ps.c.produced += 1;
         let n = ps.c.produced - 1;
@@ -205,7 +198,7 @@ impl Engine {
             let copy = Resend {
                 partition,
                 msg: Message {
-                    flags: FLAG_COPY,
+                    flags: m.flags | FLAG_COPY,
                     ..m
                 },
                 n,

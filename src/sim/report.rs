@@ -210,6 +210,7 @@ impl Engine {
             pubsubs,
             services,
             throttled,
+            flows: self.flows(),
             conservation: self.conservation(),
         }
     }
@@ -284,6 +285,11 @@ pub struct Summary {
     /// Per function: invocations throttled (absent from JSON when there is no function).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub throttled: Vec<(String, u64)>,
+    /// End-to-end latency per flow, from a producer's first produce of a correlation id
+    /// to its processing by each service behind another (absent from JSON when no
+    /// service reads what another writes).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub flows: Vec<super::flow::FlowSummary>,
     /// Conservation per service.
     pub conservation: Vec<Conservation>,
 }

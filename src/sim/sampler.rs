@@ -110,6 +110,7 @@ impl Engine {
         for g in 0..self.services.len() {
             self.sample_service(g, &mut out, &mut total);
         }
+        self.sample_flows(&mut out);
         for (metric, v) in [
             (Metric::Produced, total.c.produced),
             (Metric::Processed, total.c.processed),
@@ -315,6 +316,38 @@ impl Engine {
             let pname = format!("{name}/{p}");
             out.count(&pname, Metric::Lag, *lag);
             out.secs(&pname, Metric::LagTime, *age);
+        }
+    }
+}
+
+impl Engine {
+    /// Per flow, the end-to-end latencies of the interval's processings (no rows when
+    /// there were none), which then join the run's.
+    fn sample_flows(&mut self, out: &mut Out) {
+        for f in 0..self.flows.len() {
+            let flow = &mut self.flows[f];
+            let lat = &flow.lat_interval;
+            if lat.count() == 0 {
+                continue;
+            }
+            if out.record {
+                let name = format!(
+                    "{}→{}",
+                    self.model.producers[flow.producer as usize].name,
+                    self.model.services[flow.service as usize].name
+                );
+                for (metric, ns) in [
+                    (Metric::E2eLatencyMean, lat.mean_ns()),
+                    (Metric::E2eLatencyP50, lat.percentile_ns(50.0) as f64),
+                    (Metric::E2eLatencyP95, lat.percentile_ns(95.0) as f64),
+                    (Metric::E2eLatencyP99, lat.percentile_ns(99.0) as f64),
+                    (Metric::E2eLatencyMax, lat.max_ns() as f64),
+                ] {
+                    out.push(&name, metric, Value::Real(ns / 1e6));
+                }
+            }
+            flow.lat_run.merge(&flow.lat_interval);
+            flow.lat_interval.reset();
         }
     }
 }

@@ -47,14 +47,17 @@ pub(crate) struct Work {
     /// The broker took the message back while this ran (a revoked partition): its
     /// result is applied but not settled with the broker.
     pub stale: bool,
+    /// Why it is delivered again ([`Work::redelivery`]), as [`Cause::pack`] makes it:
+    /// two fields, so that the tag sits beside the state and a work item stays 80
+    /// bytes with a 40-byte message.
+    redelivery_tag: u8,
     pub token: u32,
     pub instance: u32,
     pub attempt: u32,
+    redelivery_val: u64,
     /// The broker's handle on the message.
     pub lease: Lease,
     pub msg: Message,
-    /// Delivered before: why it comes again, if it does.
-    pub redelivery: Option<Cause>,
 }
 
 impl Work {
@@ -69,8 +72,15 @@ impl Work {
             attempt: 0,
             lease,
             msg,
-            redelivery: None,
+            redelivery_tag: 0,
+            redelivery_val: 0,
         }
+    }
+
+    /// Delivered before: why it comes again, if it does.
+    #[inline]
+    pub fn redelivery(&self) -> Option<Cause> {
+        Cause::unpack(self.redelivery_tag, self.redelivery_val)
     }
 }
 
@@ -191,6 +201,7 @@ impl Service {
     /// A work item for a fresh delivery to instance `i`, from the free list if it can.
     #[inline]
     pub(crate) fn new_work(&mut self, i: usize, d: Delivery) -> u32 {
+        let (redelivery_tag, redelivery_val) = Cause::pack(d.redelivery);
         let work = Work {
             state: WorkState::Ready,
             stale: false,
@@ -199,7 +210,8 @@ impl Service {
             attempt: 0,
             lease: d.lease,
             msg: d.msg,
-            redelivery: d.redelivery,
+            redelivery_tag,
+            redelivery_val,
         };
         match self.free.pop() {
             Some(w) => {
@@ -457,7 +469,7 @@ impl Engine {
             self.tr_work(TraceKind::Fail, g, &work);
             if work.stale {
                 self.free_work(g, w);
-                let cause = work.redelivery.unwrap_or(Cause::Rebalance(self.now));
+                let cause = work.redelivery().unwrap_or(Cause::Rebalance(self.now));
                 self.abandon(g, &work, cause);
             } else if work.attempt < max_attempts {
                 let retry = self.model.services[g].retry;
@@ -562,7 +574,7 @@ impl Engine {
         self.tr_work(TraceKind::DeadLetter, g, work);
         let m = Message {
             produced_at: self.now,
-            flags: Message::written_flags(first),
+            flags: work.msg.written_flags(first),
             ..work.msg
         };
         let writer = self.services[g].dlq_writer;
@@ -618,7 +630,7 @@ impl Engine {
             svc.c.processed_once += 1;
         } else {
             svc.c.duplicates += 1;
-            let cause = match work.redelivery {
+            let cause = match work.redelivery() {
                 Some(c) => c,
                 None if work.msg.is_copy() => work.msg.copy_cause(),
                 // A queue's message received once here and processed elsewhere first:
@@ -630,6 +642,9 @@ impl Engine {
             };
             self.note(AnomalyKind::Duplicate, g, work, 0, cause);
         }
+        if !self.plan.flow_index[g].is_empty() {
+            self.record_flow(g, work.msg.origin(), work.msg.origin_at);
+        }
         self.check_order(g, work);
         self.tr_work(TraceKind::Ack, g, work);
         // Follow-up events keep the key and the correlation id. Those of a duplicate
@@ -639,10 +654,11 @@ impl Engine {
             let m = Message {
                 msg: work.msg.msg,
                 produced_at: self.now,
+                origin_at: work.msg.origin_at,
                 entry: 0,
                 key: work.msg.key,
                 event,
-                flags: Message::written_flags(first),
+                flags: work.msg.written_flags(first),
             };
             let writer = self.services[g].emit_writers[k];
             self.write(g, writer, topic, m, false);
@@ -747,6 +763,6 @@ mod tests {
         // when it carried a partition and an offset itself.
         assert!(std::mem::size_of::<crate::broker::Lease>() <= 16);
         assert!(std::mem::size_of::<super::Work>() <= 80);
-        assert!(std::mem::size_of::<super::Delivery>() <= 64);
+        assert!(std::mem::size_of::<super::Delivery>() <= 72);
     }
 }

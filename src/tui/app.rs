@@ -442,6 +442,7 @@ impl App {
             Options {
                 record_rows: true,
                 trace: true,
+                ..Default::default()
             },
         );
         let names = engine.component_names().to_vec();
@@ -551,7 +552,16 @@ impl App {
         loop {
             let to_boundary = CHECKPOINT_EVERY - self.engine.steps() % CHECKPOINT_EVERY;
             let chunk = left.min(to_boundary);
-            let status = self.engine.run_until(until, chunk);
+            // A run stopped at the backlog limit is over for the TUI.
+            let status = match self.engine.run_until(until, chunk) {
+                RunStatus::BacklogLimit => {
+                    if let Some(stop) = self.engine.backlog_stop() {
+                        self.message = Some(format!("stopped: {stop}"));
+                    }
+                    RunStatus::Finished
+                }
+                s => s,
+            };
             left -= chunk.min(left);
             self.absorb();
             if self.engine.steps().is_multiple_of(CHECKPOINT_EVERY) {

@@ -26,6 +26,7 @@ fn before_loses_exactly_the_in_flight_messages() {
         Options {
             record_rows: false,
             trace: true,
+            ..Default::default()
         },
     );
     let trace = e.drain_trace();
@@ -79,6 +80,7 @@ fn auto_repeats_exactly_what_was_processed_since_the_last_commit() {
         Options {
             record_rows: false,
             trace: true,
+            ..Default::default()
         },
     );
     let trace = e.drain_trace();

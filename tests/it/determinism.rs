@@ -14,6 +14,7 @@ fn outputs(model: Model, batch: u64) -> (Vec<u8>, Vec<u8>) {
         Options {
             record_rows: true,
             trace: true,
+            ..Default::default()
         },
     );
     let names = e.component_names().to_vec();

@@ -5,8 +5,10 @@ mod cli;
 mod commit_modes;
 mod determinism;
 mod fidelity;
+mod flows;
 mod fuzz;
 mod invalid;
+mod limits;
 mod metrics_table;
 mod properties;
 mod pubsub;
@@ -35,6 +37,7 @@ pub fn run_traced(model: Model) -> (Engine, Vec<edasim::sim::trace::TraceRec>) {
         Options {
             record_rows: false,
             trace: true,
+            ..Default::default()
         },
     );
     let mut trace = Vec::new();

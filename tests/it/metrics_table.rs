@@ -90,6 +90,11 @@ fn scope_of(model: &Model, component: &str) -> Option<Scope> {
     if model.services.iter().any(|g| g.name == component) {
         return Some(Scope::Service);
     }
+    if let Some((producer, service)) = component.split_once('→') {
+        let known = model.producers.iter().any(|p| p.name == producer)
+            && model.services.iter().any(|g| g.name == service);
+        return known.then_some(Scope::Flow);
+    }
     let (service, partition) = component.split_once('/')?;
     let g = model.services.iter().find(|g| g.name == service)?;
     let p: u32 = partition.parse().ok()?;

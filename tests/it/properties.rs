@@ -750,6 +750,7 @@ fn compare(a: &Outcome, b: &Outcome, what: &str, text: &str) -> Result<(), TestC
 const FULL: Options = Options {
     record_rows: true,
     trace: true,
+    max_backlog: edasim::sim::DEFAULT_MAX_BACKLOG,
 };
 
 // ----- properties --------------------------------------------------------------------

@@ -16,6 +16,7 @@ fn engine(text: &str) -> Engine {
         Options {
             record_rows: false,
             trace: true,
+            ..Default::default()
         },
     )
 }

@@ -242,6 +242,7 @@ fn engine(text: &str) -> Engine {
         Options {
             record_rows: true,
             trace: false,
+            ..Default::default()
         },
     )
 }

@@ -720,7 +720,7 @@ impl Engine {
             m.sent_at
         };
         let moved = Message {
-            flags: Message::written_flags(first),
+            flags: m.msg.written_flags(first),
             ..m.msg
         };
         self.sqs_enqueue(dlq, moved, 0, sent_at, false, q as u32);
@@ -777,7 +777,7 @@ impl Engine {
                 None => !m.msg.is_copy(),
             };
             let back = Message {
-                flags: Message::written_flags(first),
+                flags: m.msg.written_flags(first),
                 ..m.msg
             };
             self.sqs_enqueue(dest, back, 0, self.now, false, NO_ORIGIN);
