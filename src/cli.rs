@@ -668,7 +668,6 @@ fn run_headless(a: &RunArgs, model: Model) -> Result<u8, u8> {
         record_rows: csv_file.is_some(),
         trace: trace_file.is_some(),
         max_backlog: a.max_backlog,
-        ..Default::default()
     };
     let mut engine = Engine::new(model, opts);
     let shown = |p: Option<&Path>| p.map(|p| p.display().to_string()).unwrap_or_default();

@@ -14,6 +14,8 @@ pub fn json(engine: &Engine) -> String {
         summary: &'a Summary,
         conservation_holds: bool,
         anomalies: Vec<String>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        theory: Vec<Theory>,
     }
     let summary = engine.summary();
     let out = Out {
@@ -24,11 +26,60 @@ pub fn json(engine: &Engine) -> String {
             .map(|a| a.explain(engine.model()))
             .collect(),
         summary: &summary,
+        theory: theory(engine),
     };
     let mut s =
         serde_json::to_string_pretty(&out).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     s.push('\n');
     s
+}
+
+/// A service that is a plain M/M/c queue: Erlang C's prediction beside the run's result.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Theory {
+    /// The service.
+    pub service: String,
+    /// Servers c (instances × concurrency).
+    pub servers: u32,
+    /// Utilisation ρ = λ / (c μ).
+    pub utilisation: f64,
+    /// Erlang C: the probability that a message waits.
+    pub wait_probability: f64,
+    /// Predicted mean latency (time in system), ms.
+    pub predicted_mean_ms: f64,
+    /// Simulated mean latency, ms.
+    pub simulated_mean_ms: f64,
+    /// (simulated − predicted) / predicted.
+    pub relative_error: f64,
+}
+
+/// The Erlang C predictions for the services that are plain M/M/c queues and processed
+/// something.
+pub fn theory(engine: &Engine) -> Vec<Theory> {
+    let model = engine.model();
+    let summary = engine.summary();
+    (0..model.services.len())
+        .filter_map(|si| {
+            let p = crate::capacity::erlang_c_prediction(model, si)?;
+            let svc = summary
+                .services
+                .iter()
+                .find(|x| x.name == model.services[si].name)?;
+            if svc.counters.processed == 0 {
+                return None;
+            }
+            let predicted = p.mean_latency_s * 1e3;
+            Some(Theory {
+                service: svc.name.clone(),
+                servers: p.servers,
+                utilisation: p.utilisation,
+                wait_probability: p.wait_probability,
+                predicted_mean_ms: predicted,
+                simulated_mean_ms: svc.latency_mean_ms,
+                relative_error: (svc.latency_mean_ms - predicted) / predicted,
+            })
+        })
+        .collect()
 }
 
 /// A text table: the first column left-aligned, the others right-aligned, each column
@@ -267,6 +318,23 @@ pub fn text(engine: &Engine) -> String {
             ]);
         }
         t.write(&mut o);
+        let predicted = theory(engine);
+        if !predicted.is_empty() {
+            o.push('\n');
+        }
+        for th in &predicted {
+            let _ = writeln!(
+                o,
+                "theory: {} is an M/M/{} queue at utilisation {:.3}: Erlang C predicts a mean latency of {} (P(wait) {:.3}); simulated {} ({:+.2}%)",
+                th.service,
+                th.servers,
+                th.utilisation,
+                latency(th.predicted_mean_ms),
+                th.wait_probability,
+                latency(th.simulated_mean_ms),
+                th.relative_error * 100.0
+            );
+        }
         if !s.throttled.is_empty() {
             o.push('\n');
         }

@@ -411,6 +411,8 @@ pub struct App {
     pub anomaly: usize,
     /// The terminal's size, when the shell told it.
     screen: Option<(u16, u16)>,
+    /// The model's capacity analysis (done once), for the service inspector.
+    pub capacity: crate::capacity::Analysis,
     /// Where `g` is running to.
     pub goal: Option<Goal>,
     /// Trace records made by the last single step (first and last seq).
@@ -437,6 +439,7 @@ pub struct App {
 impl App {
     /// A paused app at t = 0.
     pub fn new(model: Model) -> App {
+        let capacity = crate::capacity::analyse(&model);
         let engine = Engine::new(
             model,
             Options {
@@ -466,6 +469,7 @@ impl App {
             inspect_node: None,
             anomaly: 0,
             screen: None,
+            capacity,
             goal: None,
             step_mark: None,
             names,

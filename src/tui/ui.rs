@@ -381,9 +381,9 @@ pub fn compact(v: f64) -> String {
     }
 }
 
-/// Milliseconds as a short text: `0.8ms`, `12ms`, `17.1s`.
+/// Milliseconds as a short text: `0.8ms`, `12ms`, `5.5s`, `17.1s`.
 pub fn short_ms(ms: f64) -> String {
-    if ms >= 10_000.0 {
+    if ms >= 1_000.0 {
         format!("{:.1}s", ms / 1000.0)
     } else if ms >= 10.0 {
         format!("{ms:.0}ms")

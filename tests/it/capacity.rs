@@ -270,3 +270,29 @@ fn every_bundled_scenario_is_analysed() {
     assert_eq!(p.servers, 10);
     assert!(capacity::erlang_c_prediction(&crate::bundled("flash-sale.toml"), 0).is_none());
 }
+
+#[test]
+fn the_summary_shows_erlang_c_beside_the_simulated_mean() {
+    let e = crate::run(crate::bundled("mm1.toml"), edasim::sim::Options::default());
+    let theory = edasim::output::summary::theory(&e);
+    assert_eq!(theory.len(), 1, "{theory:?}");
+    let t = &theory[0];
+    assert_eq!(t.servers, 1);
+    assert!((t.predicted_mean_ms - 5.0).abs() < 1e-9, "{t:?}");
+    assert!(t.relative_error.abs() < 0.03, "{t:?}");
+    let text = edasim::output::summary::text(&e);
+    assert!(
+        text.contains("Erlang C predicts a mean latency of 5.00 ms"),
+        "{text}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&edasim::output::summary::json(&e)).unwrap_or_default();
+    assert_eq!(json["theory"][0]["servers"], 1);
+    // Not a plain queue (phases, failures, a crash): no prediction.
+    let e = crate::run(
+        crate::bundled("order-chain.toml"),
+        edasim::sim::Options::default(),
+    );
+    assert!(edasim::output::summary::theory(&e).is_empty());
+    assert!(!edasim::output::summary::json(&e).contains("\"theory\""));
+}

@@ -910,3 +910,24 @@ processing = { dist = "constant", value = "1500ms" }
     assert!(latencies.contains(" ms "), "{text}");
     assert!(text.contains("produced = processed once + dead-lettered + pending"));
 }
+
+#[test]
+fn a_run_past_the_backlog_limit_stops_with_exit_1_and_says_how_to_go_on() {
+    // M/M/1 at ρ = 0.8 often holds a few messages: a limit of 1 is passed at once.
+    let out = edasim()
+        .args([
+            "run",
+            "scenarios/mm1.toml",
+            "--headless",
+            "--max-backlog",
+            "1",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the backlog passed 1 records"), "{err}");
+    assert!(err.contains("raise --max-backlog"), "{err}");
+    // The summary of what ran is still printed.
+    assert!(String::from_utf8_lossy(&out.stdout).contains("scenario mm1"));
+}

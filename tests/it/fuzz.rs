@@ -211,7 +211,7 @@ proptest! {
         let analysis = edasim::capacity::analyse(&model);
         let _ = edasim::capacity::text(&model, &analysis);
         let _ = edasim::capacity::check_json(&model, &analysis);
-        let mut e = Engine::new(model, Options { record_rows: true, trace: true });
+        let mut e = Engine::new(model, Options { record_rows: true, trace: true, ..Options::default() });
         let end = e.model().duration.0.min(RUN_NS);
         let _ = e.run_until(end, RUN_EVENTS);
         let _ = e.drain_trace();

@@ -276,8 +276,19 @@ pub fn journey_lines(app: &App, msg: u64, width: u16) -> Vec<Line<'static>> {
             Some(TraceKind::Fail | TraceKind::Retry) => ", a retry pending",
             _ => "",
         };
+        // End to end: the first time this service finished it, after the first produce.
+        let e2e = match (
+            produced_at,
+            of_service.iter().find(|r| r.kind == TraceKind::Ack),
+        ) {
+            (Some(p), Some(a)) => format!(
+                ", {} after the produce",
+                short_duration(a.t.saturating_sub(p))
+            ),
+            _ => String::new(),
+        };
         out.push(Line::from(format!(
-            " {}: {verdict}, {tries} attempt{}{open}",
+            " {}: {verdict}, {tries} attempt{}{open}{e2e}",
             g.name,
             if tries == 1 { "" } else { "s" }
         )));

@@ -515,12 +515,30 @@ pub(crate) fn node_lines(app: &App, si: usize, width: u16) -> Vec<Line<'static>>
         out.push(Line::from(format!(" {part}")));
     }
     out.push(Line::from(format!(
-        " in {}/s · latency p50 {} p99 {} · dead-lettered {}/s",
+        " in {}/s · hop latency p50 {} p99 {} · dead-lettered {}/s",
         rate_label(last.map_or(0.0, |s| s.service_in[si])),
         super::super::ui::short_ms(p50),
         super::super::ui::short_ms(p99),
         rate_label(last.map_or(0.0, |s| s.service_dlq[si])),
     )));
+    // End to end: from the first produce of each message to this service, so far.
+    for f in app.engine.flows().iter().filter(|f| f.consumer == x.name) {
+        out.push(Line::from(format!(
+            " end to end from {}: mean {} p50 {} p99 {} max {} ({} processed)",
+            f.producer,
+            super::super::ui::short_ms(f.latency_mean_ms),
+            super::super::ui::short_ms(f.latency_p50_ms),
+            super::super::ui::short_ms(f.latency_p99_ms),
+            super::super::ui::short_ms(f.latency_max_ms),
+            compact(f.processed as f64)
+        )));
+    }
+    // What the model alone predicts (capacity, utilisation, warnings).
+    for text in crate::capacity::node_lines(m, &app.capacity, &x.name) {
+        for part in super::counters::wrap_words(&text, w) {
+            out.push(Line::from(format!(" {part}")));
+        }
+    }
     out
 }
 
