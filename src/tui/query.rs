@@ -173,6 +173,24 @@ pub fn parse_goal(text: &str, model: &Model, names: &[String]) -> Result<Goal, S
     }
 }
 
+/// `; did you mean a, b?` with the (at most three) candidates closest to `word`, so that
+/// an error fits the status line; empty when none is close.
+fn did_you_mean(word: &str, candidates: &[&str]) -> String {
+    let lower = word.to_lowercase();
+    let mut scored: Vec<(f64, &str)> = candidates
+        .iter()
+        .map(|c| (strsim::jaro_winkler(&lower, &c.to_lowercase()), *c))
+        .filter(|(score, _)| *score >= 0.7)
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+    let best: Vec<&str> = scored.iter().take(3).map(|(_, c)| *c).collect();
+    if best.is_empty() {
+        String::new()
+    } else {
+        format!("; did you mean {}?", best.join(", "))
+    }
+}
+
 fn parse_time(text: &str) -> Result<Goal, String> {
     parse_duration(text)
         .map(|d| Goal::Time(d.0))
@@ -197,10 +215,11 @@ fn parse_threshold(
         None => (None, lhs),
     };
     let Some(metric) = Metric::parse(metric) else {
-        let names: Vec<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
+        let mut names: Vec<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
+        names.extend(["p50", "p99", "dlq"]);
         return Err(format!(
-            "unknown metric '{metric}' (one of {}, or p50, p99, dlq)",
-            names.join(", ")
+            "unknown metric '{metric}'{} (the CSV's names)",
+            did_you_mean(metric, &names)
         ));
     };
     if let Some(c) = component {
@@ -210,10 +229,9 @@ fn parse_threshold(
                 && c.split_once('/')
                     .is_none_or(|(_, p)| p.parse::<u32>().is_ok());
         if !known {
-            return Err(format!(
-                "unknown component '{c}' (one of {}, total)",
-                names.join(", ")
-            ));
+            let mut all: Vec<&str> = names.iter().map(String::as_str).collect();
+            all.push("total");
+            return Err(format!("unknown component '{c}'{}", did_you_mean(c, &all)));
         }
     }
     // A duration on the right is converted to the metric's unit: milliseconds for
@@ -297,9 +315,10 @@ impl Filter {
         f.key = model.keys.find(text);
         f.msg = text.parse().ok();
         if f.comps.is_empty() && f.key.is_none() && f.msg.is_none() {
+            let all: Vec<&str> = names.iter().map(String::as_str).collect();
             return Err(format!(
-                "no component, key or message matches '{text}' (components: {})",
-                names.join(", ")
+                "no component, key or message matches '{text}'{}",
+                did_you_mean(text, &all)
             ));
         }
         Ok(f)

@@ -298,7 +298,23 @@ fn draw_status(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             Span::styled("█", Style::new().add_modifier(Modifier::SLOW_BLINK)),
         ];
         match &p.error {
-            Some(e) => spans.push(Span::styled(format!("  {e}"), theme.bad())),
+            // The reason fits the line: cut at a word with `…` when it would not.
+            Some(e) => {
+                let room = usize::from(area.width).saturating_sub(Line::from(spans.clone()).width() + 3);
+                let mut text = e.clone();
+                if Span::raw(text.as_str()).width() > room {
+                    let mut cut = String::new();
+                    for word in e.split(' ') {
+                        let next = if cut.is_empty() { word.to_string() } else { format!("{cut} {word}") };
+                        if Span::raw(next.as_str()).width() + 1 > room {
+                            break;
+                        }
+                        cut = next;
+                    }
+                    text = format!("{cut}…");
+                }
+                spans.push(Span::styled(format!("  {text}"), theme.bad()));
+            }
             None => spans.push(Span::styled(
                 match p.kind {
                     PromptKind::Goto => {

@@ -1122,6 +1122,26 @@ fn small_tui_fixes() {
         "{}",
         text.lines().next().unwrap_or_default()
     );
+    // A refused target says what was meant, and the reason fits the status line.
+    app.update(Action::Goto);
+    for c in "paymnt.lagg > 5".chars() {
+        app.update(Action::Char(c));
+    }
+    app.update(Action::Submit);
+    let err = app
+        .prompt
+        .as_ref()
+        .and_then(|p| p.error.clone())
+        .unwrap_or_default();
+    assert!(err.contains("did you mean"), "{err}");
+    let text = screen(&app, 80, 24);
+    let status = text.lines().nth(23).unwrap_or_default();
+    assert!(status.contains("unknown metric 'lagg'"), "{status}");
+    assert!(
+        status.trim_end_matches('"').trim_end().chars().count() <= 81,
+        "{status}"
+    );
+    app.update(Action::Close);
     // The log filter applies as it is typed; esc restores the log.
     app.update(Action::Filter);
     for c in "payment#2".chars() {
