@@ -441,3 +441,25 @@ pub fn short_duration(ns: u64) -> String {
         format!("{m:.0}m{:02.0}s", (s - m * 60.0).floor())
     }
 }
+
+/// `text` cut into lines of at most `width` columns at spaces (a word longer than the
+/// width gets a line of its own, cut).
+pub fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        let w = Span::raw(word).width();
+        let cw = Span::raw(cur.as_str()).width();
+        if !cur.is_empty() && cw + 1 + w > width {
+            out.push(std::mem::take(&mut cur));
+        }
+        if !cur.is_empty() {
+            cur.push(' ');
+        }
+        cur.push_str(word);
+    }
+    if !cur.is_empty() || out.is_empty() {
+        out.push(cur);
+    }
+    out
+}

@@ -96,7 +96,8 @@ pub(crate) fn draw_counters(frame: &mut Frame, area: Rect, app: &App, theme: The
     let mut explained: Vec<Vec<String>> = Vec::new();
     let mut rows = 0;
     for a in app.engine.anomalies().rev().skip(skip) {
-        let wrapped = wrap_words(&a.explain(app.model()), width.saturating_sub(2).max(10));
+        let wrapped =
+            super::super::ui::wrap_words(&a.explain(app.model()), width.saturating_sub(2).max(10));
         if rows + wrapped.len() > explain_rows {
             break;
         }
@@ -107,8 +108,10 @@ pub(crate) fn draw_counters(frame: &mut Frame, area: Rect, app: &App, theme: The
         match app.engine.anomalies().rev().nth(skip) {
             // Too little room to wrap it: its first rows, the rest in the log.
             Some(a) => {
-                let mut wrapped =
-                    wrap_words(&a.explain(app.model()), width.saturating_sub(3).max(10));
+                let mut wrapped = super::super::ui::wrap_words(
+                    &a.explain(app.model()),
+                    width.saturating_sub(3).max(10),
+                );
                 wrapped.truncate(explain_rows);
                 if let Some(last) = wrapped.last_mut() {
                     last.push('…');
@@ -165,26 +168,4 @@ pub(crate) fn draw_counters(frame: &mut Frame, area: Rect, app: &App, theme: The
     } else {
         frame.render_widget(para, area);
     }
-}
-
-/// `text` cut into lines of at most `width` columns at spaces (a word longer than the
-/// width gets a line of its own, cut).
-pub(crate) fn wrap_words(text: &str, width: usize) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    let mut cur = String::new();
-    for word in text.split(' ').filter(|w| !w.is_empty()) {
-        let w = Span::raw(word).width();
-        let cw = Span::raw(cur.as_str()).width();
-        if !cur.is_empty() && cw + 1 + w > width {
-            out.push(std::mem::take(&mut cur));
-        }
-        if !cur.is_empty() {
-            cur.push(' ');
-        }
-        cur.push_str(word);
-    }
-    if !cur.is_empty() || out.is_empty() {
-        out.push(cur);
-    }
-    out
 }

@@ -399,15 +399,7 @@ pub(crate) fn topology_fit(
 fn service_list(app: &App, theme: Theme, width: u16) -> Vec<Line<'static>> {
     let m = app.model();
     let last = app.history.back();
-    let names = app.names();
-    let chan_name = |c: Channel| -> String {
-        let i = match c {
-            Channel::Topic(t) => m.producers.len() + t,
-            Channel::Queue(q) => m.producers.len() + m.topics.len() + q,
-            Channel::Pubsub(p) => m.producers.len() + m.topics.len() + m.queues.len() + p,
-        };
-        names.get(i).cloned().unwrap_or_default()
-    };
+    let chan_name = |c: Channel| c.name(m).to_string();
     let mut out = Vec::new();
     for (i, p) in m.producers.iter().enumerate() {
         out.push(Line::from(vec![
@@ -502,16 +494,10 @@ pub(crate) fn node_lines(app: &App, si: usize, width: u16) -> Vec<Line<'static>>
             up,
             x.instances,
             x.concurrency,
-            app.names()
-                .get(match x.source {
-                    Channel::Topic(t) => m.producers.len() + t,
-                    Channel::Queue(q) => m.producers.len() + m.topics.len() + q,
-                    Channel::Pubsub(p) => m.producers.len() + m.topics.len() + m.queues.len() + p,
-                })
-                .map_or("?", String::as_str)
+            x.source.name(m)
         )),
     ])];
-    for part in super::counters::wrap_words(&st.why, w) {
+    for part in super::super::ui::wrap_words(&st.why, w) {
         out.push(Line::from(format!(" {part}")));
     }
     out.push(Line::from(format!(
@@ -535,7 +521,7 @@ pub(crate) fn node_lines(app: &App, si: usize, width: u16) -> Vec<Line<'static>>
     }
     // What the model alone predicts (capacity, utilisation, warnings).
     for text in crate::capacity::node_lines(m, &app.capacity, &x.name) {
-        for part in super::counters::wrap_words(&text, w) {
+        for part in super::super::ui::wrap_words(&text, w) {
             out.push(Line::from(format!(" {part}")));
         }
     }
