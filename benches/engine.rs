@@ -2,7 +2,8 @@
 //! million messages), on `bench-sqs` (the same M/M/10 through a standard queue with ten
 //! competing consumers) and on `flash-sale`, tracing off, beside a minimal hand-written M/M/10
 //! loop (binary heap of (time, seq, event), a VecDeque, the same generator) as the
-//! baseline. divan prints each as items (events) per second.
+//! baseline, and the first 2 s of two stress scenarios (`tests/scenarios`) whose cost
+//! was once quadratic. divan prints each as items (events) per second.
 //!
 //! Run: `cargo bench`.
 
@@ -56,6 +57,41 @@ fn edasim_bench_sqs(b: Bencher) {
 #[divan::bench(sample_count = 5, sample_size = 1)]
 fn edasim_flash_sale(b: Bencher) {
     let model = bundled("flash-sale.toml");
+    let events = events_of(&model);
+    b.counter(ItemsCount::new(events)).bench(|| {
+        let mut e = Engine::new(model.clone(), Options::default());
+        e.run_to_end();
+        e.steps()
+    });
+}
+
+/// The first 2 s of a stress scenario from `tests/scenarios`.
+fn stress(name: &str) -> Model {
+    let path = format!("{}/tests/scenarios/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).expect("scenario");
+    let mut model = edasim::scenario::load_str(&path, &text).expect("valid scenario");
+    model.duration.0 = model.duration.0.min(2_000_000_000);
+    model
+}
+
+/// 10,000 partitions over two instances that keep up: a fetch must not look at every
+/// partition its instance owns (the ready set).
+#[divan::bench(sample_count = 3, sample_size = 1)]
+fn edasim_many_partitions(b: Bencher) {
+    let model = stress("many-partitions.toml");
+    let events = events_of(&model);
+    b.counter(ItemsCount::new(events)).bench(|| {
+        let mut e = Engine::new(model.clone(), Options::default());
+        e.run_to_end();
+        e.steps()
+    });
+}
+
+/// Retention deleting every record unconsumed while 40,000 work items are live: it
+/// must not look at every work item per deleted record (the holds index).
+#[divan::bench(sample_count = 3, sample_size = 1)]
+fn edasim_retention_lag(b: Bencher) {
+    let model = stress("retention-lag.toml");
     let events = events_of(&model);
     b.counter(ItemsCount::new(events)).bench(|| {
         let mut e = Engine::new(model.clone(), Options::default());

@@ -111,7 +111,9 @@ impl Engine {
     pub(crate) fn release(&mut self, g: usize, work: &crate::sim::service::Work) {
         match work.lease {
             Lease::Kafka { partition, .. } => {
-                let gp = &mut self.kafka.groups[g].parts[partition as usize];
+                let grp = &mut self.kafka.groups[g];
+                grp.mark(partition);
+                let gp = &mut grp.parts[partition as usize];
                 gp.active = gp.active.saturating_sub(1);
             }
             // The message stays in flight until its visibility timeout.

@@ -22,6 +22,7 @@ use super::message::Message;
 use super::queue::{Ev, EventQueue};
 use super::trace::{NA32, TraceKind, Tracer};
 use crate::broker::kafka::Partitioner;
+use crate::broker::kafka::holds::Holds;
 use crate::broker::{Fate, Lease};
 use crate::metrics::{AnomalyKind, Cause, Counters, Latency};
 use crate::model::*;
@@ -127,6 +128,8 @@ pub(crate) struct Service {
     pub max_lag_time_ns: u64,
     /// What the service has yet to account for, and Little's L.
     pub ledger: Ledger,
+    /// The offsets its live work items hold, once retention needs them.
+    pub holds: Holds,
     /// One producer client's partitioner per topic it writes (follow-up events, dead
     /// letters), and which of them each emit and the dead-letter topic use.
     writers: Vec<Partitioner>,
@@ -185,6 +188,7 @@ impl Service {
             max_lag: 0,
             max_lag_time_ns: 0,
             ledger: Ledger::default(),
+            holds: Holds::default(),
             writers,
             emit_writers,
             dlq_writer,
@@ -199,7 +203,7 @@ impl Service {
     }
 
     /// A work item for a fresh delivery to instance `i`, from the free list if it can.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn new_work(&mut self, i: usize, d: Delivery) -> u32 {
         let (redelivery_tag, redelivery_val) = Cause::pack(d.redelivery);
         let work = Work {
@@ -213,6 +217,11 @@ impl Service {
             redelivery_tag,
             redelivery_val,
         };
+        if self.holds.is_on()
+            && let Lease::Kafka { partition, offset } = d.lease
+        {
+            self.holds.add(partition, offset);
+        }
         match self.free.pop() {
             Some(w) => {
                 let slot = &mut self.works[w as usize];
@@ -433,12 +442,17 @@ impl Engine {
     }
 
     /// Work item `w` goes back to the free list; events still naming it are moot.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn free_work(&mut self, g: usize, w: u32) {
         let svc = &mut self.services[g];
         let work = &mut svc.works[w as usize];
         work.state = WorkState::Free;
         work.token = work.token.wrapping_add(1);
+        if svc.holds.is_on()
+            && let Lease::Kafka { partition, offset } = work.lease
+        {
+            svc.holds.remove(partition, offset);
+        }
         svc.free.push(w);
     }
 

@@ -13,6 +13,10 @@ use crate::metrics::Cause;
 use crate::model::{CommitMode, KeyId, NO_KEY, Ordering, ServiceModel};
 use crate::sim::service::Delivery;
 
+/// An instance owning at most this many partitions looks at each of them at every
+/// fetch instead of following its `ready` bits (which stay correct but unread).
+const SCAN_ALL: usize = 16;
+
 /// Most records a key-ordered partition buffers while their keys are busy.
 pub const KEY_BUFFER_LIMIT: usize = 4_096;
 
@@ -26,6 +30,13 @@ pub(crate) struct Member {
     pub parts: Vec<u32>,
     /// Round-robin position over `parts` for the next fetch.
     pub cursor: usize,
+    /// One bit per position in `parts`: the partition may have a record to start. A
+    /// fetch visits only these, in the same round-robin order as a scan of every
+    /// partition would, and clears the bit of one that has nothing; whatever can make
+    /// a partition fetchable again (an append, a completion, a revocation, retention
+    /// moving the log start, a new assignment) sets it. An instance owning 10,000
+    /// quiet partitions so pays for the busy ones only.
+    pub ready: Vec<u64>,
 }
 
 /// The group's view of one partition.
@@ -39,6 +50,8 @@ pub(crate) struct GPart {
     pub committed: u64,
     /// First offset not yet completed; `done` covers [base, next_fetch).
     pub base: u64,
+    /// Position of this partition in its owner's `parts` (its bit in `ready`).
+    pub slot: u32,
     pub done: DoneWindow,
     /// Live work items of this partition (running, in backoff or ready).
     pub active: u32,
@@ -65,6 +78,13 @@ pub(crate) struct Group {
     pub rebalancing: bool,
     /// When an instance last crashed (the cause of redeliveries its partitions see).
     pub last_crash: u64,
+    /// Some member owns more than [`SCAN_ALL`] partitions, so the members' `ready`
+    /// bits are kept. A group of few partitions per instance (the common case) pays
+    /// one predictable branch per append and completion for the ready set.
+    pub indexed: bool,
+    /// Members owning more partitions than this follow their `ready` bits
+    /// ([`SCAN_ALL`]; tests raise it to compare with the plain scan).
+    pub scan_all: usize,
 }
 
 impl Group {
@@ -81,12 +101,100 @@ impl Group {
             generation: 0,
             rebalancing: false,
             last_crash: 0,
+            indexed: false,
+            scan_all: SCAN_ALL,
         }
     }
 
-    /// Takes the next record instance `i` may start, round robin over its partitions.
-    #[inline]
+    /// Partition `p` may have a record to start: its owner looks at it at its next
+    /// fetch.
+    #[inline(always)]
+    pub fn mark(&mut self, p: u32) {
+        if self.indexed {
+            self.mark_indexed(p);
+        }
+    }
+
+    #[inline(never)]
+    fn mark_indexed(&mut self, p: u32) {
+        let gp = &self.parts[p as usize];
+        if let Some(o) = gp.owner {
+            let s = gp.slot as usize;
+            if let Some(w) = self.members[o as usize].ready.get_mut(s / 64) {
+                *w |= 1u64 << (s % 64);
+            }
+        }
+    }
+
+    /// After the members' `parts` changed: every partition's slot, and every bit set.
+    pub fn reindex(&mut self) {
+        let scan_all = self.scan_all;
+        self.indexed = self.members.iter().any(|m| m.parts.len() > scan_all);
+        if !self.indexed {
+            return;
+        }
+        for m in &mut self.members {
+            let n = m.parts.len();
+            m.ready.clear();
+            m.ready.resize(n.div_ceil(64), u64::MAX);
+            if n % 64 != 0
+                && let Some(last) = m.ready.last_mut()
+            {
+                *last = (1u64 << (n % 64)) - 1;
+            }
+            for (idx, &p) in m.parts.iter().enumerate() {
+                self.parts[p as usize].slot = idx as u32;
+            }
+        }
+    }
+
+    /// Takes the next record instance `i` may start, round robin over its partitions
+    /// (those whose `ready` bit is set; see [`Member::ready`]).
+    #[inline(always)]
     pub fn fetch(&mut self, spec: &ServiceModel, logs: &[PartLog], i: usize) -> Option<Delivery> {
+        if self.indexed && self.members[i].parts.len() > self.scan_all {
+            return self.fetch_indexed(spec, logs, i);
+        }
+        self.fetch_scanning(spec, logs, i)
+    }
+
+    /// The fetch of an instance with many partitions: visits those whose `ready` bit
+    /// is set, in the order a scan would.
+    #[inline(never)]
+    fn fetch_indexed(
+        &mut self,
+        spec: &ServiceModel,
+        logs: &[PartLog],
+        i: usize,
+    ) -> Option<Delivery> {
+        let n = self.members[i].parts.len();
+        let start = if self.members[i].cursor >= n {
+            0
+        } else {
+            self.members[i].cursor
+        };
+        for (lo, hi) in [(start, n), (0, start)] {
+            let mut from = lo;
+            while let Some(idx) = next_set(&self.members[i].ready, from, hi) {
+                from = idx + 1;
+                if let Some(d) = self.try_fetch(spec, logs, i, idx) {
+                    self.members[i].cursor = idx + 1;
+                    return d;
+                }
+                self.members[i].ready[idx / 64] &= !(1u64 << (idx % 64));
+            }
+        }
+        None
+    }
+
+    /// The fetch of an instance with few partitions: looks at each, round robin.
+    #[inline(always)]
+    fn fetch_scanning(
+        &mut self,
+        spec: &ServiceModel,
+        logs: &[PartLog],
+        i: usize,
+    ) -> Option<Delivery> {
         let n = self.members[i].parts.len();
         let mut idx = self.members[i].cursor;
         for _ in 0..n {
@@ -127,10 +235,50 @@ impl Group {
         None
     }
 
+    /// Looks at the partition in position `idx` of instance `i`'s: `None` if it has
+    /// nothing to start (and looking changed nothing), else what the fetch returns.
+    #[inline]
+    fn try_fetch(
+        &mut self,
+        spec: &ServiceModel,
+        logs: &[PartLog],
+        i: usize,
+        idx: usize,
+    ) -> Option<Option<Delivery>> {
+        {
+            let p = self.members[i].parts[idx];
+            let log = &logs[p as usize];
+            let gp = &mut self.parts[p as usize];
+            if gp.paused || gp.owner != Some(i as u32) {
+                return None;
+            }
+            if gp.next_fetch < log.base {
+                gp.skip_to(log.base, spec.commit);
+            }
+            let offset = match spec.ordering {
+                Ordering::Partition => {
+                    if gp.active > 0 || gp.next_fetch >= log.end() {
+                        return None;
+                    }
+                    gp.next_fetch
+                }
+                Ordering::Unordered => {
+                    if gp.next_fetch >= log.end() {
+                        return None;
+                    }
+                    gp.next_fetch
+                }
+                Ordering::Key => gp.fetch_by_key(log)?,
+            };
+            Some(gp.deliver(spec, log, p, offset))
+        }
+    }
+
     /// A work item on (`p`, `offset`) finished for good: advance the partition's
     /// completed prefix, release its key, and commit if the mode says so.
     #[inline]
     pub fn complete(&mut self, p: u32, offset: u64, key: KeyId, commit: CommitMode) {
+        self.mark(p);
         let gp = &mut self.parts[p as usize];
         if let Some(i) = offset.checked_sub(gp.base) {
             gp.done.set(i);
@@ -146,6 +294,27 @@ impl Group {
         if commit == CommitMode::After {
             gp.committed = gp.committed.max(gp.base);
         }
+    }
+}
+
+/// The first set bit of `bits` in positions [`lo`, `hi`).
+#[inline]
+fn next_set(bits: &[u64], lo: usize, hi: usize) -> Option<usize> {
+    if lo >= hi {
+        return None;
+    }
+    let mut w = lo / 64;
+    let mut word = bits.get(w)? & (u64::MAX << (lo % 64));
+    loop {
+        if word != 0 {
+            let idx = w * 64 + word.trailing_zeros() as usize;
+            return (idx < hi).then_some(idx);
+        }
+        w += 1;
+        if w * 64 >= hi {
+            return None;
+        }
+        word = *bits.get(w)?;
     }
 }
 
@@ -276,7 +445,7 @@ impl GPart {
     }
 
     /// Hands out the record at `offset` of partition `p`.
-    #[inline]
+    #[inline(always)]
     fn deliver(
         &mut self,
         spec: &ServiceModel,

@@ -321,6 +321,7 @@ impl Engine {
                 m.cursor = 0;
             }
         }
+        grp.reindex();
     }
 
     /// Partition `p` leaves its owner: a live owner commits what it completed (Kafka
@@ -329,6 +330,7 @@ impl Engine {
     fn revoke(&mut self, g: usize, p: u32, cause: Option<Cause>) {
         let commit = self.model.services[g].commit;
         let grp = &mut self.kafka.groups[g];
+        grp.mark(p);
         let gp = &mut grp.parts[p as usize];
         let owner_alive = gp
             .owner

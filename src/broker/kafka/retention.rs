@@ -95,9 +95,10 @@ impl Engine {
         if !expire && floor.is_none_or(|k| k <= log.base) {
             return; // nothing to drop, nothing old: no need to look at the work items
         }
-        let mut holds = std::mem::take(&mut self.kafka.holds);
-        self.partition_holds(t, p, &mut holds);
-        let held = holds.iter().map(|h| h.1).min().unwrap_or(u64::MAX);
+        if expire {
+            self.index_holds(t);
+        }
+        let held = self.lowest_held(t, p);
         let keep_from = floor.map(|k| k.min(held));
         // Records every group has committed past can never be read again: drop them
         // in one go.
@@ -120,7 +121,7 @@ impl Engine {
                     break;
                 }
                 let off = log.base;
-                self.expire_record(t, p, off, &front, &holds);
+                self.expire_record(t, p, off, &front);
                 let log = &mut self.kafka.topics[t].parts[p];
                 log.recs.pop_front();
                 log.base += 1;
@@ -130,26 +131,51 @@ impl Engine {
                 self.skip_deleted(t, p);
             }
         }
-        self.kafka.holds = holds;
     }
 
-    /// Fills `holds` with (reader position in the topic, offset) of every live work item
-    /// on partition `p` of topic `t`, sorted.
-    fn partition_holds(&self, t: usize, p: usize, holds: &mut Vec<(u32, u64)>) {
-        holds.clear();
-        for (k, &g) in self.model.topics[t].readers.iter().enumerate() {
-            for w in &self.services[g].works {
-                if w.state == WorkState::Free {
-                    continue;
-                }
-                if let Lease::Kafka { partition, offset } = w.lease
-                    && partition as usize == p
-                {
-                    holds.push((k as u32, offset));
-                }
+    /// Every reader of topic `t` keeps the index of the offsets its work items hold
+    /// (from now on: retention deletes records, and may do so for every record).
+    fn index_holds(&mut self, t: usize) {
+        let parts = self.kafka.topics[t].parts.len();
+        for &g in &self.model.topics[t].readers {
+            let svc = &mut self.services[g];
+            if svc.holds.is_on() {
+                continue;
             }
+            let held = svc.works.iter().filter_map(|w| match w.lease {
+                Lease::Kafka { partition, offset } if w.state != WorkState::Free => {
+                    Some((partition, offset))
+                }
+                _ => None,
+            });
+            svc.holds.switch_on(parts, held);
         }
-        holds.sort_unstable();
+    }
+
+    /// The lowest offset of partition `p` of topic `t` that a live work item of any
+    /// reader holds (`u64::MAX` if none), from the index where a reader keeps one and
+    /// by looking at its work items where it does not.
+    fn lowest_held(&self, t: usize, p: usize) -> u64 {
+        let mut lowest = u64::MAX;
+        for &g in &self.model.topics[t].readers {
+            let svc = &self.services[g];
+            let held = if svc.holds.is_on() {
+                svc.holds.lowest(p)
+            } else {
+                svc.works
+                    .iter()
+                    .filter(|w| w.state != WorkState::Free)
+                    .filter_map(|w| match w.lease {
+                        Lease::Kafka { partition, offset } if partition as usize == p => {
+                            Some(offset)
+                        }
+                        _ => None,
+                    })
+                    .min()
+            };
+            lowest = lowest.min(held.unwrap_or(u64::MAX));
+        }
+        lowest
     }
 
     /// Groups whose position fell below the log start of partition `p` move up to it
@@ -159,6 +185,8 @@ impl Engine {
     fn skip_deleted(&mut self, t: usize, p: usize) {
         let start = self.kafka.topics[t].parts[p].base;
         for &g in &self.model.topics[t].readers {
+            // The owner's fetch moves up to the new log start.
+            self.kafka.groups[g].mark(p as u32);
             let gp = &mut self.kafka.groups[g].parts[p];
             if gp.waiting.front().is_some_and(|&o| o < start) {
                 let base = gp.base;
@@ -188,13 +216,14 @@ impl Engine {
     /// work on it (unfetched, parked behind its key, or abandoned by a crashed
     /// instance) will never process it: expired. Work in progress on it is accounted
     /// for when it ends.
-    fn expire_record(&mut self, t: usize, p: usize, off: u64, rec: &Message, holds: &[(u32, u64)]) {
+    fn expire_record(&mut self, t: usize, p: usize, off: u64, rec: &Message) {
         if rec.is_copy() {
             return;
         }
         for k in 0..self.model.topics[t].readers.len() {
             let g = self.model.topics[t].readers[k];
-            let held = holds.binary_search(&(k as u32, off)).is_ok();
+            // Readers keep the index while retention deletes ([`Self::index_holds`]).
+            let held = self.services[g].holds.holds(p, off);
             if held || self.services[g].ledger.is_settled(rec.entry) {
                 continue;
             }
