@@ -113,7 +113,11 @@ fn offered_phrase(a: &Analysis, s: &ServiceLoad) -> String {
         }
         let from = a.segments.get(i).map_or(0, |x| x.0);
         parts.push(if i == 0 {
-            format!("{} msg/s", num(*v))
+            if v.is_infinite() {
+                "unbounded (a loop)".to_string()
+            } else {
+                format!("{} msg/s", num(*v))
+            }
         } else {
             format!("{} from {}", num(*v), at(from))
         });
@@ -128,6 +132,7 @@ fn offered_phrase(a: &Analysis, s: &ServiceLoad) -> String {
 
 fn mean_phrase(model: &Model, s: &ServiceLoad) -> String {
     match s.mean_processing_s {
+        Some(0.0) => "zero processing time".to_string(),
         Some(m) => format!("mean processing {}", secs(m)),
         None => match model.services[s.service].processing {
             ProcessingModel::Pareto { shape, .. } => {
@@ -181,8 +186,12 @@ fn service_lines(model: &Model, a: &Analysis, s: &ServiceLoad) -> Vec<String> {
             mean_phrase(model, s)
         ),
         format!(
-            "  capacity {} msg/s; offered {}{}",
-            num(s.capacity_messages_per_second),
+            "  capacity {}; offered {}{}",
+            if s.capacity_messages_per_second.is_infinite() {
+                "unbounded".to_string()
+            } else {
+                format!("{} msg/s", num(s.capacity_messages_per_second))
+            },
             offered_phrase(a, s),
             if s.filtered {
                 " (filter policies counted as matching every message)"
@@ -190,7 +199,10 @@ fn service_lines(model: &Model, a: &Analysis, s: &ServiceLoad) -> Vec<String> {
                 ""
             }
         ),
-        format!(
+    ];
+    // Unbounded load on unbounded capacity (a zero-time loop) has no utilisation.
+    if !s.peak_utilisation.is_nan() {
+        lines.push(format!(
             "  peak utilisation {} at {}{}",
             num(s.peak_utilisation),
             at(a.segments.get(s.peak_segment).map_or(0, |x| x.0)),
@@ -199,8 +211,8 @@ fn service_lines(model: &Model, a: &Analysis, s: &ServiceLoad) -> Vec<String> {
             } else {
                 ""
             }
-        ),
-    ];
+        ));
+    }
     if let Some(p) = super::erlang_c_prediction(model, s.service) {
         lines.push(format!(
             "  M/M/{} queue: Erlang C predicts a mean wait of {} and a mean latency of {}",

@@ -101,9 +101,11 @@ impl Latency {
         }
     }
 
-    /// Percentile `q` (0..=100) in nanoseconds, to 3 significant digits.
+    /// Percentile `q` (0..=100) in nanoseconds, to 3 significant digits, and never
+    /// above the exact maximum (the histogram reports the top of a value's bucket, and
+    /// counts anything under 1 µs as 1 µs).
     pub fn percentile_ns(&self, q: f64) -> u64 {
-        self.hist.value_at_quantile(q / 100.0)
+        self.hist.value_at_quantile(q / 100.0).min(self.max_ns)
     }
 
     /// Exact maximum.

@@ -110,17 +110,42 @@ pub struct BacklogStop {
     pub held: u64,
     /// The limit.
     pub limit: u64,
+    /// What passed the limit.
+    pub kind: StopKind,
+}
+
+/// What passed [`Options::max_backlog`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopKind {
+    /// The messages the engine holds.
+    Backlog,
+    /// The events at one instant: simulated time stood still (a loop of zero-time
+    /// steps, such as a service with zero processing time emitting into its own
+    /// source), so the run would never reach its end.
+    Stalled {
+        /// Events at `at` when the run stopped.
+        events: u64,
+    },
 }
 
 impl std::fmt::Display for BacklogStop {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "the backlog passed {} records at t = {:.3} s ({} held); raise --max-backlog",
-            self.limit,
-            self.at as f64 / 1e9,
-            self.held
-        )
+        let at = self.at as f64 / 1e9;
+        match self.kind {
+            StopKind::Backlog => write!(
+                f,
+                "the backlog passed {} records at t = {at:.3} s ({} held); raise --max-backlog",
+                self.limit, self.held
+            ),
+            StopKind::Stalled { events } => write!(
+                f,
+                "simulated time stood still at t = {at:.3} s for {events} events (more than \
+                 --max-backlog {}): a loop of steps that take no time, such as a service \
+                 with zero processing time emitting into its own source; give it a \
+                 processing time",
+                self.limit
+            ),
+        }
     }
 }
 
@@ -168,6 +193,9 @@ pub struct Engine {
     finished: bool,
     /// Set when the run stopped at the backlog limit.
     backlog_stop: Option<BacklogStop>,
+    /// Simulated time at the last backlog check that saw it change, and the step
+    /// count then (see [`StopKind::Stalled`]).
+    stall: (u64, u64),
 }
 
 impl Engine {
@@ -225,6 +253,7 @@ impl Engine {
             tracer: Tracer::new(opts.trace),
             finished: false,
             backlog_stop: None,
+            stall: (0, 0),
         };
         e.init();
         e
@@ -381,20 +410,37 @@ impl Engine {
     }
 
     /// Every [`BACKLOG_CHECK_EVERY`] events: stops the run if it holds more than
-    /// [`Options::max_backlog`] messages. Returns whether the run stopped.
+    /// [`Options::max_backlog`] messages, or if more than that many events happened at
+    /// the present instant. Returns whether the run stopped.
     #[inline(always)]
     fn check_backlog(&mut self) -> bool {
         if self.steps & (BACKLOG_CHECK_EVERY - 1) != 0 {
             return false;
         }
-        let held = self.held();
-        if held <= self.opts.max_backlog {
-            return false;
+        self.check_limits()
+    }
+
+    #[inline(never)]
+    fn check_limits(&mut self) -> bool {
+        // Time never goes back, so if it is the same as at an earlier check, every
+        // event since then happened at this instant.
+        if self.now != self.stall.0 {
+            self.stall = (self.now, self.steps);
         }
+        let still = self.steps - self.stall.1;
+        let held = self.held();
+        let kind = if held > self.opts.max_backlog {
+            StopKind::Backlog
+        } else if still > self.opts.max_backlog {
+            StopKind::Stalled { events: still }
+        } else {
+            return false;
+        };
         self.backlog_stop = Some(BacklogStop {
             at: self.now,
             held,
             limit: self.opts.max_backlog,
+            kind,
         });
         self.sample();
         self.finished = true;

@@ -140,3 +140,28 @@ fn many_partitions_are_all_read() {
         counter.produced
     );
 }
+
+/// A service with zero processing time that emits into its own source never lets
+/// simulated time move: the run stops once more events than the limit happened at one
+/// instant, and says so.
+#[test]
+fn a_loop_of_zero_time_steps_stops_with_a_reason() {
+    let text = "[scenario]\nname = \"spin\"\nseed = 3\nduration = \"10s\"\n\n\
+        [[producer]]\nname = \"seed\"\ntarget = \"work\"\nrate = { dist = \"constant\", per_second = 10 }\n\n\
+        [[topic]]\nname = \"work\"\n\n\
+        [[consumer]]\nname = \"echo\"\nsource = \"work\"\n\
+        processing = { dist = \"constant\", value = \"0s\" }\n\
+        emits = [{ event = \"Again\", target = \"work\" }]\n";
+    let (e, status) = run_limited(text, 100_000);
+    assert_eq!(status, RunStatus::BacklogLimit);
+    let stop = e.backlog_stop().unwrap();
+    assert!(
+        matches!(stop.kind, edasim::sim::StopKind::Stalled { events } if events > 100_000),
+        "{stop:?}"
+    );
+    assert!(stop.held < 100, "the backlog stays small: {stop:?}");
+    assert!(
+        stop.to_string().contains("stood still at t = 0.100 s"),
+        "{stop}"
+    );
+}
