@@ -107,6 +107,8 @@ pub enum Action {
     Char(char),
     /// Delete the prompt's last character.
     Backspace,
+    /// Ctrl-U in a prompt: clears what was typed.
+    ClearLine,
     /// Submit the prompt.
     Submit,
     /// Focus a panel (a mouse click).
@@ -893,7 +895,7 @@ impl App {
                 self.work();
             }
             Action::Work => self.work(),
-            Action::Char(_) | Action::Backspace | Action::Submit => {}
+            Action::Char(_) | Action::Backspace | Action::ClearLine | Action::Submit => {}
         }
     }
 
@@ -928,6 +930,11 @@ impl App {
             }
             Action::Backspace => {
                 p.text.pop();
+                p.error = None;
+                self.filter_as_typed();
+            }
+            Action::ClearLine => {
+                p.text.clear();
                 p.error = None;
                 self.filter_as_typed();
             }

@@ -45,6 +45,7 @@ pub fn action_for(key: KeyEvent, typing: bool) -> Option<Action> {
         );
         let chord = ctrl != alt;
         return match key.code {
+            KeyCode::Char('u') if ctrl && !alt => Some(Action::ClearLine),
             KeyCode::Char(_) if chord => None,
             KeyCode::Char(c) => Some(Action::Char(c)),
             KeyCode::Backspace => Some(Action::Backspace),

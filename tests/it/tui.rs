@@ -100,6 +100,24 @@ fn every_binding_is_reachable_from_a_key() {
         Some(Action::Backspace)
     );
     assert_eq!(action_for(key(KeyCode::Esc), true), Some(Action::Close));
+    let ctrl_u = KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL);
+    assert_eq!(action_for(ctrl_u, true), Some(Action::ClearLine));
+}
+
+#[test]
+fn ctrl_u_clears_the_prompt() {
+    let mut app = App::new(bundled("commit-auto.toml"));
+    app.update(Action::Goto);
+    for c in "no such thing".chars() {
+        app.update(Action::Char(c));
+    }
+    app.update(Action::ClearLine);
+    for c in "5s".chars() {
+        app.update(Action::Char(c));
+    }
+    app.update(Action::Submit);
+    finish_goal(&mut app);
+    assert_eq!(app.engine.now(), 5_000_000_000, "{:?}", app.message);
 }
 
 #[test]

@@ -9,7 +9,7 @@ use super::super::app::KEYMAP;
 
 pub(crate) fn draw_help(frame: &mut Frame, area: Rect) {
     let w = 62.min(area.width);
-    let h = (KEYMAP.len() as u16 + 3).min(area.height);
+    let h = (KEYMAP.len() as u16 + 4).min(area.height);
     let r = Rect {
         x: area.x + (area.width - w) / 2,
         y: area.y + (area.height - h) / 2,
@@ -21,6 +21,9 @@ pub(crate) fn draw_help(frame: &mut Frame, area: Rect) {
         .map(|b| Line::from(format!(" {:<10} {}", b.key, b.help)))
         .collect();
     lines.push(Line::from(" mouse: click focuses / selects, wheel scrolls"));
+    lines.push(Line::from(
+        " in a prompt: enter submits, esc cancels, ctrl-u clears",
+    ));
     frame.render_widget(Clear, r);
     frame.render_widget(
         Paragraph::new(lines).block(Block::bordered().title(" keys ")),
