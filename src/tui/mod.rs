@@ -113,10 +113,11 @@ pub fn mouse_action(ev: MouseEvent, screen: ratatui::layout::Rect, app: &App) ->
     }
 }
 
-/// Writes the metrics so far to `edasim-<scenario>-<t>s.csv` in the current directory
-/// (atomically) and says where, or what went wrong.
-fn export(app: &App) -> String {
-    // A second export at the same simulated time gets a number, never the first's name.
+/// Writes the metrics so far to `edasim-<scenario>-<t>s.csv` in directory `dir` (the
+/// TUI passes the current directory), atomically, and says where, or what went wrong.
+/// A second export at the same simulated time gets `-2`, `-3`, ... and never replaces a
+/// file.
+pub fn export(app: &App, dir: &std::path::Path) -> String {
     let first = export_name(app.model().name.as_str(), app.engine.now());
     let name = (1..)
         .map(|k| {
@@ -126,14 +127,15 @@ fn export(app: &App) -> String {
                 first.replace(".csv", &format!("-{k}.csv"))
             }
         })
-        .find(|n| !std::path::Path::new(n).exists())
+        .find(|n| !dir.join(n).exists())
         .unwrap_or(first);
-    let tmp = format!(".{name}.tmp-{}", std::process::id());
+    let path = dir.join(&name);
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     // `hard_link` refuses an existing name, so a file made meanwhile is not replaced.
     let result = app
         .export_csv()
         .and_then(|bytes| std::fs::write(&tmp, bytes))
-        .and_then(|_| std::fs::hard_link(&tmp, &name))
+        .and_then(|_| std::fs::hard_link(&tmp, &path))
         .and_then(|_| std::fs::remove_file(&tmp));
     match result {
         Ok(()) => format!("exported {} metric rows to {name}", app.rows.len()),
@@ -203,7 +205,7 @@ pub fn run(model: Model) -> io::Result<()> {
                         if let Some(a) = action_for(key, app.prompt.is_some()) {
                             app.message = None;
                             if a == Action::Export {
-                                app.message = Some(export(&app));
+                                app.message = Some(export(&app, std::path::Path::new(".")));
                             } else {
                                 app.update(a);
                             }

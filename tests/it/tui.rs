@@ -1169,3 +1169,47 @@ fn small_tui_fixes() {
     app.update(Action::Close);
     assert!(app.filter.is_none());
 }
+
+/// A second and a third export at the same simulated time get their own names; the
+/// first file is left as it was, and no temporary file stays behind.
+#[test]
+fn exports_at_one_instant_never_overwrite() {
+    let dir = std::env::temp_dir().join(format!("edasim-export-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let mut app = App::new(bundled("commit-auto.toml"));
+    for _ in 0..3 {
+        app.update(Action::StepInterval);
+    }
+    let first = edasim::tui::export(&app, &dir);
+    assert!(first.ends_with("edasim-commit-auto-3s.csv"), "{first}");
+    let bytes = std::fs::read(dir.join("edasim-commit-auto-3s.csv")).expect("first export");
+    std::fs::write(dir.join("edasim-commit-auto-3s.csv"), b"user's edits").expect("edit");
+    let second = edasim::tui::export(&app, &dir);
+    assert!(second.ends_with("edasim-commit-auto-3s-2.csv"), "{second}");
+    let third = edasim::tui::export(&app, &dir);
+    assert!(third.ends_with("edasim-commit-auto-3s-3.csv"), "{third}");
+    assert_eq!(
+        std::fs::read(dir.join("edasim-commit-auto-3s.csv")).expect("first"),
+        b"user's edits"
+    );
+    assert_eq!(
+        std::fs::read(dir.join("edasim-commit-auto-3s-2.csv")).expect("second"),
+        bytes,
+        "the same moment exports the same rows"
+    );
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "edasim-commit-auto-3s-2.csv",
+            "edasim-commit-auto-3s-3.csv",
+            "edasim-commit-auto-3s.csv"
+        ]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
