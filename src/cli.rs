@@ -373,6 +373,8 @@ pub fn topology(m: &Model) -> String {
         let kind = match f.kind {
             crate::scenario::format::FaultKind::Crash => "crash",
             crate::scenario::format::FaultKind::Errors => "errors",
+            crate::scenario::format::FaultKind::Latency => "latency",
+            crate::scenario::format::FaultKind::Slowdown => "slowdown",
         };
         let _ = write!(
             o,
@@ -381,6 +383,16 @@ pub fn topology(m: &Model) -> String {
         );
         if let Some(d) = f.duration {
             let _ = write!(o, " for {d}");
+        }
+        if f.kind == crate::scenario::format::FaultKind::Slowdown {
+            let _ = write!(o, ", processing × {}", crate::scenario::diag::num(f.factor));
+        }
+        if let Some(d) = f.delay {
+            let _ = write!(
+                o,
+                ", processing + {} on average",
+                crate::time::SimDuration::from_secs_f64(d.mean_secs().unwrap_or(f64::INFINITY))
+            );
         }
         o.push('\n');
     }

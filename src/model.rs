@@ -573,6 +573,10 @@ pub struct FaultModel {
     pub service: ServiceIdx,
     /// One instance (0-based), or the whole service.
     pub instance: Option<u32>,
-    /// Time to restart, or never.
+    /// Time to restart (or to the fault's end), or never.
     pub duration: Option<SimDuration>,
+    /// `slowdown`: processing times are multiplied by this (1 otherwise).
+    pub factor: f64,
+    /// `latency`: the delay added to each processing time.
+    pub delay: Option<ProcessingModel>,
 }

@@ -76,6 +76,8 @@ pub enum Metric {
     E2eLatencyP99,
     /// Largest end-to-end latency of a flow.
     E2eLatencyMax,
+    /// Faults under way.
+    FaultsActive,
 }
 
 /// How a metric's value relates to the sampling interval.
@@ -176,6 +178,7 @@ impl Metric {
         Metric::E2eLatencyP99,
         Metric::E2eLatencyMax,
         Metric::E2eLatencyMean,
+        Metric::FaultsActive,
     ];
 
     /// The name exactly as in the CSV's `metric` column.
@@ -213,6 +216,7 @@ impl Metric {
             Metric::Throttled => "throttled",
             Metric::E2eLatencyMean => "e2e_latency_mean",
             Metric::E2eLatencyP50 => "e2e_latency_p50",
+            Metric::FaultsActive => "faults_active",
             Metric::E2eLatencyP95 => "e2e_latency_p95",
             Metric::E2eLatencyP99 => "e2e_latency_p99",
             Metric::E2eLatencyMax => "e2e_latency_max",
@@ -225,6 +229,7 @@ impl Metric {
             MetricKind::Rate => "/s",
             MetricKind::Latency => "ms",
             MetricKind::Gauge if matches!(self, Metric::LagTime | Metric::DrainTime) => "s",
+            MetricKind::Gauge if self == Metric::FaultsActive => "faults",
             MetricKind::Counter | MetricKind::Gauge => "messages",
         }
     }
@@ -254,6 +259,7 @@ impl Metric {
             | Metric::LagTime
             | Metric::QueueDepth
             | Metric::DlqDepth
+            | Metric::FaultsActive
             | Metric::DrainTime => MetricKind::Gauge,
             Metric::ThroughputIn | Metric::ThroughputOut => MetricKind::Rate,
             Metric::LatencyP50
@@ -289,6 +295,7 @@ impl Metric {
             Metric::Deduplicated => &[Queue, Pubsub],
             Metric::Routed | Metric::FilteredOut => &[Pubsub],
             Metric::Throttled => &[Service],
+            Metric::FaultsActive => &[Total],
             Metric::E2eLatencyMean
             | Metric::E2eLatencyP50
             | Metric::E2eLatencyP95
@@ -324,6 +331,7 @@ impl Metric {
             Metric::Processed => "successful processings, duplicates included",
             Metric::Delivered => "attempts started",
             Metric::InFlight => "records being processed (a queue: received, not yet deleted)",
+            Metric::FaultsActive => "faults under way (rows only in scenarios with faults)",
             Metric::Lag => {
                 "log end offset minus committed offset, summed over partitions (a queue's consumer: messages not yet deleted)"
             }

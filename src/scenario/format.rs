@@ -699,9 +699,16 @@ pub struct Fault {
     pub target: String,
     /// When it starts.
     pub at: Dur,
-    /// How long until restart (default: never).
+    /// How long until restart, or until the fault ends (default: never).
     #[serde(default)]
     pub duration: Option<Dur>,
+    /// `slowdown`: every processing time is multiplied by this (2 = twice as slow).
+    #[serde(default)]
+    pub factor: Option<f64>,
+    /// `latency`: delay added to every processing time, drawn from the service's own
+    /// stream: a distribution as for `processing`.
+    #[serde(default)]
+    pub delay: Option<ServiceDist>,
 }
 
 /// Kinds of fault.
@@ -713,6 +720,12 @@ pub enum FaultKind {
     /// Every attempt that ends during the fault fails (a dependency is down, a bad
     /// deploy); the instances keep running.
     Errors,
+    /// Every attempt started during the fault takes `delay` longer (a slow dependency,
+    /// a congested network).
+    Latency,
+    /// Every attempt started during the fault takes `factor` times as long (a noisy
+    /// neighbour, CPU throttling, a garbage-collection storm).
+    Slowdown,
 }
 
 /// The JSON Schema of the scenario format, draft-07 so that editors' TOML language

@@ -1825,15 +1825,64 @@ fn fault_models(
                 "use kind = \"errors\": every invocation fails while the fault lasts",
             );
         }
+        let (factor, delay) = fault_effect(fl, cx);
         fault_models.push(FaultModel {
             kind: fl.v.kind,
             at: fl.v.at.0.0,
             service: s,
             instance,
             duration: fl.v.duration.map(|d| d.0),
+            factor,
+            delay,
         });
     }
     fault_models
+}
+
+/// A fault's `factor` and `delay`: each belongs to its kind, and that kind needs it.
+fn fault_effect(fl: &Elem<'_, '_, f::Fault>, cx: &mut Cx) -> (f64, Option<ProcessingModel>) {
+    let kind = fl.v.kind;
+    let mut factor = 1.0;
+    match (kind, fl.v.factor) {
+        (f::FaultKind::Slowdown, Some(x)) if x.is_finite() && x > 0.0 && x <= 1e6 => factor = x,
+        (f::FaultKind::Slowdown, Some(x)) => cx.err(
+            fl.span(&["factor"]),
+            format!(
+                "factor must be above 0 and at most 1000000, found {}",
+                num(x)
+            ),
+        ),
+        (f::FaultKind::Slowdown, None) => cx.err_help(
+            fl.span(&["kind"]),
+            "a slowdown needs a `factor`",
+            "add factor = 3 for processing three times as slow",
+        ),
+        (_, Some(_)) => cx.err(
+            fl.span(&["factor"]),
+            "`factor` belongs to kind = \"slowdown\" only",
+        ),
+        (_, None) => {}
+    }
+    let delay = match (kind, &fl.v.delay) {
+        (f::FaultKind::Latency, Some(d)) => Some(dist_model(d, |k| fl.span(&["delay", k]), cx)),
+        (f::FaultKind::Latency, None) => {
+            cx.err_help(
+                fl.span(&["kind"]),
+                "a latency fault needs a `delay`",
+                "add delay = { dist = \"constant\", value = \"200ms\" } (or any processing distribution)",
+            );
+            None
+        }
+        (_, Some(_)) => {
+            cx.err(
+                fl.span(&["delay"]),
+                "`delay` belongs to kind = \"latency\" only",
+            );
+            None
+        }
+        (_, None) => None,
+    };
+    (factor, delay)
 }
 
 /// SQS's highest redrive rate, messages per second.
@@ -2024,8 +2073,17 @@ fn key_space(
 }
 
 fn processing_model(c: &Elem<'_, '_, f::Consumer>, cx: &mut Cx) -> ProcessingModel {
-    let span = |k: &str| c.span(&["processing", k]);
-    match c.v.processing {
+    dist_model(&c.v.processing, |k| c.span(&["processing", k]), cx)
+}
+
+/// A duration distribution (`processing`, a latency fault's `delay`); `span` locates
+/// one of its keys.
+fn dist_model(
+    dist: &f::ServiceDist,
+    span: impl Fn(&str) -> Option<Range<usize>>,
+    cx: &mut Cx,
+) -> ProcessingModel {
+    match *dist {
         f::ServiceDist::Constant { value } => ProcessingModel::Constant(value.0.0),
         f::ServiceDist::Uniform { min, max } => {
             if max.0 < min.0 {

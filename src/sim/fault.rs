@@ -6,7 +6,7 @@
 
 use super::Engine;
 use super::queue::Ev;
-use super::service::WorkState;
+use super::service::{Effect, WorkState};
 use super::trace::TraceKind;
 use crate::metrics::Cause;
 use crate::model::{Channel, FaultKind};
@@ -20,7 +20,38 @@ impl Engine {
             Some(i) => i as usize..i as usize + 1,
             None => 0..self.services[g].insts.len(),
         };
-        if fault.kind == FaultKind::Errors {
+        if start {
+            self.faults_active += 1;
+        } else {
+            self.faults_active = self.faults_active.saturating_sub(1);
+        }
+        if matches!(fault.kind, FaultKind::Latency | FaultKind::Slowdown) {
+            let kind = if start {
+                TraceKind::FaultStart
+            } else {
+                TraceKind::FaultEnd
+            };
+            let svc = &mut self.services[g];
+            if start {
+                svc.effects.push(Effect {
+                    fault: f as u32,
+                    instance: fault.instance,
+                    factor: fault.factor,
+                    delay: fault.delay,
+                });
+            } else {
+                svc.effects.retain(|e| e.fault != f as u32);
+            }
+            for i in targets {
+                let inst = &mut self.services[g].insts[i];
+                if start {
+                    inst.degraded += 1;
+                } else {
+                    inst.degraded = inst.degraded.saturating_sub(1);
+                }
+                self.tr_instance(kind, g, i as u32);
+            }
+        } else if fault.kind == FaultKind::Errors {
             let kind = if start {
                 TraceKind::FaultStart
             } else {

@@ -193,6 +193,8 @@ pub struct Engine {
     finished: bool,
     /// Set when the run stopped at the backlog limit.
     backlog_stop: Option<BacklogStop>,
+    /// Faults under way (the `faults_active` gauge).
+    pub(crate) faults_active: u64,
     /// Simulated time at the last backlog check that saw it change, and the step
     /// count then (see [`StopKind::Stalled`]).
     stall: (u64, u64),
@@ -253,6 +255,7 @@ impl Engine {
             tracer: Tracer::new(opts.trace),
             finished: false,
             backlog_stop: None,
+            faults_active: 0,
             stall: (0, 0),
         };
         e.init();

@@ -126,6 +126,9 @@ impl Engine {
         ] {
             out.count("total", metric, v);
         }
+        if !self.model.faults.is_empty() {
+            out.count("total", Metric::FaultsActive, self.faults_active);
+        }
         if out.record {
             let mut rows = out.rows;
             rows.sort_by(|a, b| a.component.cmp(&b.component).then(a.metric.cmp(b.metric)));

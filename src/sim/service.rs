@@ -105,6 +105,21 @@ pub(crate) struct Instance {
     pub ready: VecDeque<u32>,
     /// Error faults under way on it: while above 0, every attempt fails.
     pub erroring: u32,
+    /// Latency and slowdown faults under way on it ([`Service::effects`]).
+    pub degraded: u32,
+}
+
+/// A latency or slowdown fault under way on a service.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Effect {
+    /// The fault's index.
+    pub fault: u32,
+    /// The instance it hits, or every one.
+    pub instance: Option<u32>,
+    /// Processing times are multiplied by this.
+    pub factor: f64,
+    /// And this is added.
+    pub delay: Option<ProcessingModel>,
 }
 
 /// One service's state.
@@ -130,6 +145,11 @@ pub(crate) struct Service {
     pub ledger: Ledger,
     /// The offsets its live work items hold, once retention needs them.
     pub holds: Holds,
+    /// Latency and slowdown faults under way, in the order they started.
+    pub effects: Vec<Effect>,
+    /// Draws the delays of latency faults (its own stream, so that a fault's delays
+    /// move nothing else).
+    effect_rng: Stream,
     /// One producer client's partitioner per topic it writes (follow-up events, dead
     /// letters), and which of them each emit and the dead-letter topic use.
     writers: Vec<Partitioner>,
@@ -172,6 +192,7 @@ impl Service {
                     busy: 0,
                     ready: VecDeque::new(),
                     erroring: 0,
+                    degraded: 0,
                 })
                 .collect(),
             works: Vec::new(),
@@ -189,6 +210,8 @@ impl Service {
             max_lag_time_ns: 0,
             ledger: Ledger::default(),
             holds: Holds::default(),
+            effects: Vec::new(),
+            effect_rng: rng::stream(seed, &spec.name, "fault-latency"),
             writers,
             emit_writers,
             dlq_writer,
@@ -260,7 +283,10 @@ impl Service {
         self.insts[i as usize].busy += 1;
         self.running += 1;
         self.c.delivered += 1;
-        let d = draw::processing_time(&cx.spec.processing, &mut self.processing_rng);
+        let mut d = draw::processing_time(&cx.spec.processing, &mut self.processing_rng);
+        if self.insts[i as usize].degraded > 0 {
+            d = self.degrade(i, d);
+        }
         queue.push(
             cx.now.saturating_add(d),
             Ev::Done {
@@ -280,6 +306,30 @@ impl Service {
             off,
             attempt,
         );
+    }
+
+    /// Processing time `d` of instance `i` under the latency and slowdown faults on it:
+    /// multiplied by every factor, then every delay added, in the order the faults
+    /// started.
+    #[inline(never)]
+    fn degrade(&mut self, i: u32, d: u64) -> u64 {
+        let mut t = d as f64;
+        let mut extra = 0u64;
+        for e in &self.effects {
+            if e.instance.is_some_and(|x| x != i) {
+                continue;
+            }
+            t *= e.factor;
+            if let Some(delay) = &e.delay {
+                extra = extra.saturating_add(draw::processing_time(delay, &mut self.effect_rng));
+            }
+        }
+        let scaled = if t >= u64::MAX as f64 {
+            u64::MAX
+        } else {
+            t.round() as u64
+        };
+        scaled.saturating_add(extra)
     }
 
     /// Whether a live work item (other than a free one) holds `lease`.

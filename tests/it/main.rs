@@ -4,6 +4,7 @@ mod capacity;
 mod cli;
 mod commit_modes;
 mod determinism;
+mod faults;
 mod fidelity;
 mod flows;
 mod fuzz;

@@ -1,0 +1,137 @@
+//! Latency and slowdown faults: each moves processing times (and so latencies) the
+//! documented way, only while it lasts and only on its target; `faults_active` counts
+//! the faults under way, and the trace marks each start and end.
+
+use edasim::metrics::Value;
+use edasim::sim::{Engine, Options};
+
+fn load(text: &str) -> edasim::model::Model {
+    edasim::scenario::load_str("faults.toml", text).unwrap_or_else(|e| panic!("{}", e.to_plain()))
+}
+
+/// One message every 500 ms into a service whose processing takes exactly 1 ms: no
+/// message ever waits, so each latency is its processing time. `fault` is appended.
+fn scenario(instances: u32, fault: &str) -> String {
+    format!(
+        "[scenario]\nname = \"f\"\nseed = 1\nduration = \"30s\"\n\n\
+         [[producer]]\nname = \"p\"\ntarget = \"t\"\nrate = {{ dist = \"constant\", per_second = 2 }}\nkeys = {{ format = \"k{{}}\", count = 100 }}\n\n\
+         [[topic]]\nname = \"t\"\npartitions = {instances}\n\n\
+         [[consumer]]\nname = \"c\"\nsource = \"t\"\ninstances = {instances}\n\
+         processing = {{ dist = \"constant\", value = \"1ms\" }}\n\n{fault}"
+    )
+}
+
+/// Every sampled value of `metric` for `component`, by whole second.
+fn series(e: &mut Engine, component: &str, metric: &str) -> Vec<(u64, f64)> {
+    e.drain_rows()
+        .into_iter()
+        .filter(|r| r.component == component && r.metric == metric)
+        .map(|r| (r.time / 1_000_000_000, r.value.as_f64()))
+        .collect()
+}
+
+fn run(text: &str) -> Engine {
+    let mut e = Engine::new(
+        load(text),
+        Options {
+            record_rows: true,
+            trace: true,
+            ..Default::default()
+        },
+    );
+    e.run_to_end();
+    e
+}
+
+#[test]
+fn a_slowdown_multiplies_processing_while_it_lasts() {
+    let mut e = run(&scenario(
+        1,
+        "[[fault]]\nkind = \"slowdown\"\ntarget = \"c\"\nat = \"10s\"\nduration = \"10s\"\nfactor = 3.0\n",
+    ));
+    let max = series(&mut e, "c", "latency_max");
+    for (t, ms) in max {
+        // The sample at t covers (t - 1 s, t].
+        let want = if (11..=20).contains(&t) { 3.0 } else { 1.0 };
+        assert!(
+            (ms - want).abs() < 1e-9,
+            "t = {t} s: latency max {ms} ms, want {want}"
+        );
+    }
+}
+
+#[test]
+fn a_latency_fault_adds_its_delay_and_counts_as_active() {
+    let mut e = run(&scenario(
+        1,
+        "[[fault]]\nkind = \"latency\"\ntarget = \"c\"\nat = \"5s\"\nduration = \"5s\"\n\
+         delay = { dist = \"constant\", value = \"200ms\" }\n",
+    ));
+    let rows = e.drain_rows();
+    let get = |metric: &str, component: &str, t: u64| {
+        rows.iter()
+            .find(|r| r.metric == metric && r.component == component && r.time == t * 1_000_000_000)
+            .map(|r| r.value)
+    };
+    assert_eq!(get("latency_max", "c", 8), Some(Value::Real(201.0)));
+    assert_eq!(get("latency_max", "c", 12), Some(Value::Real(1.0)));
+    assert_eq!(get("faults_active", "total", 4), Some(Value::Count(0)));
+    assert_eq!(get("faults_active", "total", 7), Some(Value::Count(1)));
+    assert_eq!(get("faults_active", "total", 11), Some(Value::Count(0)));
+    let kinds: Vec<_> = e
+        .drain_trace()
+        .into_iter()
+        .filter(|r| {
+            matches!(
+                r.kind,
+                edasim::sim::trace::TraceKind::FaultStart | edasim::sim::trace::TraceKind::FaultEnd
+            )
+        })
+        .map(|r| (r.t, r.kind))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (5_000_000_000, edasim::sim::trace::TraceKind::FaultStart),
+            (10_000_000_000, edasim::sim::trace::TraceKind::FaultEnd)
+        ]
+    );
+}
+
+#[test]
+fn a_fault_on_one_instance_leaves_the_others_alone_and_faults_stack() {
+    // Two instances, one partition each; the slowdown hits #2 only, and a latency
+    // fault on the whole service overlaps it: #2 is slowed then delayed.
+    let mut e = run(&scenario(
+        2,
+        "[[fault]]\nkind = \"slowdown\"\ntarget = \"c#2\"\nat = \"0s\"\nfactor = 10.0\n\n\
+         [[fault]]\nkind = \"latency\"\ntarget = \"c\"\nat = \"10s\"\nduration = \"10s\"\n\
+         delay = { dist = \"constant\", value = \"5ms\" }\n",
+    ));
+    let trace = e.drain_trace();
+    let mut seen = std::collections::BTreeSet::new();
+    // Each processing's length, from its start and its end.
+    let mut started = std::collections::BTreeMap::new();
+    for r in &trace {
+        match r.kind {
+            edasim::sim::trace::TraceKind::ProcessStart => {
+                started.insert(r.msg, (r.t, r.instance));
+            }
+            edasim::sim::trace::TraceKind::Ack => {
+                if let Some((t0, inst)) = started.remove(&r.msg) {
+                    let in_latency = (10_000_000_000..20_000_000_000).contains(&t0);
+                    let want = match (inst, in_latency) {
+                        (0, false) => 1_000_000,
+                        (0, true) => 6_000_000,
+                        (_, false) => 10_000_000,
+                        (_, true) => 15_000_000,
+                    };
+                    assert_eq!(r.t - t0, want, "instance {inst} at {t0}");
+                    seen.insert((inst, in_latency));
+                }
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(seen.len(), 4, "every case happened: {seen:?}");
+}
