@@ -509,6 +509,9 @@ pub struct ServiceModel {
     pub failure_rate: f64,
     /// Probability that a message always fails here.
     pub poison_rate: f64,
+    /// An idempotent consumer: `Some(window)` (`None` inside: remembered for the whole
+    /// run), or not idempotent.
+    pub dedup: Option<Option<SimDuration>>,
     /// Commit mode.
     pub commit: CommitMode,
     /// Auto-commit period.

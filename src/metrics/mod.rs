@@ -47,6 +47,10 @@ pub struct Counters {
     pub dead_lettered: u64,
     /// Copies of records: producer retries without idempotence, or events emitted again.
     pub copies: u64,
+    /// Second deliveries an idempotent consumer's dedup store recognised and
+    /// acknowledged without applying them.
+    #[serde(rename = "duplicates_suppressed")]
+    pub suppressed: u64,
 }
 
 /// Latency recorder: exact sum and count for the mean, an HDR histogram (3 significant

@@ -78,6 +78,8 @@ pub enum Metric {
     E2eLatencyMax,
     /// Faults under way.
     FaultsActive,
+    /// Second deliveries an idempotent consumer acknowledged without their effect.
+    DuplicatesSuppressed,
 }
 
 /// How a metric's value relates to the sampling interval.
@@ -179,6 +181,7 @@ impl Metric {
         Metric::E2eLatencyMax,
         Metric::E2eLatencyMean,
         Metric::FaultsActive,
+        Metric::DuplicatesSuppressed,
     ];
 
     /// The name exactly as in the CSV's `metric` column.
@@ -217,6 +220,7 @@ impl Metric {
             Metric::E2eLatencyMean => "e2e_latency_mean",
             Metric::E2eLatencyP50 => "e2e_latency_p50",
             Metric::FaultsActive => "faults_active",
+            Metric::DuplicatesSuppressed => "duplicates_suppressed",
             Metric::E2eLatencyP95 => "e2e_latency_p95",
             Metric::E2eLatencyP99 => "e2e_latency_p99",
             Metric::E2eLatencyMax => "e2e_latency_max",
@@ -252,7 +256,8 @@ impl Metric {
             | Metric::Deduplicated
             | Metric::Routed
             | Metric::FilteredOut
-            | Metric::Throttled => MetricKind::Counter,
+            | Metric::Throttled
+            | Metric::DuplicatesSuppressed => MetricKind::Counter,
             Metric::Delayed
             | Metric::InFlight
             | Metric::Lag
@@ -296,6 +301,7 @@ impl Metric {
             Metric::Routed | Metric::FilteredOut => &[Pubsub],
             Metric::Throttled => &[Service],
             Metric::FaultsActive => &[Total],
+            Metric::DuplicatesSuppressed => &[Service, Total],
             Metric::E2eLatencyMean
             | Metric::E2eLatencyP50
             | Metric::E2eLatencyP95
@@ -332,6 +338,9 @@ impl Metric {
             Metric::Delivered => "attempts started",
             Metric::InFlight => "records being processed (a queue: received, not yet deleted)",
             Metric::FaultsActive => "faults under way (rows only in scenarios with faults)",
+            Metric::DuplicatesSuppressed => {
+                "second deliveries an idempotent consumer acknowledged without their effect (rows only for idempotent consumers)"
+            }
             Metric::Lag => {
                 "log end offset minus committed offset, summed over partitions (a queue's consumer: messages not yet deleted)"
             }

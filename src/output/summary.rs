@@ -288,6 +288,21 @@ pub fn text(engine: &Engine) -> String {
             ]);
         }
         t.write(&mut o);
+        for (g, svc) in s.services.iter().enumerate() {
+            let Some(window) = m.services.get(g).and_then(|spec| spec.dedup) else {
+                continue;
+            };
+            let _ = writeln!(
+                o,
+                "{} is idempotent: its dedup store ({}) suppressed {} second deliveries",
+                svc.name,
+                match window {
+                    Some(w) => format!("window {w}"),
+                    None => "for the whole run".to_string(),
+                },
+                svc.counters.suppressed
+            );
+        }
         let mut t = Table::new(&[
             ("latency", 14),
             ("mean", 9),

@@ -482,6 +482,16 @@ pub struct Consumer {
     /// Probability that a message always fails in this group (default 0).
     #[serde(default)]
     pub poison_rate: Option<f64>,
+    /// An idempotent consumer: a dedup store remembers every message it processed, by
+    /// correlation id and event, and a second delivery of one is acknowledged without
+    /// its effect (no follow-up events), counted as `duplicates_suppressed` (default
+    /// false).
+    #[serde(default)]
+    pub idempotent: Option<bool>,
+    /// How long the dedup store remembers a processed message (default: for the whole
+    /// run); a redelivery after that is processed again, a duplicate.
+    #[serde(default)]
+    pub dedup_window: Option<Dur>,
     /// When offsets are committed (default after).
     #[serde(default)]
     pub commit: Option<CommitMode>,

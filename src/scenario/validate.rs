@@ -1109,6 +1109,26 @@ fn service_models(
         let failure_rate = c.v.failure_rate.unwrap_or(0.0);
         check_prob(cx, c.span(&["failure_rate"]), "failure_rate", failure_rate);
         let poison_rate = c.v.poison_rate.unwrap_or(0.0);
+        let dedup = match (c.v.idempotent.unwrap_or(false), c.v.dedup_window) {
+            (true, w) => {
+                if w.is_some_and(|w| w.0 == SimDuration::ZERO) {
+                    cx.err(
+                        c.span(&["dedup_window"]),
+                        "dedup_window must be above 0 (omit it to remember for the whole run)",
+                    );
+                }
+                Some(w.map(|w| w.0))
+            }
+            (false, Some(_)) => {
+                cx.err_help(
+                    c.span(&["dedup_window"]),
+                    "dedup_window applies to an idempotent consumer only",
+                    "add idempotent = true",
+                );
+                None
+            }
+            (false, None) => None,
+        };
         check_prob(cx, c.span(&["poison_rate"]), "poison_rate", poison_rate);
         let processing = processing_model(c, cx);
         let retry = if is_function {
@@ -1192,6 +1212,7 @@ fn service_models(
             processing,
             failure_rate,
             poison_rate,
+            dedup,
             commit: c.v.commit.unwrap_or(CommitMode::After),
             commit_interval: SimDuration(commit_interval.0.max(1_000_000)),
             assignor: c.v.assignor.unwrap_or(AssignorKind::Range),

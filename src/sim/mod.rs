@@ -20,6 +20,7 @@
 
 mod action;
 pub mod checker;
+mod dedup;
 pub mod draw;
 mod fault;
 pub mod flow;

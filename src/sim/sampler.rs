@@ -129,6 +129,9 @@ impl Engine {
         if !self.model.faults.is_empty() {
             out.count("total", Metric::FaultsActive, self.faults_active);
         }
+        if self.model.services.iter().any(|s| s.dedup.is_some()) {
+            out.count("total", Metric::DuplicatesSuppressed, total.c.suppressed);
+        }
         if out.record {
             let mut rows = out.rows;
             rows.sort_by(|a, b| a.component.cmp(&b.component).then(a.metric.cmp(b.metric)));
@@ -258,6 +261,7 @@ impl Engine {
             (&mut total.c.retries, d.retries),
             (&mut total.c.dead_lettered, d.dead_lettered),
             (&mut total.c.delivered, d.delivered),
+            (&mut total.c.suppressed, d.suppressed),
         ] {
             *field += v;
         }
@@ -305,6 +309,9 @@ impl Engine {
         }
         if function {
             out.count(name, Metric::Throttled, d.copies);
+        }
+        if self.model.services[g].dedup.is_some() {
+            out.count(name, Metric::DuplicatesSuppressed, d.suppressed);
         }
         out.rate(name, Metric::ThroughputIn, d.produced);
         out.push(name, Metric::ThroughputOut, Value::Real(rate_out));
@@ -369,5 +376,6 @@ fn delta(now: &Counters, prev: &Counters) -> Counters {
         failures: now.failures - prev.failures,
         dead_lettered: now.dead_lettered - prev.dead_lettered,
         copies: now.copies - prev.copies,
+        suppressed: now.suppressed - prev.suppressed,
     }
 }

@@ -16,6 +16,7 @@ use std::collections::VecDeque;
 use rand::RngExt;
 
 use super::Engine;
+use super::dedup::DedupStore;
 use super::draw;
 use super::ledger::Ledger;
 use super::message::Message;
@@ -147,6 +148,8 @@ pub(crate) struct Service {
     pub holds: Holds,
     /// Latency and slowdown faults under way, in the order they started.
     pub effects: Vec<Effect>,
+    /// An idempotent consumer's dedup store.
+    dedup: Option<Box<DedupStore>>,
     /// Draws the delays of latency faults (its own stream, so that a fault's delays
     /// move nothing else).
     effect_rng: Stream,
@@ -211,6 +214,9 @@ impl Service {
             ledger: Ledger::default(),
             holds: Holds::default(),
             effects: Vec::new(),
+            dedup: spec
+                .dedup
+                .map(|w| Box::new(DedupStore::new(w.map(|d| d.0)))),
             effect_rng: rng::stream(seed, &spec.name, "fault-latency"),
             writers,
             emit_writers,
@@ -679,6 +685,12 @@ impl Engine {
     /// and the follow-up events.
     #[inline]
     fn apply_success(&mut self, g: usize, work: &Work) {
+        if let Some(store) = &mut self.services[g].dedup
+            && store.seen_or_insert(self.now, work.msg.msg, work.msg.event)
+        {
+            self.suppress(g, work);
+            return;
+        }
         let first = self.account(g, &work.msg);
         let latency = self.now.saturating_sub(work.msg.produced_at);
         let svc = &mut self.services[g];
@@ -727,6 +739,21 @@ impl Engine {
             let writer = self.services[g].emit_writers[k];
             self.write(g, writer, topic, m, false);
         }
+    }
+
+    /// An idempotent consumer's attempt succeeded on a message its dedup store already
+    /// holds: acknowledged without its effect (no follow-up events, no latency, no
+    /// ordering check). Its ledger entry is settled if it is still open (the store's
+    /// entry came from a copy processed first), as processed once.
+    #[inline(never)]
+    fn suppress(&mut self, g: usize, work: &Work) {
+        let first = self.account(g, &work.msg);
+        let svc = &mut self.services[g];
+        svc.c.suppressed += 1;
+        if first {
+            svc.c.processed_once += 1;
+        }
+        self.tr_work(TraceKind::Deduplicated, g, work);
     }
 
     /// A work item finished for good (processed, dead-lettered or dropped): the broker

@@ -8,6 +8,7 @@ mod faults;
 mod fidelity;
 mod flows;
 mod fuzz;
+mod idempotent;
 mod invalid;
 mod limits;
 mod metrics_table;

@@ -113,6 +113,7 @@ fn bundled_scenarios_report_only_metrics_of_the_table() {
         "fifo-vs-standard.toml",
         "sns-fanout.toml",
         "sns-fifo-fanout.toml",
+        "idempotent-consumer.toml",
     ] {
         let model = bundled(name);
         let mut engine = run(
