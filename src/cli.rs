@@ -376,13 +376,26 @@ pub fn topology(m: &Model) -> String {
             crate::scenario::format::FaultKind::Latency => "latency",
             crate::scenario::format::FaultKind::Slowdown => "slowdown",
         };
-        let _ = write!(
-            o,
-            "  fault {kind} {who} at {}",
-            crate::time::SimDuration(f.at)
-        );
-        if let Some(d) = f.duration {
-            let _ = write!(o, " for {d}");
+        match f.random {
+            Some((mtbf, mttr)) => {
+                let _ = write!(
+                    o,
+                    "  fault {kind} {who} at random from {}: every {} on average, for {} on average",
+                    crate::time::SimDuration(f.at),
+                    crate::time::SimDuration(mtbf),
+                    crate::time::SimDuration(mttr)
+                );
+            }
+            None => {
+                let _ = write!(
+                    o,
+                    "  fault {kind} {who} at {}",
+                    crate::time::SimDuration(f.at)
+                );
+                if let Some(d) = f.duration {
+                    let _ = write!(o, " for {d}");
+                }
+            }
         }
         if f.kind == crate::scenario::format::FaultKind::Slowdown {
             let _ = write!(o, ", processing × {}", crate::scenario::diag::num(f.factor));

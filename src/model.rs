@@ -582,4 +582,10 @@ pub struct FaultModel {
     pub factor: f64,
     /// `latency`: the delay added to each processing time.
     pub delay: Option<ProcessingModel>,
+    /// Random faults: (mean time between failures, mean time to repair), ns. The
+    /// first start is drawn after `at`.
+    pub random: Option<(u64, u64)>,
+    /// Its number among the faults of its kind on its target (names its random
+    /// stream, so that a fault elsewhere moves nothing).
+    pub ordinal: u32,
 }

@@ -707,8 +707,17 @@ pub struct Fault {
     pub kind: FaultKind,
     /// `service#N` for one instance (1-based) or `service` for every instance.
     pub target: String,
-    /// When it starts.
-    pub at: Dur,
+    /// When it starts; with `mtbf`, when it may first start (default 0).
+    #[serde(default)]
+    pub at: Option<Dur>,
+    /// Random faults: mean time between failures. The fault starts after an
+    /// exponential time with this mean, lasts an exponential time with mean `mttr`,
+    /// and starts again, until the end of the run, drawn from the fault's own stream.
+    #[serde(default)]
+    pub mtbf: Option<Dur>,
+    /// Random faults: mean time to repair.
+    #[serde(default)]
+    pub mttr: Option<Dur>,
     /// How long until restart, or until the fault ends (default: never).
     #[serde(default)]
     pub duration: Option<Dur>,

@@ -1830,15 +1830,59 @@ fn fault_models(
                 }
             },
         };
-        if fl.v.at.0 > duration {
+        let at = fl.v.at.map_or(SimDuration::ZERO, |a| a.0);
+        if at > duration {
             cx.err(
                 fl.span(&["at"]),
-                format!(
-                    "fault at {} is after the end of the run ({duration})",
-                    fl.v.at.0
-                ),
+                format!("fault at {at} is after the end of the run ({duration})"),
             );
         }
+        let random = match (fl.v.mtbf, fl.v.mttr) {
+            (None, None) => {
+                if fl.v.at.is_none() {
+                    cx.err_help(
+                        fl.span(&["kind"]),
+                        "a fault needs `at` (a scheduled fault) or `mtbf` and `mttr` (a random one)",
+                        "add at = \"30s\" and duration = \"10s\", or mtbf = \"10m\" and mttr = \"30s\"",
+                    );
+                }
+                None
+            }
+            (Some(b), Some(r)) => {
+                if fl.v.duration.is_some() {
+                    cx.err(
+                        fl.span(&["duration"]),
+                        "a random fault's length is drawn with mean `mttr`: drop `duration`",
+                    );
+                }
+                for (d, key) in [(b, "mtbf"), (r, "mttr")] {
+                    if d.0 == SimDuration::ZERO {
+                        cx.err(fl.span(&[key]), format!("{key} must be above 0"));
+                    }
+                }
+                Some((b.0.0.max(1), r.0.0.max(1)))
+            }
+            (Some(_), None) => {
+                cx.err(
+                    fl.span(&["mtbf"]),
+                    "`mtbf` needs `mttr`, the mean time to repair",
+                );
+                None
+            }
+            (None, Some(_)) => {
+                cx.err(
+                    fl.span(&["mttr"]),
+                    "`mttr` needs `mtbf`, the mean time between failures",
+                );
+                None
+            }
+        };
+        let ordinal = fault_models
+            .iter()
+            .filter(|m: &&FaultModel| {
+                m.kind == fl.v.kind && m.service == s && m.instance == instance
+            })
+            .count() as u32;
         if fl.v.kind == f::FaultKind::Crash && services[s].function.is_some() {
             cx.err_help(
                 fl.span(&["kind"]),
@@ -1849,12 +1893,14 @@ fn fault_models(
         let (factor, delay) = fault_effect(fl, cx);
         fault_models.push(FaultModel {
             kind: fl.v.kind,
-            at: fl.v.at.0.0,
+            at: at.0,
             service: s,
             instance,
             duration: fl.v.duration.map(|d| d.0),
             factor,
             delay,
+            random,
+            ordinal,
         });
     }
     fault_models

@@ -96,12 +96,39 @@ impl Engine {
                 self.kafka_members_changed(g);
             }
         }
-        if start && let Some(d) = fault.duration {
-            self.queue.push(
-                self.now.saturating_add(d.0),
-                Ev::FaultEnd { fault: f as u32 },
-            );
+        match fault.random {
+            // A random fault lasts Exp(mttr), then comes back after Exp(mtbf).
+            Some((mtbf, mttr)) => {
+                let (mean, ev) = if start {
+                    (mttr, Ev::FaultEnd { fault: f as u32 })
+                } else {
+                    (mtbf, Ev::FaultStart { fault: f as u32 })
+                };
+                if let Some(at) = self.fault_gap(f, mean, self.now) {
+                    self.queue.push(at, ev);
+                }
+            }
+            None => {
+                if start && let Some(d) = fault.duration {
+                    self.queue.push(
+                        self.now.saturating_add(d.0),
+                        Ev::FaultEnd { fault: f as u32 },
+                    );
+                }
+            }
         }
+    }
+
+    /// `from` plus an exponential time of mean `mean_ns` from fault `f`'s stream, or
+    /// `None` past the end of the run (nothing more happens to it).
+    pub(crate) fn fault_gap(&mut self, f: usize, mean_ns: u64, from: u64) -> Option<u64> {
+        let gap = super::draw::exp_gap(1.0 / mean_ns as f64, &mut self.fault_rngs[f]);
+        let at = if gap >= u64::MAX as f64 {
+            u64::MAX
+        } else {
+            from.saturating_add(gap.ceil() as u64)
+        };
+        (at < self.model.duration.0).then_some(at)
     }
 
     /// Instance `i` of service `g` stops at once: its work is gone (lost for good if

@@ -196,6 +196,8 @@ pub struct Engine {
     backlog_stop: Option<BacklogStop>,
     /// Faults under way (the `faults_active` gauge).
     pub(crate) faults_active: u64,
+    /// Each fault's own random stream (random faults draw their times from it).
+    pub(crate) fault_rngs: Vec<crate::rng::Stream>,
     /// Simulated time at the last backlog check that saw it change, and the step
     /// count then (see [`StopKind::Stalled`]).
     stall: (u64, u64),
@@ -204,6 +206,22 @@ pub struct Engine {
 impl Engine {
     /// A new run of `model`, at t = 0 with nothing yet happened.
     pub fn new(model: Model, opts: Options) -> Engine {
+        let fault_rngs: Vec<crate::rng::Stream> = model
+            .faults
+            .iter()
+            .map(|f| {
+                let svc = &model.services[f.service];
+                let target = match f.instance {
+                    Some(i) => svc.member_id(i as usize),
+                    None => svc.name.clone(),
+                };
+                crate::rng::stream(
+                    model.seed,
+                    &target,
+                    &format!("fault>{:?}>{}", f.kind, f.ordinal),
+                )
+            })
+            .collect();
         let model = Arc::new(model);
         let mut names = Vec::new();
         let producer_comp = names.len() as u32;
@@ -257,6 +275,7 @@ impl Engine {
             finished: false,
             backlog_stop: None,
             faults_active: 0,
+            fault_rngs,
             stall: (0, 0),
         };
         e.init();
@@ -279,8 +298,15 @@ impl Engine {
                 self.queue.push(t, Ev::Produce { producer: p as u32 });
             }
         }
-        for (i, f) in self.model.faults.iter().enumerate() {
-            self.queue.push(f.at, Ev::FaultStart { fault: i as u32 });
+        for i in 0..self.model.faults.len() {
+            let f = self.model.faults[i];
+            let at = match f.random {
+                Some((mtbf, _)) => self.fault_gap(i, mtbf, f.at),
+                None => Some(f.at),
+            };
+            if let Some(at) = at {
+                self.queue.push(at, Ev::FaultStart { fault: i as u32 });
+            }
         }
         for (i, a) in self.model.actions.iter().enumerate() {
             self.queue.push(a.at, Ev::Action { action: i as u32 });

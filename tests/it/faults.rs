@@ -135,3 +135,120 @@ fn a_fault_on_one_instance_leaves_the_others_alone_and_faults_stack() {
     }
     assert_eq!(seen.len(), 4, "every case happened: {seen:?}");
 }
+
+/// The fault trace records of component `name`, as (time, started).
+fn fault_times(e: &mut Engine, name: &str) -> Vec<(u64, bool)> {
+    let comp = e
+        .component_names()
+        .iter()
+        .position(|n| n == name)
+        .unwrap_or_else(|| panic!("no component {name}")) as u32;
+    e.drain_trace()
+        .into_iter()
+        .filter(|r| r.component == comp)
+        .filter_map(|r| match r.kind {
+            edasim::sim::trace::TraceKind::FaultStart => Some((r.t, true)),
+            edasim::sim::trace::TraceKind::FaultEnd => Some((r.t, false)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn with_duration(text: &str, secs: u64) -> String {
+    text.replace("duration = \"30s\"", &format!("duration = \"{secs}s\""))
+}
+
+/// A random fault alternates exponential up times (mean mtbf) and down times (mean
+/// mttr): over many cycles it is active mttr / (mtbf + mttr) of the time, and its
+/// periods average what was asked.
+#[test]
+fn a_random_fault_is_active_for_its_share_of_the_time() {
+    let text = with_duration(
+        &scenario(
+            1,
+            "[[fault]]\nkind = \"errors\"\ntarget = \"c\"\nmtbf = \"10s\"\nmttr = \"2s\"\n",
+        ),
+        4000,
+    );
+    let mut e = Engine::new(
+        load(&text),
+        Options {
+            record_rows: true,
+            trace: true,
+            ..Default::default()
+        },
+    );
+    e.run_to_end();
+    let active: Vec<f64> = e
+        .drain_rows()
+        .into_iter()
+        .filter(|r| r.metric == "faults_active")
+        .map(|r| r.value.as_f64())
+        .collect();
+    let share = active.iter().sum::<f64>() / active.len() as f64;
+    assert!(
+        (share - 1.0 / 6.0).abs() < 0.03,
+        "active {share:.3} of the time"
+    );
+    let times = fault_times(&mut e, "c");
+    let (mut up, mut down) = (Vec::new(), Vec::new());
+    for w in times.windows(2) {
+        let gap = (w[1].0 - w[0].0) as f64 / 1e9;
+        match (w[0].1, w[1].1) {
+            (true, false) => down.push(gap),
+            (false, true) => up.push(gap),
+            _ => panic!("starts and ends alternate: {w:?}"),
+        }
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    // About 333 cycles: the means are within 15% (more than 2.5 standard errors).
+    assert!(up.len() > 250, "{} cycles", up.len());
+    assert!(
+        (mean(&up) - 10.0).abs() < 1.5,
+        "mean time between failures {}",
+        mean(&up)
+    );
+    assert!(
+        (mean(&down) - 2.0).abs() < 0.3,
+        "mean time to repair {}",
+        mean(&down)
+    );
+}
+
+/// A random fault draws from its own stream, named by its target and kind: a fault
+/// added elsewhere (before it in the file, so its index moves) changes none of its
+/// times.
+#[test]
+fn a_fault_elsewhere_does_not_move_a_random_fault() {
+    let random = "[[fault]]\nkind = \"slowdown\"\ntarget = \"c#1\"\nfactor = 2.0\nmtbf = \"3s\"\nmttr = \"1s\"\n";
+    let other = "[[fault]]\nkind = \"errors\"\ntarget = \"c#2\"\nmtbf = \"2s\"\nmttr = \"1s\"\n\n";
+    let alone = with_duration(&scenario(2, random), 120);
+    let beside = with_duration(&scenario(2, &format!("{other}{random}")), 120);
+    let starts = |text: &str| -> Vec<u64> {
+        let mut e = Engine::new(
+            load(text),
+            Options {
+                trace: true,
+                ..Default::default()
+            },
+        );
+        e.run_to_end();
+        let comp = e
+            .component_names()
+            .iter()
+            .position(|n| n == "c")
+            .expect("c") as u32;
+        e.drain_trace()
+            .into_iter()
+            .filter(|r| {
+                r.component == comp
+                    && r.instance == 0
+                    && r.kind == edasim::sim::trace::TraceKind::FaultStart
+            })
+            .map(|r| r.t)
+            .collect()
+    };
+    let a = starts(&alone);
+    assert!(a.len() > 10, "{a:?}");
+    assert_eq!(a, starts(&beside));
+}
