@@ -25,6 +25,15 @@ fn service<'a>(s: &'a Summary, name: &str) -> &'a edasim::sim::ServiceSummary {
         .unwrap_or_else(|| panic!("no service {name}"))
 }
 
+/// The service of `s` that processed something twice.
+fn with_duplicates(s: &Summary) -> String {
+    s.services
+        .iter()
+        .find(|x| x.counters.duplicates > 0)
+        .map(|x| x.name.clone())
+        .expect("a service with duplicates")
+}
+
 fn with_dedup(mut m: Model, name: &str, window: Option<SimDuration>) -> Model {
     let g = m
         .services
@@ -41,12 +50,7 @@ fn with_dedup(mut m: Model, name: &str, window: Option<SimDuration>) -> Model {
 #[test]
 fn every_redelivery_is_suppressed_and_nothing_else_changes() {
     let plain = summary(bundled("commit-auto.toml"));
-    let name = plain
-        .services
-        .iter()
-        .find(|s| s.counters.duplicates > 0)
-        .map(|s| s.name.clone())
-        .expect("commit-auto has duplicates");
+    let name = with_duplicates(&plain);
     let p = service(&plain, &name);
     let idem = summary(with_dedup(bundled("commit-auto.toml"), &name, None));
     let i = service(&idem, &name);
@@ -67,12 +71,7 @@ fn every_redelivery_is_suppressed_and_nothing_else_changes() {
 #[test]
 fn a_window_shorter_than_any_redelivery_suppresses_nothing() {
     let plain = summary(bundled("commit-auto.toml"));
-    let name = plain
-        .services
-        .iter()
-        .find(|s| s.counters.duplicates > 0)
-        .map(|s| s.name.clone())
-        .expect("commit-auto has duplicates");
+    let name = with_duplicates(&plain);
     let short = summary(with_dedup(
         bundled("commit-auto.toml"),
         &name,

@@ -201,43 +201,19 @@ impl Group {
             if idx >= n {
                 idx = 0;
             }
-            let p = self.members[i].parts[idx];
+            let at = idx;
             idx += 1;
-            let log = &logs[p as usize];
-            let gp = &mut self.parts[p as usize];
-            if gp.paused || gp.owner != Some(i as u32) {
-                continue;
+            if let Some(d) = self.try_fetch(spec, logs, i, at) {
+                self.members[i].cursor = idx;
+                return d;
             }
-            if gp.next_fetch < log.base {
-                gp.skip_to(log.base, spec.commit);
-            }
-            let offset = match spec.ordering {
-                Ordering::Partition => {
-                    if gp.active > 0 || gp.next_fetch >= log.end() {
-                        continue;
-                    }
-                    gp.next_fetch
-                }
-                Ordering::Unordered => {
-                    if gp.next_fetch >= log.end() {
-                        continue;
-                    }
-                    gp.next_fetch
-                }
-                Ordering::Key => match gp.fetch_by_key(log) {
-                    Some(o) => o,
-                    None => continue,
-                },
-            };
-            self.members[i].cursor = idx;
-            return gp.deliver(spec, log, p, offset);
         }
         None
     }
 
     /// Looks at the partition in position `idx` of instance `i`'s: `None` if it has
     /// nothing to start (and looking changed nothing), else what the fetch returns.
-    #[inline]
+    #[inline(always)]
     fn try_fetch(
         &mut self,
         spec: &ServiceModel,
