@@ -366,16 +366,8 @@ pub fn topology(m: &Model) -> String {
         o.push('\n');
     }
     for f in &m.faults {
-        let who = match f.instance {
-            Some(i) => m.services[f.service].member_id(i as usize),
-            None => m.services[f.service].name.clone(),
-        };
-        let kind = match f.kind {
-            crate::scenario::format::FaultKind::Crash => "crash",
-            crate::scenario::format::FaultKind::Errors => "errors",
-            crate::scenario::format::FaultKind::Latency => "latency",
-            crate::scenario::format::FaultKind::Slowdown => "slowdown",
-        };
+        let who = f.target_name(m);
+        let kind = f.kind_name();
         match f.random {
             Some((mtbf, mttr)) => {
                 let _ = write!(
@@ -401,10 +393,22 @@ pub fn topology(m: &Model) -> String {
             let _ = write!(o, ", processing × {}", crate::scenario::diag::num(f.factor));
         }
         if let Some(d) = f.delay {
+            let what = if f.service().is_some() {
+                "processing"
+            } else {
+                "each message"
+            };
             let _ = write!(
                 o,
-                ", processing + {} on average",
+                ", {what} + {} on average",
                 crate::time::SimDuration::from_secs_f64(d.mean_secs().unwrap_or(f64::INFINITY))
+            );
+        }
+        if f.kind == crate::scenario::format::FaultKind::Poison {
+            let _ = write!(
+                o,
+                ", {}% of its messages always fail",
+                crate::scenario::diag::num(f.fraction * 100.0)
             );
         }
         o.push('\n');

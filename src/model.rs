@@ -235,6 +235,34 @@ pub struct ProducerModel {
     pub attributes: Vec<(String, AttrGen)>,
     /// Body fields by dotted path: generated per message, or lines of sample events.
     pub payload: Payload,
+    /// How it holds messages its target refuses.
+    pub outbox: OutboxModel,
+}
+
+/// How a publisher holds the messages its target refuses (an outage, a network
+/// partition) and retries them, as Kafka's producer does.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OutboxModel {
+    /// Messages held at most; a send beyond is dropped (`buffer.memory`).
+    pub buffer: u32,
+    /// A held message not sent by then is dropped (`delivery.timeout.ms`), ns.
+    pub delivery_timeout: u64,
+    /// First retry after this, ns (`retry.backoff.ms`).
+    pub retry_backoff: u64,
+    /// Retries back off exponentially up to this, ns (`retry.backoff.max.ms`).
+    pub retry_backoff_max: u64,
+}
+
+impl Default for OutboxModel {
+    /// Kafka's producer defaults: 32 MiB of 1 KiB records, 120 s, 100 ms, 1 s.
+    fn default() -> OutboxModel {
+        OutboxModel {
+            buffer: 32_768,
+            delivery_timeout: 120_000_000_000,
+            retry_backoff: 100_000_000,
+            retry_backoff_max: 1_000_000_000,
+        }
+    }
 }
 
 /// An attribute or body value as the model keeps it.
@@ -572,20 +600,130 @@ pub struct FaultModel {
     pub kind: FaultKind,
     /// Start, nanoseconds.
     pub at: u64,
-    /// Service hit.
-    pub service: ServiceIdx,
-    /// One instance (0-based), or the whole service.
-    pub instance: Option<u32>,
+    /// What it hits.
+    pub target: FaultTarget,
     /// Time to restart (or to the fault's end), or never.
     pub duration: Option<SimDuration>,
     /// `slowdown`: processing times are multiplied by this (1 otherwise).
     pub factor: f64,
-    /// `latency`: the delay added to each processing time.
+    /// `latency`: the delay added to each processing time, or to each message on the
+    /// link.
     pub delay: Option<ProcessingModel>,
+    /// `poison`: the share of messages sent meanwhile that always fail (0 otherwise).
+    pub fraction: f64,
     /// Random faults: (mean time between failures, mean time to repair), ns. The
     /// first start is drawn after `at`.
     pub random: Option<(u64, u64)>,
     /// Its number among the faults of its kind on its target (names its random
     /// stream, so that a fault elsewhere moves nothing).
     pub ordinal: u32,
+}
+
+/// What a fault hits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultTarget {
+    /// A service, or one of its instances (0-based).
+    Service {
+        /// The service.
+        service: ServiceIdx,
+        /// One instance, or every one.
+        instance: Option<u32>,
+    },
+    /// A whole broker: a topic, queue or pubsub.
+    Broker(Channel),
+    /// One partition of a topic.
+    Partition {
+        /// The topic.
+        topic: TopicIdx,
+        /// The partition.
+        partition: u32,
+    },
+    /// A producer (what it sends meanwhile).
+    Producer(usize),
+    /// The link between two components: messages from `from` to `to` (and back when
+    /// `both`).
+    Link {
+        /// One end.
+        from: Node,
+        /// The other.
+        to: Node,
+        /// Both directions.
+        both: bool,
+        /// The one instance of the service end it hits, or every one.
+        instance: Option<u32>,
+    },
+}
+
+/// One end of a link: a publisher or consumer, or a broker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Node {
+    /// A producer.
+    Producer(usize),
+    /// A service.
+    Service(ServiceIdx),
+    /// A broker.
+    Broker(Channel),
+}
+
+impl Node {
+    /// Its name in `m`.
+    pub fn name(self, m: &Model) -> String {
+        match self {
+            Node::Producer(p) => m.producers[p].name.clone(),
+            Node::Service(g) => m.services[g].name.clone(),
+            Node::Broker(c) => c.name(m).to_string(),
+        }
+    }
+}
+
+impl FaultModel {
+    /// The service it hits and its instance, for a fault on a service.
+    pub fn service(&self) -> Option<(ServiceIdx, Option<u32>)> {
+        match self.target {
+            FaultTarget::Service { service, instance } => Some((service, instance)),
+            _ => None,
+        }
+    }
+
+    /// What it hits, as a scenario names it: `consumer#N`, `orders[3]`, `a -> b`.
+    pub fn target_name(&self, m: &Model) -> String {
+        match self.target {
+            FaultTarget::Service { service, instance } => match instance {
+                Some(i) => m.services[service].member_id(i as usize),
+                None => m.services[service].name.clone(),
+            },
+            FaultTarget::Broker(c) => c.name(m).to_string(),
+            FaultTarget::Partition { topic, partition } => {
+                format!("{}[{partition}]", m.topics[topic].name)
+            }
+            FaultTarget::Producer(p) => m.producers[p].name.clone(),
+            FaultTarget::Link {
+                from,
+                to,
+                both,
+                instance,
+            } => {
+                let arrow = if both { "<->" } else { "->" };
+                let name = |n: Node| match (n, instance) {
+                    (Node::Service(g), Some(i)) => m.services[g].member_id(i as usize),
+                    _ => n.name(m),
+                };
+                format!("{} {arrow} {}", name(from), name(to))
+            }
+        }
+    }
+
+    /// Its kind as a scenario spells it.
+    pub fn kind_name(&self) -> &'static str {
+        match self.kind {
+            FaultKind::Crash => "crash",
+            FaultKind::Errors => "errors",
+            FaultKind::Latency => "latency",
+            FaultKind::Slowdown => "slowdown",
+            FaultKind::BrokerOutage => "broker_outage",
+            FaultKind::PartitionOutage => "partition_outage",
+            FaultKind::NetworkPartition => "network_partition",
+            FaultKind::Poison => "poison",
+        }
+    }
 }

@@ -96,6 +96,11 @@ impl Engine {
                 receives,
             } => {
                 self.sqs_release_key(g, work.instance, work.msg.key);
+                if self.services[g].insts[work.instance as usize].cut > 0 {
+                    // The delete cannot reach the queue: the message stays in flight
+                    // and comes back after its visibility timeout.
+                    return;
+                }
                 if self.model.services[g].function.is_some() {
                     self.sqs_hold_delete(g, work.instance, slot, generation, receives);
                 } else {

@@ -84,7 +84,11 @@ pub fn erlang_c_prediction(model: &Model, service: ServiceIdx) -> Option<MmcPred
     if s.function.is_some()
         || s.failure_rate > 0.0
         || s.poison_rate > 0.0
-        || model.faults.iter().any(|f| f.service == service)
+        || model.faults.iter().any(|f| match f.target {
+            // A fault elsewhere (a broker, a link, a producer) may still reach it.
+            crate::model::FaultTarget::Service { service: s, .. } => s == service,
+            _ => true,
+        })
     {
         return None;
     }

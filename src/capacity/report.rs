@@ -521,13 +521,9 @@ fn topology_json(m: &Model) -> Value {
         .faults
         .iter()
         .map(|fl| {
-            let who = match fl.instance {
-                Some(i) => m.services[fl.service].member_id(i as usize),
-                None => m.services[fl.service].name.clone(),
-            };
             json!({
-                "kind": format!("{:?}", fl.kind).to_lowercase(),
-                "target": who,
+                "kind": fl.kind_name(),
+                "target": fl.target_name(m),
                 "at_s": ns_s(fl.at),
                 "duration_s": fl.duration.map(|d| d.0 as f64 / 1e9),
             })

@@ -70,6 +70,9 @@ pub enum Cause {
     /// An asynchronous event waited in a function's event queue longer than its
     /// maximum event age (ns).
     EventTooOld(u64),
+    /// Redelivered after the group evicted an instance that a network partition cut
+    /// off at this time (ns), its last offsets uncommitted.
+    Evicted(u64),
 }
 
 impl Cause {
@@ -92,6 +95,7 @@ impl Cause {
             Some(Cause::CompetingConsumers) => (12, 0),
             Some(Cause::OutlivedVisibility) => (13, 0),
             Some(Cause::EventTooOld(t)) => (14, t),
+            Some(Cause::Evicted(t)) => (15, t),
         }
     }
 
@@ -114,6 +118,7 @@ impl Cause {
             12 => Cause::CompetingConsumers,
             13 => Cause::OutlivedVisibility,
             14 => Cause::EventTooOld(val),
+            15 => Cause::Evicted(val),
             _ => return None,
         })
     }
@@ -157,6 +162,10 @@ impl Cause {
             ),
             Cause::Crash(t) => format!(
                 "redelivered after a crash at {:.3} s (commit = {commit})",
+                t as f64 / 1e9
+            ),
+            Cause::Evicted(t) => format!(
+                "redelivered after its instance was cut off from the group at {:.3} s and evicted, its commits lost (commit = {commit})",
                 t as f64 / 1e9
             ),
             Cause::ProducerRetry => {

@@ -51,6 +51,17 @@ pub struct Counters {
     /// acknowledged without applying them.
     #[serde(rename = "duplicates_suppressed")]
     pub suppressed: u64,
+    /// Publishes dropped because the publisher's buffer was full while its broker
+    /// refused them (absent from JSON when none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub lost_buffer_full: u64,
+    /// Held publishes dropped after the delivery timeout (absent from JSON when none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub lost_delivery_timeout: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 /// Latency recorder: exact sum and count for the mean, an HDR histogram (3 significant

@@ -80,6 +80,10 @@ pub enum Metric {
     FaultsActive,
     /// Second deliveries an idempotent consumer acknowledged without their effect.
     DuplicatesSuppressed,
+    /// Messages a publisher holds because its broker refuses them.
+    Buffered,
+    /// Publishes dropped: buffer full or delivery timeout.
+    PublishLost,
 }
 
 /// How a metric's value relates to the sampling interval.
@@ -182,6 +186,8 @@ impl Metric {
         Metric::E2eLatencyMean,
         Metric::FaultsActive,
         Metric::DuplicatesSuppressed,
+        Metric::Buffered,
+        Metric::PublishLost,
     ];
 
     /// The name exactly as in the CSV's `metric` column.
@@ -221,6 +227,8 @@ impl Metric {
             Metric::E2eLatencyP50 => "e2e_latency_p50",
             Metric::FaultsActive => "faults_active",
             Metric::DuplicatesSuppressed => "duplicates_suppressed",
+            Metric::Buffered => "buffered",
+            Metric::PublishLost => "publish_lost",
             Metric::E2eLatencyP95 => "e2e_latency_p95",
             Metric::E2eLatencyP99 => "e2e_latency_p99",
             Metric::E2eLatencyMax => "e2e_latency_max",
@@ -257,7 +265,8 @@ impl Metric {
             | Metric::Routed
             | Metric::FilteredOut
             | Metric::Throttled
-            | Metric::DuplicatesSuppressed => MetricKind::Counter,
+            | Metric::DuplicatesSuppressed
+            | Metric::PublishLost => MetricKind::Counter,
             Metric::Delayed
             | Metric::InFlight
             | Metric::Lag
@@ -265,6 +274,7 @@ impl Metric {
             | Metric::QueueDepth
             | Metric::DlqDepth
             | Metric::FaultsActive
+            | Metric::Buffered
             | Metric::DrainTime => MetricKind::Gauge,
             Metric::ThroughputIn | Metric::ThroughputOut => MetricKind::Rate,
             Metric::LatencyP50
@@ -302,6 +312,7 @@ impl Metric {
             Metric::Throttled => &[Service],
             Metric::FaultsActive => &[Total],
             Metric::DuplicatesSuppressed => &[Service, Total],
+            Metric::Buffered | Metric::PublishLost => &[Producer, Service, Total],
             Metric::E2eLatencyMean
             | Metric::E2eLatencyP50
             | Metric::E2eLatencyP95
@@ -338,6 +349,12 @@ impl Metric {
             Metric::Delivered => "attempts started",
             Metric::InFlight => "records being processed (a queue: received, not yet deleted)",
             Metric::FaultsActive => "faults under way (rows only in scenarios with faults)",
+            Metric::Buffered => {
+                "messages held by a publisher while its broker or the link refuses them (rows only in scenarios with outages or network partitions)"
+            }
+            Metric::PublishLost => {
+                "publishes dropped: the publisher's buffer was full, or a held message outlived its delivery timeout (rows as for buffered)"
+            }
             Metric::DuplicatesSuppressed => {
                 "second deliveries an idempotent consumer acknowledged without their effect (rows only for idempotent consumers)"
             }

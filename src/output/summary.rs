@@ -137,6 +137,74 @@ pub fn latency(ms: f64) -> String {
     }
 }
 
+/// One line per fault: what it hit, how long it lasted, what it caused; and the
+/// publishes lost to outages, per producer and service.
+fn faults_section(o: &mut String, s: &crate::sim::Summary) {
+    if s.faults.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "\nfaults: what each caused");
+    for f in &s.faults {
+        let e = &f.effects;
+        let mut parts = Vec::new();
+        for (n, one, many) in [
+            (e.interrupted, "attempt interrupted", "attempts interrupted"),
+            (e.failed, "attempt failed", "attempts failed"),
+            (e.delayed, "delayed", "delayed"),
+            (e.held, "publish held", "publishes held"),
+            (e.dropped, "publish dropped", "publishes dropped"),
+            (e.evicted, "member evicted", "members evicted"),
+        ] {
+            match n {
+                0 => {}
+                1 => parts.push(format!("1 {one}")),
+                n => parts.push(format!("{n} {many}")),
+            }
+        }
+        if parts.is_empty() {
+            parts.push("no effect seen".to_string());
+        }
+        let times = match e.started {
+            1 => "once".to_string(),
+            n => format!("{n} times"),
+        };
+        let _ = writeln!(
+            o,
+            "  {} {}: {times}, {:.1} s under way; {}",
+            f.kind,
+            f.target,
+            e.active_s,
+            parts.join(", ")
+        );
+    }
+    for p in &s.producers {
+        if p.lost_buffer_full + p.lost_delivery_timeout + p.buffered > 0 {
+            let _ = writeln!(
+                o,
+                "  {} lost {} sends to a refusing broker ({} buffer full, {} past the delivery timeout), holds {}",
+                p.name,
+                p.lost_buffer_full + p.lost_delivery_timeout,
+                p.lost_buffer_full,
+                p.lost_delivery_timeout,
+                p.buffered
+            );
+        }
+    }
+    for g in &s.services {
+        let c = &g.counters;
+        if c.lost_buffer_full + c.lost_delivery_timeout > 0 {
+            let _ = writeln!(
+                o,
+                "  {} lost {} publishes to a refusing broker ({} buffer full, {} past the delivery timeout)",
+                g.name,
+                c.lost_buffer_full + c.lost_delivery_timeout,
+                c.lost_buffer_full,
+                c.lost_delivery_timeout
+            );
+        }
+    }
+}
+
 /// The summary as a text report.
 pub fn text(engine: &Engine) -> String {
     let s = engine.summary();
@@ -361,6 +429,7 @@ pub fn text(engine: &Engine) -> String {
         }
     }
     flows_section(&mut o, &s);
+    faults_section(&mut o, &s);
     if !s.conservation.is_empty() {
         let _ = writeln!(
             o,

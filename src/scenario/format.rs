@@ -184,6 +184,23 @@ pub struct Producer {
     /// objects), or `{ file = "events.jsonl" }`, sample events cycled in order.
     #[serde(default)]
     pub payload: Option<serde_json::Value>,
+    /// Messages the client holds while its target is unreachable (a broker or
+    /// partition outage, a network partition), as Kafka's `buffer.memory` does
+    /// (default 32768, 32 MiB of 1 KiB records). A send that finds it full is dropped.
+    #[serde(default)]
+    pub buffer: Option<u32>,
+    /// Kafka `delivery.timeout.ms` (default "120s"): a held message not sent by then
+    /// is dropped.
+    #[serde(default)]
+    pub delivery_timeout: Option<Dur>,
+    /// Kafka `retry.backoff.ms` (default "100ms"): the wait before the first retry of
+    /// held messages; it doubles at each failed retry (with ±20% jitter) up to
+    /// `retry_backoff_max`.
+    #[serde(default)]
+    pub retry_backoff: Option<Dur>,
+    /// Kafka `retry.backoff.max.ms` (default "1s").
+    #[serde(default)]
+    pub retry_backoff_max: Option<Dur>,
 }
 
 /// Arrival process of a producer.
@@ -705,8 +722,27 @@ pub struct Emit {
 pub struct Fault {
     /// What fails.
     pub kind: FaultKind,
-    /// `service#N` for one instance (1-based) or `service` for every instance.
+    /// What it hits: `consumer#N` for one instance (1-based) or `consumer` for every
+    /// instance (crash, errors, slowdown, latency); a topic, queue or pubsub
+    /// (broker_outage); a topic with `partition` (partition_outage); a producer
+    /// (poison); one end of a link with `peer` (network_partition, latency).
     pub target: String,
+    /// The other end of a link: a broker and a producer or consumer that writes or
+    /// reads it. Traffic from `target` to `peer` is hit (and back, for a
+    /// network_partition without `one_way`).
+    #[serde(default)]
+    pub peer: Option<String>,
+    /// network_partition: cut only the messages going from `target` to `peer`
+    /// (default false: both ways).
+    #[serde(default)]
+    pub one_way: Option<bool>,
+    /// partition_outage: the partition (0-based) whose leader is gone.
+    #[serde(default)]
+    pub partition: Option<u32>,
+    /// poison: the share of messages the producer sends during the fault that fail
+    /// every processing attempt, wherever they go (0 to 1).
+    #[serde(default)]
+    pub fraction: Option<f64>,
     /// When it starts; with `mtbf`, when it may first start (default 0).
     #[serde(default)]
     pub at: Option<Dur>,
@@ -745,6 +781,16 @@ pub enum FaultKind {
     /// Every attempt started during the fault takes `factor` times as long (a noisy
     /// neighbour, CPU throttling, a garbage-collection storm).
     Slowdown,
+    /// A topic, queue or pubsub refuses every publish and delivery: publishers hold
+    /// their messages and retry, consumers get nothing, queue deletes fail.
+    BrokerOutage,
+    /// One partition of a topic loses its leader: writes to it are held by their
+    /// producers, its consumers cannot fetch it.
+    PartitionOutage,
+    /// The network between `target` and `peer` drops everything (one way or both).
+    NetworkPartition,
+    /// A share (`fraction`) of what a producer sends meanwhile always fails.
+    Poison,
 }
 
 /// The JSON Schema of the scenario format, draft-07 so that editors' TOML language

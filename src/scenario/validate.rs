@@ -223,7 +223,13 @@ fn load_inner<'i>(
         &consumers,
         cx,
     );
-    let fault_models = fault_models(&faults, &service_models, times.declared, cx);
+    let scope = FaultScope {
+        producers: &producer_models,
+        topics: &topic_models,
+        services: &service_models,
+        channels: &channels,
+    };
+    let fault_models = fault_models(&faults, &scope, times.declared, cx);
     let action_models = action_models(&actions, &channels, &queue_models, times.declared, cx);
     note_flags(root, flags, &mut cx.problems);
 
@@ -880,9 +886,54 @@ fn producer_models(
             duplicate_rate,
             attributes,
             payload,
+            outbox: outbox_model(p, cx),
         });
     }
     (producer_models, keys)
+}
+
+/// A producer's buffer and retry settings for a target that refuses its sends; Kafka's
+/// defaults where absent.
+fn outbox_model(p: &Elem<'_, '_, f::Producer>, cx: &mut Cx) -> OutboxModel {
+    let d = OutboxModel::default();
+    let buffer = p.v.buffer.unwrap_or(d.buffer);
+    if buffer > 100_000_000 {
+        cx.err(
+            p.span(&["buffer"]),
+            format!("buffer must be at most 100000000 messages, found {buffer}"),
+        );
+    }
+    let ns = |v: Option<Dur>, dflt: u64| v.map_or(dflt, |x| x.0.0);
+    let delivery_timeout = ns(p.v.delivery_timeout, d.delivery_timeout);
+    let retry_backoff = ns(p.v.retry_backoff, d.retry_backoff);
+    let retry_backoff_max = ns(
+        p.v.retry_backoff_max,
+        d.retry_backoff_max.max(retry_backoff),
+    );
+    for (key, v) in [
+        ("delivery_timeout", delivery_timeout),
+        ("retry_backoff", retry_backoff),
+    ] {
+        if v == 0 {
+            cx.err(p.span(&[key]), format!("{key} must be above 0"));
+        }
+    }
+    if retry_backoff_max < retry_backoff {
+        cx.err(
+            p.span(&["retry_backoff_max"]),
+            format!(
+                "retry_backoff_max ({}) must be at least retry_backoff ({})",
+                SimDuration(retry_backoff_max),
+                SimDuration(retry_backoff)
+            ),
+        );
+    }
+    OutboxModel {
+        buffer: buffer.min(100_000_000),
+        delivery_timeout: delivery_timeout.max(1),
+        retry_backoff: retry_backoff.max(1),
+        retry_backoff_max: retry_backoff_max.max(retry_backoff.max(1)),
+    }
 }
 
 /// A producer's keys that only one kind of target takes: Kafka's producer settings for
@@ -1778,57 +1829,70 @@ fn emit_models(
     emits
 }
 
-/// `[[fault]]`: each target resolves to a service or one of its instances, and the
-/// fault starts within the run.
+/// What a fault's names may refer to.
+struct FaultScope<'m> {
+    producers: &'m [ProducerModel],
+    topics: &'m [TopicModel],
+    services: &'m [ServiceModel],
+    channels: &'m Channels<'m>,
+}
+
+impl FaultScope<'_> {
+    /// The component `name` names.
+    fn node(&self, name: &str) -> Option<Node> {
+        if let Some(g) = self.services.iter().position(|s| s.name == name) {
+            return Some(Node::Service(g));
+        }
+        if let Some(&c) = self.channels.idx.get(name) {
+            return Some(Node::Broker(c));
+        }
+        self.producers
+            .iter()
+            .position(|p| p.name == name)
+            .map(Node::Producer)
+    }
+
+    /// Whether messages go from `from` to `to` directly: a publisher writes the
+    /// broker, or the broker delivers to the service.
+    fn flows(&self, from: Node, to: Node) -> bool {
+        match (from, to) {
+            (Node::Producer(p), Node::Broker(c)) => self.producers[p].target == c,
+            (Node::Service(g), Node::Broker(c)) => {
+                let s = &self.services[g];
+                s.emits.iter().any(|&(_, t)| t == c) || s.dead_letter == Some(c)
+            }
+            (Node::Broker(c), Node::Service(g)) => self.services[g].source == c,
+            _ => false,
+        }
+    }
+
+    fn kinds(&self) -> String {
+        let mut names: Vec<String> = self
+            .services
+            .iter()
+            .map(|s| format!("`{}`", s.name))
+            .collect();
+        names.truncate(8);
+        names.join(", ")
+    }
+}
+
+/// `[[fault]]`: each target resolves to what its kind hits (a consumer or one of its
+/// instances, a broker, a partition, a producer, a link), the fault starts within the
+/// run, and two scheduled crashes of one instance do not overlap.
 fn fault_models(
     faults: &[Elem<'_, '_, f::Fault>],
-    services: &[ServiceModel],
+    scope: &FaultScope<'_>,
     duration: SimDuration,
     cx: &mut Cx,
 ) -> Vec<FaultModel> {
-    let mut fault_models = Vec::new();
+    let mut fault_models: Vec<FaultModel> = Vec::new();
     for fl in faults {
-        let (name, inst) = match fl.v.target.split_once('#') {
-            Some((n, i)) => (n, Some(i)),
-            None => (fl.v.target.as_str(), None),
-        };
-        let span = fl.span(&["target"]);
-        if cx.is_broken("consumer", name) || fl.v.target == STUB_NAME {
+        if fl.v.target == STUB_NAME {
             continue;
         }
-        let Some(s) = services.iter().position(|s| s.name == name) else {
-            let known: Vec<String> = services.iter().map(|s| format!("`{}`", s.name)).collect();
-            cx.err_help(
-                span,
-                format!("fault target `{}` is not a consumer", fl.v.target),
-                format!(
-                    "expected `consumer` or `consumer#N`; consumers: {}",
-                    known.join(", ")
-                ),
-            );
+        let Some(target) = fault_target(fl, scope, cx) else {
             continue;
-        };
-        let instance = match inst {
-            None => None,
-            Some(i) => match i.parse::<u32>() {
-                Ok(n) if n >= 1 && n <= services[s].instances => Some(n - 1),
-                _ => {
-                    cx.err(
-                        span,
-                        match services[s].instances {
-                            1 => format!(
-                                "`{name}` has one instance, #1, so `{}` does not exist",
-                                fl.v.target
-                            ),
-                            n => format!(
-                                "`{name}` has instances #1 to #{n}, so `{}` does not exist",
-                                fl.v.target
-                            ),
-                        },
-                    );
-                    continue;
-                }
-            },
         };
         let at = fl.v.at.map_or(SimDuration::ZERO, |a| a.0);
         if at > duration {
@@ -1879,31 +1943,370 @@ fn fault_models(
         };
         let ordinal = fault_models
             .iter()
-            .filter(|m: &&FaultModel| {
-                m.kind == fl.v.kind && m.service == s && m.instance == instance
-            })
+            .filter(|m| m.kind == fl.v.kind && m.target == target)
             .count() as u32;
-        if fl.v.kind == f::FaultKind::Crash && services[s].function.is_some() {
-            cx.err_help(
-                fl.span(&["kind"]),
-                format!("`{name}` is a function, which has no instances to crash"),
-                "use kind = \"errors\": every invocation fails while the fault lasts",
-            );
-        }
         let (factor, delay) = fault_effect(fl, cx);
-        fault_models.push(FaultModel {
+        let fraction = poison_fraction(fl, cx);
+        let model = FaultModel {
             kind: fl.v.kind,
             at: at.0,
-            service: s,
-            instance,
+            target,
             duration: fl.v.duration.map(|d| d.0),
             factor,
             delay,
+            fraction,
             random,
             ordinal,
-        });
+        };
+        if let Some(other) = overlapping_crash(&fault_models, &model).filter(|_| fl.v.at.is_some())
+        {
+            cx.err_help(
+                fl.span(&["at"]).or(fl.span(&["target"])),
+                format!(
+                    "this crash of `{}` overlaps the crash of `{}` at {}: the first restart would end both",
+                    crash_target(scope.services, &model),
+                    crash_target(scope.services, &fault_models[other]),
+                    SimDuration(fault_models[other].at)
+                ),
+                "start it after the other one has restarted, or give it another instance",
+            );
+        }
+        fault_models.push(model);
     }
     fault_models
+}
+
+/// The instance or service a crash hits, as a scenario names it.
+fn crash_target(services: &[ServiceModel], f: &FaultModel) -> String {
+    match f.service() {
+        Some((g, Some(i))) => services[g].member_id(i as usize),
+        Some((g, None)) => services[g].name.clone(),
+        None => String::new(),
+    }
+}
+
+/// The first scheduled crash in `earlier` that is still under way when `f` (a
+/// scheduled crash) starts, on an instance `f` also hits.
+fn overlapping_crash(earlier: &[FaultModel], f: &FaultModel) -> Option<usize> {
+    if f.kind != f::FaultKind::Crash || f.random.is_some() {
+        return None;
+    }
+    let (g, inst) = f.service()?;
+    let end = |m: &FaultModel| m.duration.map_or(u64::MAX, |d| m.at.saturating_add(d.0));
+    earlier.iter().position(|m| {
+        m.kind == f::FaultKind::Crash
+            && m.random.is_none()
+            && m.service()
+                .is_some_and(|(h, j)| h == g && (j.is_none() || inst.is_none() || j == inst))
+            && m.at < end(f)
+            && f.at < end(m)
+    })
+}
+
+/// What fault `fl` hits, as its kind requires; None (reported) when it names
+/// nothing fit.
+fn fault_target(
+    fl: &Elem<'_, '_, f::Fault>,
+    scope: &FaultScope<'_>,
+    cx: &mut Cx,
+) -> Option<FaultTarget> {
+    use f::FaultKind as K;
+    let kind = fl.v.kind;
+    let span = fl.span(&["target"]);
+    let spelled = kind_spelling(kind);
+    let link = fl.v.peer.is_some();
+    if fl.v.peer.is_some() && !matches!(kind, K::Latency | K::NetworkPartition) {
+        cx.err(
+            fl.span(&["peer"]),
+            format!("`peer` belongs to kind = \"latency\" (on a link) and kind = \"network_partition\" only, not {spelled}"),
+        );
+    }
+    if fl.v.one_way.is_some() && kind != K::NetworkPartition {
+        cx.err(
+            fl.span(&["one_way"]),
+            "`one_way` belongs to kind = \"network_partition\" only (a latency fault is always one way, from target to peer)",
+        );
+    }
+    if fl.v.partition.is_some() && kind != K::PartitionOutage {
+        cx.err(
+            fl.span(&["partition"]),
+            "`partition` belongs to kind = \"partition_outage\" only",
+        );
+    }
+    if matches!(kind, K::NetworkPartition) || (kind == K::Latency && link) {
+        let Some(peer) = fl.v.peer.as_deref() else {
+            cx.err_help(
+                fl.span(&["kind"]),
+                "a network partition needs a `peer`, the other end of the link",
+                "add peer = \"orders\": the broker the target reads or writes",
+            );
+            return None;
+        };
+        let from = resolve_node(&fl.v.target, span.clone(), scope, cx);
+        let to = resolve_node(peer, fl.span(&["peer"]), scope, cx);
+        let ((from, fi), (to, ti)) = (from?, to?);
+        let instance = fi.or(ti);
+        let both = kind == K::NetworkPartition && !fl.v.one_way.unwrap_or(false);
+        let ok = if both {
+            scope.flows(from, to) || scope.flows(to, from)
+        } else {
+            scope.flows(from, to)
+        };
+        if !ok {
+            let (a, b) = (&fl.v.target, peer);
+            let help = if scope.flows(to, from) {
+                format!("messages go from `{b}` to `{a}`: swap target and peer")
+            } else {
+                "a link joins a broker and a producer or consumer that writes or reads it"
+                    .to_string()
+            };
+            cx.err_help(
+                fl.span(&["peer"]),
+                format!("no messages go from `{a}` to `{b}`, so there is no link to hit"),
+                help,
+            );
+            return None;
+        }
+        if matches!((from, to), (Node::Broker(_), Node::Broker(_))) {
+            cx.err(
+                fl.span(&["peer"]),
+                "a link joins a broker and a producer or consumer, not two brokers",
+            );
+            return None;
+        }
+        return Some(FaultTarget::Link {
+            from,
+            to,
+            both,
+            instance,
+        });
+    }
+    match kind {
+        K::BrokerOutage => match scope.channels.idx.get(fl.v.target.as_str()) {
+            Some(&c) => Some(FaultTarget::Broker(c)),
+            None => {
+                cx.err_help(
+                    span,
+                    format!(
+                        "fault target `{}` is not a topic, queue or pubsub",
+                        fl.v.target
+                    ),
+                    "a broker_outage hits a broker; to stop a consumer, use kind = \"crash\"",
+                );
+                None
+            }
+        },
+        K::PartitionOutage => {
+            let Some(&Channel::Topic(t)) = scope.channels.idx.get(fl.v.target.as_str()) else {
+                cx.err_help(
+                    span,
+                    format!("fault target `{}` is not a topic", fl.v.target),
+                    "a partition_outage hits one partition of a [[topic]]",
+                );
+                return None;
+            };
+            let n = scope.topics[t].partitions;
+            match fl.v.partition {
+                Some(p) if p < n => Some(FaultTarget::Partition {
+                    topic: t,
+                    partition: p,
+                }),
+                Some(p) => {
+                    cx.err(
+                        fl.span(&["partition"]),
+                        format!(
+                            "`{}` has partitions 0 to {}, so partition {p} does not exist",
+                            fl.v.target,
+                            n.saturating_sub(1)
+                        ),
+                    );
+                    None
+                }
+                None => {
+                    cx.err_help(
+                        fl.span(&["kind"]),
+                        "a partition_outage needs a `partition`",
+                        "add partition = 0 (partitions are numbered from 0)",
+                    );
+                    None
+                }
+            }
+        }
+        K::Poison => match scope.producers.iter().position(|p| p.name == fl.v.target) {
+            Some(p) => Some(FaultTarget::Producer(p)),
+            None => {
+                let known: Vec<String> = scope
+                    .producers
+                    .iter()
+                    .map(|p| format!("`{}`", p.name))
+                    .collect();
+                cx.err_help(
+                    span,
+                    format!("fault target `{}` is not a producer", fl.v.target),
+                    format!(
+                        "poison hits what a producer sends; producers: {}",
+                        known.join(", ")
+                    ),
+                );
+                None
+            }
+        },
+        K::Crash | K::Errors | K::Latency | K::Slowdown | K::NetworkPartition => {
+            let (name, inst) = match fl.v.target.split_once('#') {
+                Some((n, i)) => (n, Some(i)),
+                None => (fl.v.target.as_str(), None),
+            };
+            if cx.is_broken("consumer", name) {
+                return None;
+            }
+            let Some(s) = scope.services.iter().position(|s| s.name == name) else {
+                let help = if kind == K::Latency && scope.node(name).is_some() {
+                    format!(
+                        "a latency fault without `peer` slows a consumer's processing; to delay a link, add peer = \"...\"; consumers: {}",
+                        scope.kinds()
+                    )
+                } else {
+                    format!(
+                        "expected `consumer` or `consumer#N`; consumers: {}",
+                        scope.kinds()
+                    )
+                };
+                cx.err_help(
+                    span,
+                    format!("fault target `{}` is not a consumer", fl.v.target),
+                    help,
+                );
+                return None;
+            };
+            let services = scope.services;
+            let instance = match inst {
+                None => None,
+                Some(i) => match i.parse::<u32>() {
+                    Ok(n) if n >= 1 && n <= services[s].instances => Some(n - 1),
+                    _ => {
+                        cx.err(
+                            span,
+                            match services[s].instances {
+                                1 => format!(
+                                    "`{name}` has one instance, #1, so `{}` does not exist",
+                                    fl.v.target
+                                ),
+                                n => format!(
+                                    "`{name}` has instances #1 to #{n}, so `{}` does not exist",
+                                    fl.v.target
+                                ),
+                            },
+                        );
+                        return None;
+                    }
+                },
+            };
+            if kind == K::Crash && services[s].function.is_some() {
+                cx.err_help(
+                    fl.span(&["kind"]),
+                    format!("`{name}` is a function, which has no instances to crash"),
+                    "use kind = \"errors\": every invocation fails while the fault lasts",
+                );
+            }
+            Some(FaultTarget::Service {
+                service: s,
+                instance,
+            })
+        }
+    }
+}
+
+/// A fault kind as a scenario spells it.
+fn kind_spelling(kind: f::FaultKind) -> &'static str {
+    FaultModel {
+        kind,
+        at: 0,
+        target: FaultTarget::Producer(0),
+        duration: None,
+        factor: 1.0,
+        delay: None,
+        fraction: 0.0,
+        random: None,
+        ordinal: 0,
+    }
+    .kind_name()
+}
+
+/// The component `name` names, for a link (`consumer#N`: one instance of it);
+/// reported when it names none.
+fn resolve_node(
+    name: &str,
+    span: Option<Range<usize>>,
+    scope: &FaultScope<'_>,
+    cx: &mut Cx,
+) -> Option<(Node, Option<u32>)> {
+    let (base, inst) = match name.split_once('#') {
+        Some((n, i)) => (n, Some(i)),
+        None => (name, None),
+    };
+    let Some(node) = scope.node(base) else {
+        cx.err_help(
+            span,
+            format!("`{name}` is not a producer, consumer, topic, queue or pubsub"),
+            "a link joins a broker and a producer or consumer that writes or reads it",
+        );
+        return None;
+    };
+    let Some(i) = inst else {
+        return Some((node, None));
+    };
+    match (node, i.parse::<u32>()) {
+        (Node::Service(g), Ok(n)) if n >= 1 && n <= scope.services[g].instances => {
+            Some((node, Some(n - 1)))
+        }
+        (Node::Service(g), _) => {
+            cx.err(
+                span,
+                format!(
+                    "`{base}` has instances #1 to #{}, so `{name}` does not exist",
+                    scope.services[g].instances
+                ),
+            );
+            None
+        }
+        _ => {
+            cx.err(
+                span,
+                format!("only a consumer has instances (`{base}#N`), and `{base}` is not one"),
+            );
+            None
+        }
+    }
+}
+
+/// A poison fault's `fraction`: it needs one, in (0, 1]; other kinds take none.
+fn poison_fraction(fl: &Elem<'_, '_, f::Fault>, cx: &mut Cx) -> f64 {
+    match (fl.v.kind, fl.v.fraction) {
+        (f::FaultKind::Poison, Some(x)) if x > 0.0 && x <= 1.0 => x,
+        (f::FaultKind::Poison, Some(x)) => {
+            cx.err(
+                fl.span(&["fraction"]),
+                format!("fraction must be above 0 and at most 1, found {}", num(x)),
+            );
+            0.0
+        }
+        (f::FaultKind::Poison, None) => {
+            cx.err_help(
+                fl.span(&["kind"]),
+                "a poison fault needs a `fraction`",
+                "add fraction = 0.01 for one message in a hundred",
+            );
+            0.0
+        }
+        (_, Some(_)) => {
+            cx.err(
+                fl.span(&["fraction"]),
+                "`fraction` belongs to kind = \"poison\" only",
+            );
+            0.0
+        }
+        (_, None) => 0.0,
+    }
 }
 
 /// A fault's `factor` and `delay`: each belongs to its kind, and that kind needs it.

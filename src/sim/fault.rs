@@ -1,56 +1,172 @@
-//! Scheduled faults on services: an instance (or every instance) crashes at once and
-//! restarts after the fault's duration, or (`errors`) keeps running while every attempt
-//! it ends fails. What a crash does to the service runtime is
+//! Faults, scheduled or random. On services: an instance (or every instance) crashes at
+//! once and restarts after the fault's duration, or (`errors`) keeps running while every
+//! attempt it ends fails, or runs slower (`slowdown`, `latency`). On producers: a
+//! `poison` window. On brokers and links: see [`super::link`]. What a crash does to the service runtime is
 //! generic (its work is gone); what the broker does about it (a Kafka group notices
 //! after the session timeout and rebalances) is the broker's.
 
 use super::Engine;
+use super::message::Message;
 use super::queue::Ev;
 use super::service::{Effect, WorkState};
-use super::trace::TraceKind;
+use super::trace::{NA32, NA64, TraceKind};
 use crate::metrics::Cause;
-use crate::model::{Channel, FaultKind};
+use crate::model::{Channel, FaultKind, FaultTarget, Node};
+
+/// A poison window of a producer: messages it first sent in [from, until) fail
+/// every attempt when their hash falls under `fraction`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Poison {
+    pub fault: u32,
+    pub producer: u32,
+    pub from: u64,
+    pub until: u64,
+    pub fraction: f64,
+    pub seed: u64,
+}
 
 impl Engine {
     /// Fault `f` starts (`start`) or ends.
     pub(crate) fn on_fault(&mut self, f: usize, start: bool) {
         let fault = self.model.faults[f];
-        let g = fault.service;
-        let targets = match fault.instance {
+        if start {
+            self.faults_active += 1;
+            self.links.effects[f].started += 1;
+            self.links.since[f] = Some(self.now);
+        } else {
+            self.faults_active = self.faults_active.saturating_sub(1);
+            if let Some(t) = self.links.since[f].take() {
+                self.links.effects[f].active_s += self.now.saturating_sub(t) as f64 / 1e9;
+            }
+        }
+        match fault.target {
+            FaultTarget::Service { service, instance } => {
+                self.on_service_fault(f, service, instance, start);
+            }
+            FaultTarget::Link {
+                from: Node::Broker(c),
+                to: Node::Service(g),
+                instance,
+                ..
+            } if fault.kind == FaultKind::Latency && self.model.services[g].source == c => {
+                // Latency on the delivery link: each fresh delivery's attempt waits for
+                // it (a retry runs where the message already is).
+                self.service_effect(f, g, instance, start, true);
+            }
+            FaultTarget::Producer(p) => self.on_poison(f, p, start),
+            _ => self.on_link_fault(f, start),
+        }
+        self.schedule_fault_turn(f, start);
+    }
+
+    /// A latency or slowdown effect of fault `f` on service `g` (one instance, or
+    /// every one) starts or ends; `first_only`: it delays a delivery's first attempt
+    /// only.
+    fn service_effect(
+        &mut self,
+        f: usize,
+        g: usize,
+        instance: Option<u32>,
+        start: bool,
+        first_only: bool,
+    ) {
+        let fault = self.model.faults[f];
+        let targets = match instance {
             Some(i) => i as usize..i as usize + 1,
             None => 0..self.services[g].insts.len(),
         };
-        if start {
-            self.faults_active += 1;
+        let kind = if start {
+            TraceKind::FaultStart
         } else {
-            self.faults_active = self.faults_active.saturating_sub(1);
+            TraceKind::FaultEnd
+        };
+        let svc = &mut self.services[g];
+        if start {
+            svc.effects.push(Effect {
+                fault: f as u32,
+                instance,
+                factor: fault.factor,
+                delay: fault.delay,
+                first_only,
+                hits: 0,
+            });
+        } else if let Some(k) = svc.effects.iter().position(|e| e.fault == f as u32) {
+            let e = svc.effects.remove(k);
+            self.links.effects[f].delayed += e.hits;
         }
-        if matches!(fault.kind, FaultKind::Latency | FaultKind::Slowdown) {
-            let kind = if start {
-                TraceKind::FaultStart
-            } else {
-                TraceKind::FaultEnd
-            };
-            let svc = &mut self.services[g];
+        for i in targets {
+            let inst = &mut self.services[g].insts[i];
             if start {
-                svc.effects.push(Effect {
-                    fault: f as u32,
-                    instance: fault.instance,
-                    factor: fault.factor,
-                    delay: fault.delay,
-                });
+                inst.degraded += 1;
             } else {
-                svc.effects.retain(|e| e.fault != f as u32);
+                inst.degraded = inst.degraded.saturating_sub(1);
             }
-            for i in targets {
-                let inst = &mut self.services[g].insts[i];
-                if start {
-                    inst.degraded += 1;
-                } else {
-                    inst.degraded = inst.degraded.saturating_sub(1);
-                }
-                self.tr_instance(kind, g, i as u32);
-            }
+            self.tr_instance(kind, g, i as u32);
+        }
+    }
+
+    /// A poison window of producer `p` opens or closes: while open, `fraction` of
+    /// what it sends fails every attempt, wherever it goes.
+    fn on_poison(&mut self, f: usize, p: usize, start: bool) {
+        let kind = if start {
+            TraceKind::FaultStart
+        } else {
+            TraceKind::FaultEnd
+        };
+        if start {
+            let seed = crate::rng::stream_seed(
+                self.model.seed,
+                &format!(
+                    "{}/poison>{}",
+                    self.model.producers[p].name, self.model.faults[f].ordinal
+                ),
+            );
+            self.poison.push(Poison {
+                fault: f as u32,
+                producer: p as u32,
+                from: self.now,
+                until: u64::MAX,
+                fraction: self.model.faults[f].fraction,
+                seed,
+            });
+        } else if let Some(w) = self
+            .poison
+            .iter_mut()
+            .rev()
+            .find(|w| w.fault == f as u32 && w.until == u64::MAX)
+        {
+            w.until = self.now;
+        }
+        let comp = self.plan.producer_comp + p as u32;
+        self.tracer
+            .rec(self.now, kind, comp, NA32, None, NA32, NA64, NA32);
+    }
+
+    /// The poison fault whose window `msg` was first sent in and whose share it falls
+    /// in, if any.
+    #[inline(never)]
+    pub(crate) fn poisoned(&self, msg: &Message) -> Option<u32> {
+        let p = msg.origin()? as u32;
+        self.poison
+            .iter()
+            .find(|w| {
+                w.producer == p
+                    && w.from <= msg.origin_at
+                    && msg.origin_at < w.until
+                    && crate::rng::unit_from_hash(w.seed ^ msg.msg) < w.fraction
+            })
+            .map(|w| w.fault)
+    }
+
+    /// A fault on service `g` (`instance`, or every one) starts or ends.
+    fn on_service_fault(&mut self, f: usize, g: usize, instance: Option<u32>, start: bool) {
+        let fault = self.model.faults[f];
+        let targets = match instance {
+            Some(i) => i as usize..i as usize + 1,
+            None => 0..self.services[g].insts.len(),
+        };
+        if matches!(fault.kind, FaultKind::Latency | FaultKind::Slowdown) {
+            self.service_effect(f, g, instance, start, false);
         } else if fault.kind == FaultKind::Errors {
             let kind = if start {
                 TraceKind::FaultStart
@@ -61,6 +177,7 @@ impl Engine {
                 let inst = &mut self.services[g].insts[i];
                 if start {
                     inst.erroring += 1;
+                    inst.erroring_fault = f as u32;
                 } else {
                     inst.erroring = inst.erroring.saturating_sub(1);
                 }
@@ -68,7 +185,7 @@ impl Engine {
             }
         } else if start {
             for i in targets {
-                self.crash(g, i);
+                self.crash(g, i, f);
             }
         } else {
             let mut any = false;
@@ -96,6 +213,12 @@ impl Engine {
                 self.kafka_members_changed(g);
             }
         }
+    }
+
+    /// After fault `f` started or ended: its end (a scheduled fault with a duration),
+    /// or its next turn (a random fault).
+    fn schedule_fault_turn(&mut self, f: usize, start: bool) {
+        let fault = self.model.faults[f];
         match fault.random {
             // A random fault lasts Exp(mttr), then comes back after Exp(mtbf).
             Some((mtbf, mttr)) => {
@@ -133,7 +256,7 @@ impl Engine {
 
     /// Instance `i` of service `g` stops at once: its work is gone (lost for good if
     /// the broker will not deliver it again), and the broker is told.
-    fn crash(&mut self, g: usize, i: usize) {
+    fn crash(&mut self, g: usize, i: usize, f: usize) {
         if !self.services[g].insts[i].alive {
             return;
         }
@@ -146,6 +269,7 @@ impl Engine {
             }
             if work.state == WorkState::Running {
                 self.services[g].running -= 1;
+                self.links.effects[f].interrupted += 1;
             }
             if !work.stale {
                 self.release(g, &work);

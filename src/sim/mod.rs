@@ -25,6 +25,7 @@ pub mod draw;
 mod fault;
 pub mod flow;
 pub(crate) mod ledger;
+pub(crate) mod link;
 pub(crate) mod message;
 pub mod producer;
 pub mod queue;
@@ -201,6 +202,10 @@ pub struct Engine {
     /// Simulated time at the last backlog check that saw it change, and the step
     /// count then (see [`StopKind::Stalled`]).
     stall: (u64, u64),
+    /// Outages, network partitions and link delays, and the publishers' outboxes.
+    pub(crate) links: link::Links,
+    /// Poison windows opened so far.
+    pub(crate) poison: Vec<fault::Poison>,
 }
 
 impl Engine {
@@ -210,11 +215,7 @@ impl Engine {
             .faults
             .iter()
             .map(|f| {
-                let svc = &model.services[f.service];
-                let target = match f.instance {
-                    Some(i) => svc.member_id(i as usize),
-                    None => svc.name.clone(),
-                };
+                let target = f.target_name(&model);
                 crate::rng::stream(
                     model.seed,
                     &target,
@@ -252,6 +253,7 @@ impl Engine {
             service_comp,
         });
         let mut e = Engine {
+            links: link::Links::new(&model),
             producers: producer::states(&model),
             kafka: Kafka::new(&model),
             sqs: Sqs::new(&model),
@@ -277,6 +279,7 @@ impl Engine {
             faults_active: 0,
             fault_rngs,
             stall: (0, 0),
+            poison: Vec::new(),
         };
         e.init();
         e
@@ -580,6 +583,8 @@ impl Engine {
             Ev::FaultStart { fault } => self.on_fault(fault as usize, true),
             Ev::FaultEnd { fault } => self.on_fault(fault as usize, false),
             Ev::Action { action } => self.on_action(action as usize),
+            Ev::Outbox { publisher } => self.on_outbox(publisher),
+            Ev::Arrive { slot } => self.on_arrive(slot),
             Ev::Kafka {
                 timer,
                 group,

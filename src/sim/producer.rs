@@ -184,12 +184,24 @@ impl Engine {
             NA64,
             NA32,
         );
-        match target {
-            Channel::Topic(t) => {
-                self.append(t, partition, m);
+        if self.links.active > 0 {
+            self.send_slow(super::link::Outgoing {
+                msg: m,
+                target,
+                partition,
+                from: p as u32,
+                inst: NA32,
+                n,
+                origin: crate::broker::sqs::NO_ORIGIN,
+            });
+        } else {
+            match target {
+                Channel::Topic(t) => {
+                    self.append(t, partition, m);
+                }
+                Channel::Queue(q) => self.sqs_send(q, m, delay),
+                Channel::Pubsub(t) => self.pubsub_publish(t, m, Some((p as u32, n))),
             }
-            Channel::Queue(q) => self.sqs_send(q, m, delay),
-            Channel::Pubsub(t) => self.pubsub_publish(t, m, Some((p as u32, n))),
         }
         if lost_ack {
             // The broker wrote it, the ack was lost: the producer sends it again after
@@ -236,6 +248,18 @@ impl Engine {
         ps.resend_free.push(slot);
         ps.c.copies += 1;
         let spec = &self.model.producers[p];
+        if self.links.active > 0 {
+            self.send_slow(super::link::Outgoing {
+                msg: r.msg,
+                target: spec.target,
+                partition: r.partition,
+                from: p as u32,
+                inst: NA32,
+                n: r.n,
+                origin: crate::broker::sqs::NO_ORIGIN,
+            });
+            return;
+        }
         match spec.target {
             Channel::Topic(t) => {
                 self.append(t, r.partition, r.msg);

@@ -51,6 +51,17 @@ pub enum Ev {
         /// Fault index.
         fault: u32,
     },
+    // ----- links (sim::link)
+    /// A publisher retries the messages it holds.
+    Outbox {
+        /// Publisher: a producer, or producers + service.
+        publisher: u32,
+    },
+    /// A message delayed on its link reaches its broker.
+    Arrive {
+        /// Slot in the links' flight arena.
+        slot: u32,
+    },
     // ----- actions (sim::action)
     /// A scheduled action starts or takes its next step.
     Action {

@@ -112,10 +112,14 @@ impl Engine {
             .producers
             .iter()
             .zip(&self.producers)
-            .map(|(m, s)| ProducerSummary {
+            .enumerate()
+            .map(|(p, (m, s))| ProducerSummary {
                 name: m.name.clone(),
                 produced: s.c.produced,
                 copies: s.c.copies,
+                lost_buffer_full: s.c.lost_buffer_full,
+                lost_delivery_timeout: s.c.lost_delivery_timeout,
+                buffered: self.links.outboxes[p].len,
             })
             .collect();
         let topics = (0..self.kafka.topics.len())
@@ -212,7 +216,43 @@ impl Engine {
             throttled,
             flows: self.flows(),
             conservation: self.conservation(),
+            faults: self.fault_summaries(),
         }
+    }
+
+    /// What each fault caused so far, in scenario order.
+    pub fn fault_summaries(&self) -> Vec<FaultSummary> {
+        self.model
+            .faults
+            .iter()
+            .enumerate()
+            .map(|(f, fm)| {
+                let mut effects = self.links.effects[f];
+                if let Some(t) = self.links.since[f] {
+                    effects.active_s += self.now.saturating_sub(t) as f64 / 1e9;
+                }
+                if let Some((g, _)) = fm.service().or(match fm.target {
+                    crate::model::FaultTarget::Link {
+                        to: crate::model::Node::Service(g),
+                        ..
+                    } => Some((g, None)),
+                    _ => None,
+                }) {
+                    // Effects under way count their hits so far.
+                    effects.delayed += self.services[g]
+                        .effects
+                        .iter()
+                        .filter(|e| e.fault == f as u32)
+                        .map(|e| e.hits)
+                        .sum::<u64>();
+                }
+                FaultSummary {
+                    kind: fm.kind_name(),
+                    target: fm.target_name(&self.model),
+                    effects,
+                }
+            })
+            .collect()
     }
 }
 
@@ -292,6 +332,9 @@ pub struct Summary {
     pub flows: Vec<super::flow::FlowSummary>,
     /// Conservation per service.
     pub conservation: Vec<Conservation>,
+    /// Per fault, what it caused (absent from JSON when there are none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<FaultSummary>,
 }
 
 /// A producer's totals.
@@ -303,6 +346,32 @@ pub struct ProducerSummary {
     pub produced: u64,
     /// Records written twice after a lost ack.
     pub copies: u64,
+    /// Sends dropped because its buffer was full while its broker refused them
+    /// (absent when none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub lost_buffer_full: u64,
+    /// Held sends dropped after the delivery timeout (absent when none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub lost_delivery_timeout: u64,
+    /// Messages it holds now (absent when none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub buffered: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
+/// What one fault caused so far.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct FaultSummary {
+    /// Its kind, as the scenario spells it.
+    pub kind: &'static str,
+    /// What it hits.
+    pub target: String,
+    /// Counts of what it did.
+    #[serde(flatten)]
+    pub effects: super::link::FaultEffects,
 }
 
 /// A topic's totals.

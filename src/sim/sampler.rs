@@ -79,6 +79,7 @@ struct Totals {
     lag: u64,
     in_flight: u64,
     dlq: u64,
+    buffered: u64,
 }
 
 impl Engine {
@@ -132,6 +133,10 @@ impl Engine {
         if self.model.services.iter().any(|s| s.dedup.is_some()) {
             out.count("total", Metric::DuplicatesSuppressed, total.c.suppressed);
         }
+        if self.links.possible {
+            out.count("total", Metric::Buffered, total.buffered);
+            out.count("total", Metric::PublishLost, total.c.lost_buffer_full);
+        }
         if out.record {
             let mut rows = out.rows;
             rows.sort_by(|a, b| a.component.cmp(&b.component).then(a.metric.cmp(b.metric)));
@@ -148,6 +153,14 @@ impl Engine {
             out.count(name, Metric::Produced, d.produced);
             out.rate(name, Metric::ThroughputOut, d.produced);
             out.count(name, Metric::Duplicates, d.copies);
+            if self.links.possible {
+                let held = self.links.outboxes[p].len;
+                let lost = d.lost_buffer_full + d.lost_delivery_timeout;
+                total.buffered += held;
+                total.c.lost_buffer_full += lost;
+                out.count(name, Metric::Buffered, held);
+                out.count(name, Metric::PublishLost, lost);
+            }
         }
     }
 
@@ -262,9 +275,15 @@ impl Engine {
             (&mut total.c.dead_lettered, d.dead_lettered),
             (&mut total.c.delivered, d.delivered),
             (&mut total.c.suppressed, d.suppressed),
+            (
+                &mut total.c.lost_buffer_full,
+                d.lost_buffer_full + d.lost_delivery_timeout,
+            ),
         ] {
             *field += v;
         }
+        let held = self.links.outboxes[self.model.producers.len() + g].len;
+        total.buffered += held;
         let rate_out = d.processed as f64 / out.interval_s;
         let drain = if lag == 0 {
             0.0
@@ -312,6 +331,15 @@ impl Engine {
         }
         if self.model.services[g].dedup.is_some() {
             out.count(name, Metric::DuplicatesSuppressed, d.suppressed);
+        }
+        let spec = &self.model.services[g];
+        if self.links.possible && (!spec.emits.is_empty() || spec.dead_letter.is_some()) {
+            out.count(name, Metric::Buffered, held);
+            out.count(
+                name,
+                Metric::PublishLost,
+                d.lost_buffer_full + d.lost_delivery_timeout,
+            );
         }
         out.rate(name, Metric::ThroughputIn, d.produced);
         out.push(name, Metric::ThroughputOut, Value::Real(rate_out));
@@ -377,5 +405,7 @@ fn delta(now: &Counters, prev: &Counters) -> Counters {
         dead_lettered: now.dead_lettered - prev.dead_lettered,
         copies: now.copies - prev.copies,
         suppressed: now.suppressed - prev.suppressed,
+        lost_buffer_full: now.lost_buffer_full - prev.lost_buffer_full,
+        lost_delivery_timeout: now.lost_delivery_timeout - prev.lost_delivery_timeout,
     }
 }

@@ -108,6 +108,13 @@ pub(crate) struct Instance {
     pub erroring: u32,
     /// Latency and slowdown faults under way on it ([`Service::effects`]).
     pub degraded: u32,
+    /// Faults cutting it off from its source (an outage of its queue, a network
+    /// partition): while above 0 it fetches nothing new.
+    pub cut: u32,
+    /// Since when it is cut off, while it is.
+    pub cut_since: Option<u64>,
+    /// The errors fault that started last on it.
+    pub erroring_fault: u32,
 }
 
 /// A latency or slowdown fault under way on a service.
@@ -121,6 +128,10 @@ pub(crate) struct Effect {
     pub factor: f64,
     /// And this is added.
     pub delay: Option<ProcessingModel>,
+    /// Only to a delivery's first attempt (latency on the link from the broker).
+    pub first_only: bool,
+    /// Attempts it slowed so far.
+    pub hits: u64,
 }
 
 /// One service's state.
@@ -196,6 +207,9 @@ impl Service {
                     ready: VecDeque::new(),
                     erroring: 0,
                     degraded: 0,
+                    cut: 0,
+                    cut_since: None,
+                    erroring_fault: 0,
                 })
                 .collect(),
             works: Vec::new(),
@@ -291,7 +305,7 @@ impl Service {
         self.c.delivered += 1;
         let mut d = draw::processing_time(&cx.spec.processing, &mut self.processing_rng);
         if self.insts[i as usize].degraded > 0 {
-            d = self.degrade(i, d);
+            d = self.degrade(i, d, attempt);
         }
         queue.push(
             cx.now.saturating_add(d),
@@ -318,13 +332,14 @@ impl Service {
     /// multiplied by every factor, then every delay added, in the order the faults
     /// started.
     #[inline(never)]
-    fn degrade(&mut self, i: u32, d: u64) -> u64 {
+    fn degrade(&mut self, i: u32, d: u64, attempt: u32) -> u64 {
         let mut t = d as f64;
         let mut extra = 0u64;
-        for e in &self.effects {
-            if e.instance.is_some_and(|x| x != i) {
+        for e in &mut self.effects {
+            if e.instance.is_some_and(|x| x != i) || (e.first_only && attempt > 1) {
                 continue;
             }
+            e.hits += 1;
             t *= e.factor;
             if let Some(delay) = &e.delay {
                 extra = extra.saturating_add(draw::processing_time(delay, &mut self.effect_rng));
@@ -401,6 +416,9 @@ impl Engine {
                     w
                 }
                 None => {
+                    if self.services[g].insts[i].cut > 0 {
+                        return;
+                    }
                     let d = match self.model.services[g].source {
                         Channel::Pubsub(_) => self.fn_fetch(g, i),
                         _ => self.sqs_fetch(g, i),
@@ -475,6 +493,9 @@ impl Engine {
                     w
                 }
                 None => {
+                    if svc.insts[i].cut > 0 {
+                        return;
+                    }
                     let Some(d) = group.fetch(cx.spec, logs, i) else {
                         return;
                     };
@@ -518,6 +539,18 @@ impl Engine {
         rate > 0.0 && rng::unit_from_hash(self.services[g].poison_seed ^ msg) < rate
     }
 
+    /// Whether `msg` belongs to a poison window (counted on its fault).
+    #[inline(never)]
+    fn poison_fails(&mut self, msg: &Message) -> bool {
+        match self.poisoned(msg) {
+            Some(f) => {
+                self.links.effects[f as usize].failed += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// An attempt ends: success, a retry, or the last failure.
     #[inline]
     pub(crate) fn on_done(&mut self, g: usize, w: u32, token: u32) {
@@ -531,10 +564,16 @@ impl Engine {
         let i = work.instance as usize;
         svc.insts[i].busy -= 1;
         svc.running -= 1;
-        let failed = svc.insts[i].erroring > 0
+        let erroring = svc.insts[i].erroring > 0;
+        let failed = erroring
             || self.is_poison(g, work.msg.msg)
+            || (!self.poison.is_empty() && self.poison_fails(&work.msg))
             || (failure_rate > 0.0 && self.services[g].fail_rng.random::<f64>() < failure_rate);
         if failed {
+            if erroring {
+                let f = self.services[g].insts[i].erroring_fault as usize;
+                self.links.effects[f].failed += 1;
+            }
             self.services[g].c.failures += 1;
             self.tr_work(TraceKind::Fail, g, &work);
             if work.stale {
@@ -648,14 +687,45 @@ impl Engine {
             ..work.msg
         };
         let writer = self.services[g].dlq_writer;
-        self.write(g, writer, dlq, m, true);
+        self.write(g, work.instance, writer, dlq, m, true);
     }
 
     /// Service `g` writes `m` to `target` (a follow-up event, or a dead letter when
     /// `dead`), through its writer `writer` for a topic. A dead letter sent to a queue
     /// remembers the service's source queue, where a redrive returns it.
     #[inline]
-    fn write(&mut self, g: usize, writer: usize, target: Channel, m: Message, dead: bool) {
+    fn write(
+        &mut self,
+        g: usize,
+        instance: u32,
+        writer: usize,
+        target: Channel,
+        m: Message,
+        dead: bool,
+    ) {
+        if self.links.active > 0 {
+            let partition = match target {
+                Channel::Topic(t) => {
+                    let svc = &mut self.services[g];
+                    svc.partition_for(&self.model, writer, t, &m)
+                }
+                _ => NA32,
+            };
+            let origin = match (target, self.model.services[g].source) {
+                (Channel::Queue(_), Channel::Queue(origin)) if dead => origin as u32,
+                _ => crate::broker::sqs::NO_ORIGIN,
+            };
+            self.send_slow(super::link::Outgoing {
+                msg: m,
+                target,
+                partition,
+                from: (self.model.producers.len() + g) as u32,
+                inst: instance,
+                n: super::trace::NA64,
+                origin,
+            });
+            return;
+        }
         match target {
             Channel::Topic(t) => {
                 let svc = &mut self.services[g];
@@ -737,7 +807,7 @@ impl Engine {
                 flags: work.msg.written_flags(first),
             };
             let writer = self.services[g].emit_writers[k];
-            self.write(g, writer, topic, m, false);
+            self.write(g, work.instance, writer, topic, m, false);
         }
     }
 

@@ -53,6 +53,12 @@ pub enum TraceKind {
     FaultStart,
     /// It ended.
     FaultEnd,
+    /// A publisher holds a message its broker refused (an outage, a network
+    /// partition), to retry it.
+    Held,
+    /// A publisher drops a held message: its buffer is full, or its delivery timeout
+    /// passed.
+    Unsent,
 }
 
 impl TraceKind {
@@ -80,6 +86,8 @@ impl TraceKind {
             TraceKind::Filtered => "filtered",
             TraceKind::FaultStart => "fault_start",
             TraceKind::FaultEnd => "fault_end",
+            TraceKind::Held => "held",
+            TraceKind::Unsent => "unsent",
         }
     }
 }

@@ -11,6 +11,7 @@ mod fuzz;
 mod idempotent;
 mod invalid;
 mod limits;
+mod links;
 mod metrics_table;
 mod properties;
 mod pubsub;

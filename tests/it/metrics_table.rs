@@ -114,6 +114,7 @@ fn bundled_scenarios_report_only_metrics_of_the_table() {
         "sns-fanout.toml",
         "sns-fifo-fanout.toml",
         "idempotent-consumer.toml",
+        "network-partition.toml",
     ] {
         let model = bundled(name);
         let mut engine = run(

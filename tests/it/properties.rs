@@ -287,17 +287,24 @@ impl Case {
                 s.push_str("emits = [ { event = \"Next\", target = \"t1\" } ]\n");
             }
         }
+        // Crashes of one instance that overlap are refused as contradictory: a case
+        // keeps the first of them.
+        let mut kept: Vec<(usize, Option<u32>, u64, u64)> = Vec::new();
         for f in &self.faults {
             let ci = f.consumer % self.consumers.len();
-            let target = match f.instance {
-                Some(i) => format!(
-                    "{}#{}",
-                    self.consumer_name(ci),
-                    i % self.consumers[ci].instances + 1
-                ),
+            let inst = f.instance.map(|i| i % self.consumers[ci].instances);
+            let target = match inst {
+                Some(i) => format!("{}#{}", self.consumer_name(ci), i + 1),
                 None => self.consumer_name(ci),
             };
             let at_ms = u64::from(self.duration_s) * u64::from(f.at_permille);
+            let end = f.duration_ms.map_or(u64::MAX, |d| at_ms + u64::from(d));
+            if kept.iter().any(|&(c, i, a, e)| {
+                c == ci && (i.is_none() || inst.is_none() || i == inst) && a < end && at_ms < e
+            }) {
+                continue;
+            }
+            kept.push((ci, inst, at_ms, end));
             let _ = writeln!(
                 s,
                 "\n[[fault]]\nkind = \"crash\"\ntarget = \"{target}\"\nat = \"{at_ms}ms\""

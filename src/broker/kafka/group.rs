@@ -225,7 +225,7 @@ impl Group {
             let p = self.members[i].parts[idx];
             let log = &logs[p as usize];
             let gp = &mut self.parts[p as usize];
-            if gp.paused || gp.owner != Some(i as u32) {
+            if gp.paused || gp.owner != Some(i as u32) || log.down > 0 {
                 return None;
             }
             if gp.next_fetch < log.base {

@@ -44,6 +44,8 @@ pub(crate) struct PartLog {
     pub compact_at: usize,
     /// A retention timer is pending for this partition.
     pub retention_armed: bool,
+    /// Outages under way on it (its leader is gone): no fetch, no append.
+    pub down: u32,
 }
 
 impl PartLog {

@@ -88,6 +88,16 @@ impl Engine {
         self.kafka_timer(at, KafkaTimer::Detect, g, i as u32, incarnation);
     }
 
+    /// Instance `i` (still running, as `incarnation`) can no longer reach its group
+    /// (a network partition): unless it is back first, the coordinator removes it
+    /// after the session timeout, and the group rebalances without it.
+    pub(crate) fn kafka_member_unreachable(&mut self, g: usize, i: usize, incarnation: u32) {
+        let at = self
+            .now
+            .saturating_add(self.model.services[g].session_timeout.0);
+        self.kafka_timer(at, KafkaTimer::Detect, g, i as u32, incarnation);
+    }
+
     fn schedule_auto_commit(&mut self, g: usize, i: usize, at: u64, incarnation: u32) {
         self.kafka_timer(at, KafkaTimer::AutoCommit, g, i as u32, incarnation);
     }
@@ -110,10 +120,12 @@ impl Engine {
         if !inst.alive || inst.incarnation != incarnation {
             return;
         }
+        // Cut off from the group by a network partition, the commit does not arrive.
+        let reachable = inst.cut == 0;
         let grp = &mut self.kafka.groups[g];
         for &p in &grp.members[i].parts {
             let gp = &mut grp.parts[p as usize];
-            if gp.owner == Some(i as u32) && !gp.paused {
+            if reachable && gp.owner == Some(i as u32) && !gp.paused {
                 gp.committed = gp.committed.max(gp.base);
             }
         }
@@ -121,7 +133,9 @@ impl Engine {
             .now
             .saturating_add(self.model.services[g].commit_interval.0);
         self.schedule_auto_commit(g, i, at, incarnation);
-        self.tr_instance(TraceKind::Commit, g, i as u32);
+        if reachable {
+            self.tr_instance(TraceKind::Commit, g, i as u32);
+        }
     }
 
     /// Drops the records parked behind their key on partition `p`, as
@@ -149,10 +163,14 @@ impl Engine {
     fn on_detect(&mut self, g: usize, i: usize, incarnation: u32) {
         let inst = &self.services[g].insts[i];
         let member = &mut self.kafka.groups[g].members[i];
-        if inst.incarnation != incarnation || inst.alive || !member.joined {
+        if inst.incarnation != incarnation || (inst.alive && inst.cut == 0) || !member.joined {
             return;
         }
         member.joined = false;
+        if inst.alive {
+            // Cut off by a network partition: evicted while it still runs.
+            self.note_evicted(g);
+        }
         self.start_rebalance(g);
     }
 
@@ -332,15 +350,21 @@ impl Engine {
         let grp = &mut self.kafka.groups[g];
         grp.mark(p);
         let gp = &mut grp.parts[p as usize];
-        let owner_alive = gp
-            .owner
-            .is_some_and(|o| self.services[g].insts[o as usize].alive);
+        // An owner cut off by a network partition commits nothing on its way out.
+        let owner_alive = gp.owner.is_some_and(|o| {
+            let inst = &self.services[g].insts[o as usize];
+            inst.alive && inst.cut == 0
+        });
         if owner_alive && commit != CommitMode::Before {
             gp.committed = gp.committed.max(gp.base);
         }
-        let cause = match (cause, owner_alive) {
-            (Some(Cause::Rebalance(_)), false) => Some(Cause::Crash(grp.last_crash)),
-            (c, _) => c,
+        let cut_since = gp
+            .owner
+            .and_then(|o| self.services[g].insts[o as usize].cut_since);
+        let cause = match (cause, owner_alive, cut_since) {
+            (Some(Cause::Rebalance(_)), false, Some(t)) => Some(Cause::Evicted(t)),
+            (Some(Cause::Rebalance(_)), false, None) => Some(Cause::Crash(grp.last_crash)),
+            (c, _, _) => c,
         };
         if gp.next_fetch > gp.committed {
             gp.redeliver_until = gp.redeliver_until.max(gp.next_fetch);

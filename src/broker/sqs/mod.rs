@@ -601,6 +601,10 @@ impl Engine {
     /// The messages of one receive from queue `q` into instance `i`'s inbox. A message
     /// already received `max_receive_count` times moves to the dead-letter queue instead.
     fn sqs_take_batch(&mut self, g: usize, i: usize, q: QueueIdx) -> usize {
+        if self.services[g].insts[i].cut > 0 {
+            // The queue is down, or the network between it and this consumer.
+            return 0;
+        }
         let batch = self.model.services[g].receive.batch_size as usize;
         let (fifo, vt, redrive) = {
             let spec = &self.model.queues[q];
@@ -1084,7 +1088,7 @@ impl Engine {
 
     /// Messages became visible in queue `q`: long-polling instances receive them, in
     /// the order they started waiting.
-    fn sqs_serve_waiters(&mut self, q: QueueIdx) {
+    pub(crate) fn sqs_serve_waiters(&mut self, q: QueueIdx) {
         let Some(g) = self.model.queues[q].reader else {
             return;
         };

@@ -31,8 +31,28 @@ pub fn describe_event(app: &App, ev: crate::sim::queue::Ev) -> String {
             instance,
             ..
         } => format!("commit {}#{}", service(g), instance + 1),
-        Ev::FaultStart { .. } => "crash".to_string(),
-        Ev::FaultEnd { .. } => "restart".to_string(),
+        Ev::FaultStart { fault } => match m.faults.get(fault as usize) {
+            Some(f) => format!("{} {}", f.kind_name(), f.target_name(m)),
+            None => "fault".to_string(),
+        },
+        Ev::FaultEnd { fault } => match m.faults.get(fault as usize) {
+            Some(f) if f.kind == crate::scenario::format::FaultKind::Crash => {
+                format!("restart {}", f.target_name(m))
+            }
+            Some(f) => format!("end {} {}", f.kind_name(), f.target_name(m)),
+            None => "fault end".to_string(),
+        },
+        Ev::Outbox { publisher } => {
+            let np = m.producers.len();
+            let p = publisher as usize;
+            let name = if p < np {
+                m.producers[p].name.as_str()
+            } else {
+                service((p - np) as u32)
+            };
+            format!("retry held sends of {name}")
+        }
+        Ev::Arrive { .. } => "arrive over a slow link".to_string(),
         Ev::Action { action } => match m.actions.get(action as usize).map(|a| a.kind) {
             Some(crate::model::ActionModelKind::Redrive { from, .. }) => format!(
                 "redrive {}",
