@@ -239,6 +239,25 @@ pub struct ProducerModel {
     pub outbox: OutboxModel,
 }
 
+/// A circuit breaker, resolved (see [`crate::scenario::format::Breaker`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BreakerModel {
+    /// Consecutive failures that open it, or none.
+    pub failures: Option<u32>,
+    /// Failure share within `window` that opens it, or none.
+    pub failure_ratio: Option<f64>,
+    /// The ratio's sliding window, ns.
+    pub window: u64,
+    /// Attempts the window needs before its ratio counts.
+    pub min_calls: u32,
+    /// Time open, ns.
+    pub cooldown: u64,
+    /// Attempts let through half-open.
+    pub probes: u32,
+    /// Fail fast while open (else wait).
+    pub fail_fast: bool,
+}
+
 /// How a publisher holds the messages its target refuses (an outage, a network
 /// partition) and retries them, as Kafka's producer does.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -540,6 +559,8 @@ pub struct ServiceModel {
     /// An idempotent consumer: `Some(window)` (`None` inside: remembered for the whole
     /// run), or not idempotent.
     pub dedup: Option<Option<SimDuration>>,
+    /// Its instances' circuit breaker.
+    pub breaker: Option<BreakerModel>,
     /// Commit mode.
     pub commit: CommitMode,
     /// Auto-commit period.

@@ -84,6 +84,8 @@ pub enum Metric {
     Buffered,
     /// Publishes dropped: buffer full or delivery timeout.
     PublishLost,
+    /// Instances whose circuit breaker is open.
+    BreakerOpen,
 }
 
 /// How a metric's value relates to the sampling interval.
@@ -188,6 +190,7 @@ impl Metric {
         Metric::DuplicatesSuppressed,
         Metric::Buffered,
         Metric::PublishLost,
+        Metric::BreakerOpen,
     ];
 
     /// The name exactly as in the CSV's `metric` column.
@@ -229,6 +232,7 @@ impl Metric {
             Metric::DuplicatesSuppressed => "duplicates_suppressed",
             Metric::Buffered => "buffered",
             Metric::PublishLost => "publish_lost",
+            Metric::BreakerOpen => "breaker_open",
             Metric::E2eLatencyP95 => "e2e_latency_p95",
             Metric::E2eLatencyP99 => "e2e_latency_p99",
             Metric::E2eLatencyMax => "e2e_latency_max",
@@ -242,6 +246,7 @@ impl Metric {
             MetricKind::Latency => "ms",
             MetricKind::Gauge if matches!(self, Metric::LagTime | Metric::DrainTime) => "s",
             MetricKind::Gauge if self == Metric::FaultsActive => "faults",
+            MetricKind::Gauge if self == Metric::BreakerOpen => "instances",
             MetricKind::Counter | MetricKind::Gauge => "messages",
         }
     }
@@ -275,6 +280,7 @@ impl Metric {
             | Metric::DlqDepth
             | Metric::FaultsActive
             | Metric::Buffered
+            | Metric::BreakerOpen
             | Metric::DrainTime => MetricKind::Gauge,
             Metric::ThroughputIn | Metric::ThroughputOut => MetricKind::Rate,
             Metric::LatencyP50
@@ -313,6 +319,7 @@ impl Metric {
             Metric::FaultsActive => &[Total],
             Metric::DuplicatesSuppressed => &[Service, Total],
             Metric::Buffered | Metric::PublishLost => &[Producer, Service, Total],
+            Metric::BreakerOpen => &[Service, Total],
             Metric::E2eLatencyMean
             | Metric::E2eLatencyP50
             | Metric::E2eLatencyP95
@@ -349,6 +356,9 @@ impl Metric {
             Metric::Delivered => "attempts started",
             Metric::InFlight => "records being processed (a queue: received, not yet deleted)",
             Metric::FaultsActive => "faults under way (rows only in scenarios with faults)",
+            Metric::BreakerOpen => {
+                "instances whose circuit breaker is open (rows only for consumers with a breaker)"
+            }
             Metric::Buffered => {
                 "messages held by a publisher while its broker or the link refuses them (rows only in scenarios with outages or network partitions)"
             }

@@ -356,6 +356,16 @@ pub fn text(engine: &Engine) -> String {
             ]);
         }
         t.write(&mut o);
+        for svc in &s.services {
+            let Some(b) = &svc.breaker else {
+                continue;
+            };
+            let _ = writeln!(
+                o,
+                "{}'s circuit breakers opened {} times, {:.1} instance-seconds open, {} attempts failed fast, {} open now",
+                svc.name, b.opened, b.open_s, b.rejected, b.open_now
+            );
+        }
         for (g, svc) in s.services.iter().enumerate() {
             let Some(window) = m.services.get(g).and_then(|spec| spec.dedup) else {
                 continue;

@@ -509,6 +509,9 @@ pub struct Consumer {
     /// run); a redelivery after that is processed again, a duplicate.
     #[serde(default)]
     pub dedup_window: Option<Dur>,
+    /// A circuit breaker in front of what its processing calls, one per instance.
+    #[serde(default)]
+    pub breaker: Option<Breaker>,
     /// When offsets are committed (default after).
     #[serde(default)]
     pub commit: Option<CommitMode>,
@@ -693,6 +696,52 @@ pub struct Retry {
     /// Full jitter: the delay is drawn uniformly from 0 to the computed delay (default true).
     #[serde(default)]
     pub jitter: Option<bool>,
+}
+
+/// A circuit breaker: it opens after `failures` consecutive failed attempts, or when
+/// at least `failure_ratio` of the attempts that ended within `window` failed (with at
+/// least `min_calls` of them); stays open for `cooldown`; then lets `probes` attempts
+/// through (half-open) and closes if they succeed.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Breaker {
+    /// Consecutive failures that open it (Polly's consecutive-count breaker).
+    #[serde(default)]
+    pub failures: Option<u32>,
+    /// Share of failed attempts within `window` that opens it (resilience4j's
+    /// `failureRateThreshold`, 0 to 1).
+    #[serde(default)]
+    pub failure_ratio: Option<f64>,
+    /// The sliding window of `failure_ratio` (default "60s").
+    #[serde(default)]
+    pub window: Option<Dur>,
+    /// Attempts the window needs before its ratio counts (default 100, as resilience4j's
+    /// `minimumNumberOfCalls`).
+    #[serde(default)]
+    pub min_calls: Option<u32>,
+    /// How long it stays open (default "60s", resilience4j's
+    /// `waitDurationInOpenState`).
+    #[serde(default)]
+    pub cooldown: Option<Dur>,
+    /// Attempts let through half-open (default 10, resilience4j's
+    /// `permittedNumberOfCallsInHalfOpenState`).
+    #[serde(default)]
+    pub probes: Option<u32>,
+    /// While open: `wait` (default: no attempt starts, messages wait at the broker, a
+    /// Kafka consumer's partitions pause) or `fail` (every attempt fails at once,
+    /// without calling: retries and the dead letter take it from there).
+    #[serde(default)]
+    pub when_open: Option<WhenOpen>,
+}
+
+/// What a service does with work while its breaker is open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WhenOpen {
+    /// Start nothing until it half-opens.
+    Wait,
+    /// Fail every attempt at once.
+    Fail,
 }
 
 /// How the retry delay grows.

@@ -892,6 +892,67 @@ fn producer_models(
     (producer_models, keys)
 }
 
+/// A consumer's circuit breaker: what opens it, in range; defaults from resilience4j.
+fn breaker_model(c: &Elem<'_, '_, f::Consumer>, b: &f::Breaker, cx: &mut Cx) -> BreakerModel {
+    let span = |k: &str| c.span(&["breaker", k]);
+    if b.failures.is_none() && b.failure_ratio.is_none() {
+        cx.err_help(
+            c.span(&["breaker"]),
+            "a breaker needs `failures` (consecutive) or `failure_ratio` (within a window) to open",
+            "add failures = 5, or failure_ratio = 0.5",
+        );
+    }
+    if b.failures == Some(0) {
+        cx.err(span("failures"), "failures must be at least 1");
+    }
+    if let Some(r) = b.failure_ratio
+        && !(r > 0.0 && r <= 1.0)
+    {
+        cx.err(
+            span("failure_ratio"),
+            format!(
+                "failure_ratio must be above 0 and at most 1, found {}",
+                num(r)
+            ),
+        );
+    }
+    if b.failure_ratio.is_none() {
+        for (k, given) in [
+            ("window", b.window.is_some()),
+            ("min_calls", b.min_calls.is_some()),
+        ] {
+            if given {
+                cx.err_help(
+                    span(k),
+                    format!("{k} belongs to a breaker with a failure_ratio"),
+                    "add failure_ratio = 0.5, or remove it",
+                );
+            }
+        }
+    }
+    let ns = |d: Option<Dur>, dflt: u64| d.map_or(dflt, |x| x.0.0);
+    let window = ns(b.window, 60 * NS);
+    let cooldown = ns(b.cooldown, 60 * NS);
+    for (k, v) in [("window", window), ("cooldown", cooldown)] {
+        if v == 0 {
+            cx.err(span(k), format!("{k} must be above 0"));
+        }
+    }
+    let probes = b.probes.unwrap_or(10);
+    if probes == 0 {
+        cx.err(span("probes"), "probes must be at least 1");
+    }
+    BreakerModel {
+        failures: b.failures.map(|n| n.max(1)),
+        failure_ratio: b.failure_ratio,
+        window: window.max(1),
+        min_calls: b.min_calls.unwrap_or(100).max(1),
+        cooldown: cooldown.max(1),
+        probes: probes.max(1),
+        fail_fast: b.when_open == Some(f::WhenOpen::Fail),
+    }
+}
+
 /// A producer's buffer and retry settings for a target that refuses its sends; Kafka's
 /// defaults where absent.
 fn outbox_model(p: &Elem<'_, '_, f::Producer>, cx: &mut Cx) -> OutboxModel {
@@ -1181,6 +1242,7 @@ fn service_models(
             (false, None) => None,
         };
         check_prob(cx, c.span(&["poison_rate"]), "poison_rate", poison_rate);
+        let breaker = c.v.breaker.as_ref().map(|b| breaker_model(c, b, cx));
         let processing = processing_model(c, cx);
         let retry = if is_function {
             function_retry(c, source, cx)
@@ -1264,6 +1326,7 @@ fn service_models(
             failure_rate,
             poison_rate,
             dedup,
+            breaker,
             commit: c.v.commit.unwrap_or(CommitMode::After),
             commit_interval: SimDuration(commit_interval.0.max(1_000_000)),
             assignor: c.v.assignor.unwrap_or(AssignorKind::Range),

@@ -196,7 +196,14 @@ impl Engine {
                 }
                 inst.alive = true;
                 inst.incarnation = inst.incarnation.wrapping_add(1);
+                inst.gate = false;
                 any = true;
+                let now = self.now;
+                if let Some(b) = self.services[g].breakers.get_mut(i) {
+                    // A restarted process starts with a closed breaker.
+                    b.reset(now);
+                }
+                let inst = &mut self.services[g].insts[i];
                 let incarnation = inst.incarnation;
                 match self.model.services[g].source {
                     Channel::Topic(_) => {

@@ -19,6 +19,7 @@
 //! clones to step backwards.
 
 mod action;
+pub(crate) mod breaker;
 pub mod checker;
 mod dedup;
 pub mod draw;
@@ -584,6 +585,11 @@ impl Engine {
             Ev::FaultEnd { fault } => self.on_fault(fault as usize, false),
             Ev::Action { action } => self.on_action(action as usize),
             Ev::Outbox { publisher } => self.on_outbox(publisher),
+            Ev::Breaker {
+                service,
+                instance,
+                stamp,
+            } => self.on_breaker(service as usize, instance as usize, stamp),
             Ev::Arrive { slot } => self.on_arrive(slot),
             Ev::Kafka {
                 timer,

@@ -51,6 +51,16 @@ pub enum Ev {
         /// Fault index.
         fault: u32,
     },
+    // ----- circuit breakers (sim::breaker)
+    /// An instance's open breaker half-opens.
+    Breaker {
+        /// Service index.
+        service: u32,
+        /// Instance.
+        instance: u32,
+        /// The opening that set it.
+        stamp: u32,
+    },
     // ----- links (sim::link)
     /// A publisher retries the messages it holds.
     Outbox {

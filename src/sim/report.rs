@@ -160,6 +160,16 @@ impl Engine {
                     in_flight: u64::from(svc.running),
                     in_system_mean: svc.ledger.mean_in_system(self.now),
                     dlq_depth: self.dlq_depth(g),
+                    breaker: (!svc.breakers.is_empty()).then(|| BreakerSummary {
+                        opened: svc.breakers.iter().map(|b| b.opened).sum(),
+                        open_s: svc
+                            .breakers
+                            .iter()
+                            .map(|b| b.open_time(self.now) as f64 / 1e9)
+                            .sum(),
+                        rejected: svc.breakers.iter().map(|b| b.rejected).sum(),
+                        open_now: self.breakers_open(g),
+                    }),
                 }
             })
             .collect();
@@ -362,6 +372,19 @@ fn is_zero(v: &u64) -> bool {
     *v == 0
 }
 
+/// A service's circuit breakers, summed over its instances.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct BreakerSummary {
+    /// Times a breaker opened.
+    pub opened: u64,
+    /// Instance-seconds spent open.
+    pub open_s: f64,
+    /// Attempts failed at once while open (`when_open = "fail"`).
+    pub rejected: u64,
+    /// Instances whose breaker is open now.
+    pub open_now: u64,
+}
+
 /// What one fault caused so far.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct FaultSummary {
@@ -438,6 +461,9 @@ pub struct PubsubSummary {
 pub struct ServiceSummary {
     /// Name.
     pub name: String,
+    /// Its instances' circuit breakers, summed (absent without one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub breaker: Option<BreakerSummary>,
     /// Event counts.
     #[serde(flatten)]
     pub counters: Counters,

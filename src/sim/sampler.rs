@@ -80,6 +80,7 @@ struct Totals {
     in_flight: u64,
     dlq: u64,
     buffered: u64,
+    breaker_open: u64,
 }
 
 impl Engine {
@@ -132,6 +133,9 @@ impl Engine {
         }
         if self.model.services.iter().any(|s| s.dedup.is_some()) {
             out.count("total", Metric::DuplicatesSuppressed, total.c.suppressed);
+        }
+        if self.model.services.iter().any(|s| s.breaker.is_some()) {
+            out.count("total", Metric::BreakerOpen, total.breaker_open);
         }
         if self.links.possible {
             out.count("total", Metric::Buffered, total.buffered);
@@ -284,6 +288,12 @@ impl Engine {
         }
         let held = self.links.outboxes[self.model.producers.len() + g].len;
         total.buffered += held;
+        let open = svc
+            .breakers
+            .iter()
+            .filter(|b| b.state == super::breaker::State::Open)
+            .count() as u64;
+        total.breaker_open += open;
         let rate_out = d.processed as f64 / out.interval_s;
         let drain = if lag == 0 {
             0.0
@@ -333,6 +343,9 @@ impl Engine {
             out.count(name, Metric::DuplicatesSuppressed, d.suppressed);
         }
         let spec = &self.model.services[g];
+        if spec.breaker.is_some() {
+            out.count(name, Metric::BreakerOpen, open);
+        }
         if self.links.possible && (!spec.emits.is_empty() || spec.dead_letter.is_some()) {
             out.count(name, Metric::Buffered, held);
             out.count(

@@ -53,6 +53,8 @@ pub(crate) struct Work {
     /// two fields, so that the tag sits beside the state and a work item stays 80
     /// bytes with a 40-byte message.
     redelivery_tag: u8,
+    /// [`super::breaker`]'s flags for the running attempt.
+    pub gate: u8,
     pub token: u32,
     pub instance: u32,
     pub attempt: u32,
@@ -76,6 +78,7 @@ impl Work {
             msg,
             redelivery_tag: 0,
             redelivery_val: 0,
+            gate: 0,
         }
     }
 
@@ -115,6 +118,8 @@ pub(crate) struct Instance {
     pub cut_since: Option<u64>,
     /// The errors fault that started last on it.
     pub erroring_fault: u32,
+    /// Its circuit breaker lets no attempt start now.
+    pub gate: bool,
 }
 
 /// A latency or slowdown fault under way on a service.
@@ -159,6 +164,8 @@ pub(crate) struct Service {
     pub holds: Holds,
     /// Latency and slowdown faults under way, in the order they started.
     pub effects: Vec<Effect>,
+    /// Per instance, its circuit breaker (empty without one).
+    pub breakers: Vec<super::breaker::Breaker>,
     /// An idempotent consumer's dedup store.
     dedup: Option<Box<DedupStore>>,
     /// Draws the delays of latency faults (its own stream, so that a fault's delays
@@ -210,6 +217,7 @@ impl Service {
                     cut: 0,
                     cut_since: None,
                     erroring_fault: 0,
+                    gate: false,
                 })
                 .collect(),
             works: Vec::new(),
@@ -228,6 +236,13 @@ impl Service {
             ledger: Ledger::default(),
             holds: Holds::default(),
             effects: Vec::new(),
+            breakers: if spec.breaker.is_some() {
+                (0..spec.instances)
+                    .map(|_| super::breaker::Breaker::new())
+                    .collect()
+            } else {
+                Vec::new()
+            },
             dedup: spec
                 .dedup
                 .map(|w| Box::new(DedupStore::new(w.map(|d| d.0)))),
@@ -259,6 +274,7 @@ impl Service {
             msg: d.msg,
             redelivery_tag,
             redelivery_val,
+            gate: 0,
         };
         if self.holds.is_on()
             && let Lease::Kafka { partition, offset } = d.lease
@@ -303,10 +319,22 @@ impl Service {
         self.insts[i as usize].busy += 1;
         self.running += 1;
         self.c.delivered += 1;
-        let mut d = draw::processing_time(&cx.spec.processing, &mut self.processing_rng);
-        if self.insts[i as usize].degraded > 0 {
-            d = self.degrade(i, d, attempt);
-        }
+        let gate = if self.breakers.is_empty() {
+            0
+        } else {
+            self.breaker_admit(i as usize)
+        };
+        self.works[w as usize].gate = gate;
+        let d = if gate & super::breaker::REJECTED != 0 {
+            // An open breaker fails it at once, without calling.
+            0
+        } else {
+            let mut d = draw::processing_time(&cx.spec.processing, &mut self.processing_rng);
+            if self.insts[i as usize].degraded > 0 {
+                d = self.degrade(i, d, attempt);
+            }
+            d
+        };
         queue.push(
             cx.now.saturating_add(d),
             Ev::Done {
@@ -388,7 +416,7 @@ impl Engine {
     pub(crate) fn try_dispatch(&mut self, g: usize, i: usize) {
         let inst = &self.services[g].insts[i];
         let spec = &self.model.services[g];
-        if inst.alive && inst.busy < spec.concurrency {
+        if inst.alive && !inst.gate && inst.busy < spec.concurrency {
             match spec.source {
                 Channel::Topic(_) => self.fill_slots(g, i),
                 Channel::Queue(_) | Channel::Pubsub(_) => self.fill_slots_from_queue(g, i),
@@ -404,7 +432,7 @@ impl Engine {
     fn fill_slots_from_queue(&mut self, g: usize, i: usize) {
         loop {
             let inst = &mut self.services[g].insts[i];
-            if !inst.alive || inst.busy >= self.model.services[g].concurrency {
+            if !inst.alive || inst.gate || inst.busy >= self.model.services[g].concurrency {
                 return;
             }
             let w = match inst.ready.pop_front() {
@@ -481,7 +509,7 @@ impl Engine {
         let group = &mut kafka.groups[g];
         loop {
             let inst = &mut svc.insts[i];
-            if !inst.alive || inst.busy >= cx.spec.concurrency {
+            if !inst.alive || inst.gate || inst.busy >= cx.spec.concurrency {
                 return;
             }
             let w = match inst.ready.pop_front() {
@@ -565,12 +593,17 @@ impl Engine {
         svc.insts[i].busy -= 1;
         svc.running -= 1;
         let erroring = svc.insts[i].erroring > 0;
-        let failed = erroring
+        let rejected = work.gate & super::breaker::REJECTED != 0;
+        let failed = rejected
+            || erroring
             || self.is_poison(g, work.msg.msg)
             || (!self.poison.is_empty() && self.poison_fails(&work.msg))
             || (failure_rate > 0.0 && self.services[g].fail_rng.random::<f64>() < failure_rate);
+        if !self.services[g].breakers.is_empty() && !rejected {
+            self.breaker_record(g, i, work.gate, failed);
+        }
         if failed {
-            if erroring {
+            if erroring && !rejected {
                 let f = self.services[g].insts[i].erroring_fault as usize;
                 self.links.effects[f].failed += 1;
             }

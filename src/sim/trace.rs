@@ -53,6 +53,12 @@ pub enum TraceKind {
     FaultStart,
     /// It ended.
     FaultEnd,
+    /// An instance's circuit breaker opens.
+    BreakerOpen,
+    /// It half-opens: probes go through.
+    BreakerHalfOpen,
+    /// It closes.
+    BreakerClose,
     /// A publisher holds a message its broker refused (an outage, a network
     /// partition), to retry it.
     Held,
@@ -87,6 +93,9 @@ impl TraceKind {
             TraceKind::FaultStart => "fault_start",
             TraceKind::FaultEnd => "fault_end",
             TraceKind::Held => "held",
+            TraceKind::BreakerOpen => "breaker_open",
+            TraceKind::BreakerHalfOpen => "breaker_half_open",
+            TraceKind::BreakerClose => "breaker_close",
             TraceKind::Unsent => "unsent",
         }
     }

@@ -1,5 +1,6 @@
 //! The integration tests: one binary, one module per behaviour.
 
+mod breaker;
 mod capacity;
 mod cli;
 mod commit_modes;

@@ -115,6 +115,7 @@ fn bundled_scenarios_report_only_metrics_of_the_table() {
         "sns-fifo-fanout.toml",
         "idempotent-consumer.toml",
         "network-partition.toml",
+        "circuit-breaker.toml",
     ] {
         let model = bundled(name);
         let mut engine = run(

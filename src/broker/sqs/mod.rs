@@ -601,8 +601,10 @@ impl Engine {
     /// The messages of one receive from queue `q` into instance `i`'s inbox. A message
     /// already received `max_receive_count` times moves to the dead-letter queue instead.
     fn sqs_take_batch(&mut self, g: usize, i: usize, q: QueueIdx) -> usize {
-        if self.services[g].insts[i].cut > 0 {
-            // The queue is down, or the network between it and this consumer.
+        let inst = &self.services[g].insts[i];
+        if inst.cut > 0 || inst.gate {
+            // The queue is down, or the network between it and this consumer, or its
+            // circuit breaker is open.
             return 0;
         }
         let batch = self.model.services[g].receive.batch_size as usize;

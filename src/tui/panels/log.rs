@@ -53,6 +53,11 @@ pub fn describe_event(app: &App, ev: crate::sim::queue::Ev) -> String {
             format!("retry held sends of {name}")
         }
         Ev::Arrive { .. } => "arrive over a slow link".to_string(),
+        Ev::Breaker {
+            service: g,
+            instance,
+            ..
+        } => format!("breaker half-opens {}#{}", service(g), instance + 1),
         Ev::Action { action } => match m.actions.get(action as usize).map(|a| a.kind) {
             Some(crate::model::ActionModelKind::Redrive { from, .. }) => format!(
                 "redrive {}",
