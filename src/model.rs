@@ -561,6 +561,12 @@ pub struct ServiceModel {
     pub dedup: Option<Option<SimDuration>>,
     /// Its instances' circuit breaker.
     pub breaker: Option<BreakerModel>,
+    /// A retry topic's consumer: no record starts before its append time plus this, ns
+    /// (0 otherwise).
+    pub fetch_delay: u64,
+    /// The consumers of its retry topics, in order (empty without them); a fault on
+    /// this consumer hits them too (they run in the same instances).
+    pub retry_copies: Vec<ServiceIdx>,
     /// Commit mode.
     pub commit: CommitMode,
     /// Auto-commit period.

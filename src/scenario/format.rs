@@ -509,6 +509,13 @@ pub struct Consumer {
     /// run); a redelivery after that is processed again, a duplicate.
     #[serde(default)]
     pub dedup_window: Option<Dur>,
+    /// Non-blocking retries (Kafka's retry-topic pattern): a message whose attempts
+    /// failed goes to a retry topic per delay, `<source>-retry-N`, read by a copy of
+    /// this consumer, `<name>-retry-N`, that starts it no earlier than the delay after
+    /// it arrived; after the last, to `dead_letter`. The source partition goes on
+    /// meanwhile. A topic source only.
+    #[serde(default)]
+    pub retry_topics: Option<Vec<Dur>>,
     /// A circuit breaker in front of what its processing calls, one per instance.
     #[serde(default)]
     pub breaker: Option<Breaker>,

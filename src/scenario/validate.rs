@@ -223,6 +223,15 @@ fn load_inner<'i>(
         &consumers,
         cx,
     );
+    retry_topics(
+        &consumers,
+        &mut topic_models,
+        &mut service_models,
+        &producers,
+        &queues,
+        &pubsubs,
+        cx,
+    );
     let scope = FaultScope {
         producers: &producer_models,
         topics: &topic_models,
@@ -1327,6 +1336,8 @@ fn service_models(
             poison_rate,
             dedup,
             breaker,
+            fetch_delay: 0,
+            retry_copies: Vec::new(),
             commit: c.v.commit.unwrap_or(CommitMode::After),
             commit_interval: SimDuration(commit_interval.0.max(1_000_000)),
             assignor: c.v.assignor.unwrap_or(AssignorKind::Range),
@@ -1343,6 +1354,103 @@ fn service_models(
         });
     }
     service_models
+}
+
+/// Most retry topics of one consumer.
+const MAX_RETRY_TOPICS: usize = 10;
+
+/// `retry_topics`: per delay, a retry topic like the source and a copy of the consumer
+/// reading it with that delay; each level dead-letters to the next, the last to the
+/// consumer's own dead letter. Their names must be free.
+#[allow(clippy::too_many_arguments)]
+fn retry_topics(
+    consumers: &[Elem<'_, '_, f::Consumer>],
+    topics: &mut Vec<TopicModel>,
+    services: &mut Vec<ServiceModel>,
+    producers: &[Elem<'_, '_, f::Producer>],
+    queues: &[Elem<'_, '_, f::Queue>],
+    pubsubs: &[Elem<'_, '_, f::Pubsub>],
+    cx: &mut Cx,
+) {
+    for (g, c) in consumers.iter().enumerate() {
+        let Some(delays) = &c.v.retry_topics else {
+            continue;
+        };
+        let span = c.span(&["retry_topics"]);
+        if g >= services.len() {
+            continue;
+        }
+        let Channel::Topic(src) = services[g].source else {
+            cx.err_help(
+                span,
+                "retry_topics need a topic source",
+                "a queue retries by its visibility timeout and redrive policy",
+            );
+            continue;
+        };
+        if services[g].function.is_some() {
+            cx.err(span, "retry_topics belong to a service, not a function");
+            continue;
+        }
+        if delays.is_empty() || delays.len() > MAX_RETRY_TOPICS {
+            cx.err(
+                span,
+                format!(
+                    "retry_topics takes 1 to {MAX_RETRY_TOPICS} delays, found {}",
+                    delays.len()
+                ),
+            );
+            continue;
+        }
+        if delays.iter().any(|d| d.0 == SimDuration::ZERO) {
+            cx.err(span.clone(), "each retry topic's delay must be above 0");
+        }
+        let taken = |name: &str, topics: &[TopicModel], services: &[ServiceModel]| {
+            topics.iter().any(|t| t.name == name)
+                || services
+                    .iter()
+                    .any(|s| s.name == name || s.group_id == name)
+                || producers.iter().any(|p| p.v.name == name)
+                || queues.iter().any(|q| q.v.name == name)
+                || pubsubs.iter().any(|p| p.v.name == name)
+        };
+        let last_dead = services[g].dead_letter;
+        let mut prev = g;
+        for (k, d) in delays.iter().enumerate() {
+            let topic_name = format!("{}-retry-{}", topics[src].name, k + 1);
+            let name = format!("{}-retry-{}", services[g].name, k + 1);
+            if taken(&topic_name, topics, services) || taken(&name, topics, services) {
+                cx.err_help(
+                    span.clone(),
+                    format!("retry_topics make `{topic_name}` and `{name}`, and a component has one of these names"),
+                    "rename that component",
+                );
+                break;
+            }
+            let t = topics.len();
+            topics.push(TopicModel {
+                name: topic_name,
+                readers: Vec::new(),
+                ..topics[src].clone()
+            });
+            let copy = services.len();
+            let mut spec = ServiceModel {
+                name: name.clone(),
+                group_id: name,
+                source: Channel::Topic(t),
+                fetch_delay: d.0.0,
+                retry_copies: Vec::new(),
+                dead_letter: last_dead,
+                ..services[g].clone()
+            };
+            spec.breaker = services[g].breaker;
+            services.push(spec);
+            topics[t].readers.push(copy);
+            services[prev].dead_letter = Some(Channel::Topic(t));
+            services[g].retry_copies.push(copy);
+            prev = copy;
+        }
+    }
 }
 
 /// Most subscriptions of one pubsub (every publish visits each of them).

@@ -42,6 +42,11 @@ impl Engine {
         match fault.target {
             FaultTarget::Service { service, instance } => {
                 self.on_service_fault(f, service, instance, start);
+                // Its retry topics' consumers run in the same instances.
+                for k in 0..self.model.services[service].retry_copies.len() {
+                    let copy = self.model.services[service].retry_copies[k];
+                    self.on_service_fault(f, copy, instance, start);
+                }
             }
             FaultTarget::Link {
                 from: Node::Broker(c),

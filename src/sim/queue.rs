@@ -123,6 +123,8 @@ pub enum KafkaTimer {
     AssignRevoked,
     /// The oldest record of a partition passes the topic's retention.
     Retention,
+    /// A record a retry topic's consumer waited for is due.
+    Due,
 }
 
 /// The timers of the SQS-like broker.

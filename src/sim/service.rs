@@ -507,6 +507,7 @@ impl Engine {
         };
         let logs = &kafka.topics[topic].parts;
         let group = &mut kafka.groups[g];
+        group.now = cx.now;
         loop {
             let inst = &mut svc.insts[i];
             if !inst.alive || inst.gate || inst.busy >= cx.spec.concurrency {
@@ -525,6 +526,19 @@ impl Engine {
                         return;
                     }
                     let Some(d) = group.fetch(cx.spec, logs, i) else {
+                        if group.wake_at < group.wake_armed {
+                            // A delayed record: look again when it is due.
+                            group.wake_armed = group.wake_at;
+                            queue.push(
+                                group.wake_at,
+                                Ev::Kafka {
+                                    timer: crate::sim::queue::KafkaTimer::Due,
+                                    group: g as u32,
+                                    instance: 0,
+                                    stamp: 0,
+                                },
+                            );
+                        }
                         return;
                     };
                     let w = svc.new_work(i, d);

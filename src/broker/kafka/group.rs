@@ -85,6 +85,14 @@ pub(crate) struct Group {
     /// Members owning more partitions than this follow their `ready` bits
     /// ([`SCAN_ALL`]; tests raise it to compare with the plain scan).
     pub scan_all: usize,
+    /// The time of the fetch under way (set by the caller): a consumer with a
+    /// `fetch_delay` starts no record before its append time plus the delay.
+    pub now: u64,
+    /// The earliest time a delayed record becomes due, seen by a fetch that had to
+    /// wait for it (`u64::MAX`: none).
+    pub wake_at: u64,
+    /// The time of the pending wake timer (`u64::MAX`: none).
+    pub wake_armed: u64,
 }
 
 impl Group {
@@ -103,6 +111,9 @@ impl Group {
             last_crash: 0,
             indexed: false,
             scan_all: SCAN_ALL,
+            now: 0,
+            wake_at: u64::MAX,
+            wake_armed: u64::MAX,
         }
     }
 
@@ -246,6 +257,17 @@ impl Group {
                 }
                 Ordering::Key => gp.fetch_by_key(log)?,
             };
+            if spec.fetch_delay > 0
+                && let Some(r) = log.get(offset)
+            {
+                // A retry topic's consumer: the record waits for its delay (the
+                // partition pauses until then, as a back-off-aware listener does).
+                let due = r.produced_at.saturating_add(spec.fetch_delay);
+                if due > self.now {
+                    self.wake_at = self.wake_at.min(due);
+                    return None;
+                }
+            }
             Some(gp.deliver(spec, log, p, offset))
         }
     }

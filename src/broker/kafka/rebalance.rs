@@ -43,6 +43,25 @@ impl Engine {
                 }
             }
             KafkaTimer::Retention => self.on_retention(g, i),
+            KafkaTimer::Due => self.on_due(g),
+        }
+    }
+
+    /// A delayed record of service `g`'s source is due: every partition is looked at
+    /// again (the next fetch that has to wait sets the next timer).
+    fn on_due(&mut self, g: usize) {
+        let grp = &mut self.kafka.groups[g];
+        if grp.wake_armed != self.now {
+            // Replaced by an earlier timer, which armed the next one.
+            return;
+        }
+        grp.wake_armed = u64::MAX;
+        grp.wake_at = u64::MAX;
+        for p in 0..grp.parts.len() as u32 {
+            grp.mark(p);
+        }
+        for i in 0..self.services[g].insts.len() {
+            self.try_dispatch(g, i);
         }
     }
 

@@ -77,6 +77,11 @@ pub fn describe_event(app: &App, ev: crate::sim::queue::Ev) -> String {
             ..
         } => format!("rebalance {}", service(g)),
         Ev::Kafka {
+            timer: KafkaTimer::Due,
+            group: g,
+            ..
+        } => format!("retry due {}", service(g)),
+        Ev::Kafka {
             timer: KafkaTimer::Retention,
             group: t,
             ..
