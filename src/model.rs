@@ -742,15 +742,6 @@ impl FaultModel {
 
     /// Its kind as a scenario spells it.
     pub fn kind_name(&self) -> &'static str {
-        match self.kind {
-            FaultKind::Crash => "crash",
-            FaultKind::Errors => "errors",
-            FaultKind::Latency => "latency",
-            FaultKind::Slowdown => "slowdown",
-            FaultKind::BrokerOutage => "broker_outage",
-            FaultKind::PartitionOutage => "partition_outage",
-            FaultKind::NetworkPartition => "network_partition",
-            FaultKind::Poison => "poison",
-        }
+        self.kind.name()
     }
 }

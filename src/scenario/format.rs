@@ -849,6 +849,22 @@ pub enum FaultKind {
     Poison,
 }
 
+impl FaultKind {
+    /// As a scenario spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::Crash => "crash",
+            FaultKind::Errors => "errors",
+            FaultKind::Latency => "latency",
+            FaultKind::Slowdown => "slowdown",
+            FaultKind::BrokerOutage => "broker_outage",
+            FaultKind::PartitionOutage => "partition_outage",
+            FaultKind::NetworkPartition => "network_partition",
+            FaultKind::Poison => "poison",
+        }
+    }
+}
+
 /// The JSON Schema of the scenario format, draft-07 so that editors' TOML language
 /// servers (Taplo, "Even Better TOML") can complete and check scenario files.
 pub fn json_schema() -> String {

@@ -2184,7 +2184,7 @@ fn fault_target(
     use f::FaultKind as K;
     let kind = fl.v.kind;
     let span = fl.span(&["target"]);
-    let spelled = kind_spelling(kind);
+    let spelled = kind.name();
     let link = fl.v.peer.is_some();
     if fl.v.peer.is_some() && !matches!(kind, K::Latency | K::NetworkPartition) {
         cx.err(
@@ -2385,22 +2385,6 @@ fn fault_target(
             })
         }
     }
-}
-
-/// A fault kind as a scenario spells it.
-fn kind_spelling(kind: f::FaultKind) -> &'static str {
-    FaultModel {
-        kind,
-        at: 0,
-        target: FaultTarget::Producer(0),
-        duration: None,
-        factor: 1.0,
-        delay: None,
-        fraction: 0.0,
-        random: None,
-        ordinal: 0,
-    }
-    .kind_name()
 }
 
 /// The component `name` names, for a link (`consumer#N`: one instance of it);

@@ -362,16 +362,7 @@ impl Engine {
         if ob.len >= u64::from(cfg.buffer) {
             self.links.effects[fault as usize].dropped += 1;
             self.publisher_counters(out.from).lost_buffer_full += 1;
-            self.tracer.rec(
-                self.now,
-                TraceKind::Unsent,
-                comp,
-                NA32,
-                Some(&out.msg),
-                out.partition,
-                NA64,
-                NA32,
-            );
+            self.tr_outgoing(TraceKind::Unsent, comp, &out);
             return;
         }
         ob.lanes
@@ -384,16 +375,7 @@ impl Engine {
             });
         ob.len += 1;
         self.links.effects[fault as usize].held += 1;
-        self.tracer.rec(
-            self.now,
-            TraceKind::Held,
-            comp,
-            NA32,
-            Some(&out.msg),
-            out.partition,
-            NA64,
-            NA32,
-        );
+        self.tr_outgoing(TraceKind::Held, comp, &out);
         if !self.links.outboxes[out.from as usize].armed {
             self.arm_outbox(out.from);
         }
@@ -446,16 +428,7 @@ impl Engine {
                 ob.len -= 1;
                 self.links.effects[h.fault as usize].dropped += 1;
                 self.publisher_counters(from).lost_delivery_timeout += 1;
-                self.tracer.rec(
-                    self.now,
-                    TraceKind::Unsent,
-                    comp,
-                    NA32,
-                    Some(&h.out.msg),
-                    h.out.partition,
-                    NA64,
-                    NA32,
-                );
+                self.tr_outgoing(TraceKind::Unsent, comp, &h.out);
             }
             let Some(front) = self.links.outboxes[from as usize]
                 .lanes
@@ -489,6 +462,20 @@ impl Engine {
             ob.attempts.saturating_add(1)
         };
         self.arm_outbox(from);
+    }
+
+    /// A trace record of publisher component `comp` about `out`.
+    fn tr_outgoing(&mut self, kind: TraceKind, comp: u32, out: &Outgoing) {
+        self.tracer.rec(
+            self.now,
+            kind,
+            comp,
+            NA32,
+            Some(&out.msg),
+            out.partition,
+            NA64,
+            NA32,
+        );
     }
 
     /// The trace component of publisher `from`.

@@ -263,6 +263,7 @@ impl Engine {
         let d = self.sampler.delta(idx, c);
         let (lag, lag_time, per) = self.service_backlog(g);
         let dlq_depth = self.dlq_depth(g);
+        let open = self.breakers_open(g);
         let svc = &mut self.services[g];
         svc.max_lag = svc.max_lag.max(lag);
         svc.max_lag_time_ns = svc.max_lag_time_ns.max(lag_time);
@@ -288,11 +289,6 @@ impl Engine {
         }
         let held = self.links.outboxes[self.model.producers.len() + g].len;
         total.buffered += held;
-        let open = svc
-            .breakers
-            .iter()
-            .filter(|b| b.state == super::breaker::State::Open)
-            .count() as u64;
         total.breaker_open += open;
         let rate_out = d.processed as f64 / out.interval_s;
         let drain = if lag == 0 {
