@@ -356,6 +356,7 @@ pub fn text(engine: &Engine) -> String {
             ]);
         }
         t.write(&mut o);
+        retry_load(&mut o, &s);
         for svc in &s.services {
             let Some(b) = &svc.breaker else {
                 continue;
@@ -521,6 +522,35 @@ fn flows_section(o: &mut String, s: &Summary) {
         ]);
     }
     t.write(o);
+}
+
+/// A line per service whose busiest interval started at least twice as many attempts
+/// as messages arrived in it, at least half of them retries (a retry storm shows as a
+/// large multiple; a backlog drained after an outage does not count): attempts per
+/// message over the run, and that interval's rates.
+fn retry_load(o: &mut String, s: &Summary) {
+    for svc in &s.services {
+        let c = &svc.counters;
+        let (attempts, arrivals) = (svc.peak_attempts_per_s, svc.peak_arrivals_per_s);
+        if c.produced == 0
+            || attempts < 2.0 * arrivals.max(1.0)
+            || svc.peak_retries_per_s < attempts / 2.0
+        {
+            continue;
+        }
+        let _ = writeln!(
+            o,
+            "{}'s load: {} attempts for {} messages ({:.2} per message); busiest interval {:.0} attempts/s for {:.0} arriving ({:.1}x), {:.0} retries/s",
+            svc.name,
+            c.delivered,
+            c.produced,
+            c.delivered as f64 / c.produced as f64,
+            attempts,
+            arrivals,
+            attempts / arrivals.max(1.0),
+            svc.peak_retries_per_s,
+        );
+    }
 }
 
 #[cfg(test)]

@@ -688,7 +688,7 @@ pub struct Retry {
     /// Attempts in all, the first included (default 3).
     #[serde(default)]
     pub max_attempts: Option<u32>,
-    /// `exponential` (default) or `constant`.
+    /// `exponential` (default), `constant`, or `none` (retry at once).
     #[serde(default)]
     pub backoff: Option<Backoff>,
     /// Delay before the first retry (default "100ms").
@@ -759,6 +759,9 @@ pub enum Backoff {
     Exponential,
     /// Always `initial`.
     Constant,
+    /// None: a failed attempt is retried at once (`initial`, `max`, `multiplier` and
+    /// `jitter` are ignored). Allowed, and the way to watch a retry storm.
+    None,
 }
 
 /// A follow-up event published after successful processing, with the same key and

@@ -69,6 +69,7 @@ fn round_ns(x: f64) -> u64 {
 /// The delay before retry number `retry` (1 for the first retry).
 pub fn backoff(model: &RetryModel, retry: u32, rng: &mut Stream) -> u64 {
     let base = match model.backoff {
+        crate::model::Backoff::None => return 0,
         crate::model::Backoff::Constant => model.initial.0 as f64,
         crate::model::Backoff::Exponential => {
             model.initial.0 as f64

@@ -158,6 +158,9 @@ impl Engine {
                     max_lag: svc.max_lag.max(lag),
                     max_lag_time_s: svc.max_lag_time_ns.max(lag_time) as f64 / 1e9,
                     in_flight: u64::from(svc.running),
+                    peak_attempts_per_s: svc.peak_attempts.0,
+                    peak_arrivals_per_s: svc.peak_attempts.1,
+                    peak_retries_per_s: svc.peak_attempts.2,
                     in_system_mean: svc.ledger.mean_in_system(self.now),
                     dlq_depth: self.dlq_depth(g),
                     breaker: (!svc.breakers.is_empty()).then(|| BreakerSummary {
@@ -487,6 +490,13 @@ pub struct ServiceSummary {
     pub max_lag_time_s: f64,
     /// Records being processed at the end.
     pub in_flight: u64,
+    /// Highest sampled rate of attempts started (first attempts and retries), per
+    /// second.
+    pub peak_attempts_per_s: f64,
+    /// The rate of messages arriving in that interval.
+    pub peak_arrivals_per_s: f64,
+    /// The rate of retries scheduled in that interval.
+    pub peak_retries_per_s: f64,
     /// Time-average number of records in the system (appended, not yet processed,
     /// dead-lettered, lost or expired): the L of Little's law.
     pub in_system_mean: f64,

@@ -267,6 +267,13 @@ impl Engine {
         let svc = &mut self.services[g];
         svc.max_lag = svc.max_lag.max(lag);
         svc.max_lag_time_ns = svc.max_lag_time_ns.max(lag_time);
+        if d.delivered as f64 / out.interval_s > svc.peak_attempts.0 {
+            svc.peak_attempts = (
+                d.delivered as f64 / out.interval_s,
+                d.produced as f64 / out.interval_s,
+                d.retries as f64 / out.interval_s,
+            );
+        }
         let in_flight = u64::from(svc.running);
         total.lag += lag;
         total.in_flight += in_flight;

@@ -158,6 +158,9 @@ pub(crate) struct Service {
     pub lat_run: Latency,
     pub max_lag: u64,
     pub max_lag_time_ns: u64,
+    /// The sampled interval with the most attempts started: (attempts, arrivals,
+    /// retries) per second.
+    pub peak_attempts: (f64, f64, f64),
     /// What the service has yet to account for, and Little's L.
     pub ledger: Ledger,
     /// The offsets its live work items hold, once retention needs them.
@@ -233,6 +236,7 @@ impl Service {
             lat_run: Latency::new(),
             max_lag: 0,
             max_lag_time_ns: 0,
+            peak_attempts: (0.0, 0.0, 0.0),
             ledger: Ledger::default(),
             holds: Holds::default(),
             effects: Vec::new(),
@@ -632,15 +636,21 @@ impl Engine {
                 let svc = &mut self.services[g];
                 let delay = draw::backoff(&retry, work.attempt, &mut svc.backoff_rng);
                 svc.c.retries += 1;
-                svc.works[w as usize].state = WorkState::Backoff;
-                self.queue.push(
-                    self.now.saturating_add(delay),
-                    Ev::RetryDue {
-                        service: g as u32,
-                        work: w,
-                        token,
-                    },
-                );
+                if delay == 0 {
+                    // Retried at once, in the slot it just freed, before anything new.
+                    svc.works[w as usize].state = WorkState::Ready;
+                    svc.insts[i].ready.push_back(w);
+                } else {
+                    svc.works[w as usize].state = WorkState::Backoff;
+                    self.queue.push(
+                        self.now.saturating_add(delay),
+                        Ev::RetryDue {
+                            service: g as u32,
+                            work: w,
+                            token,
+                        },
+                    );
+                }
                 self.tr_work(TraceKind::Retry, g, &work);
             } else if self.give_up(g, &work) {
                 self.complete(g, w, &work);

@@ -16,6 +16,7 @@ mod links;
 mod metrics_table;
 mod properties;
 mod pubsub;
+mod retry_storm;
 mod scenarios;
 mod semantics;
 mod sqs;
