@@ -2358,6 +2358,10 @@ fn fault_target(
                         cx.err(
                             span,
                             match services[s].instances {
+                                n if services[s].function.is_some() => format!(
+                                    "`{name}` is a function with execution environments #1 to #{n} (its max_concurrency), so `{}` does not exist",
+                                    fl.v.target
+                                ),
                                 1 => format!(
                                     "`{name}` has one instance, #1, so `{}` does not exist",
                                     fl.v.target
@@ -2372,13 +2376,6 @@ fn fault_target(
                     }
                 },
             };
-            if kind == K::Crash && services[s].function.is_some() {
-                cx.err_help(
-                    fl.span(&["kind"]),
-                    format!("`{name}` is a function, which has no instances to crash"),
-                    "use kind = \"errors\": every invocation fails while the fault lasts",
-                );
-            }
             Some(FaultTarget::Service {
                 service: s,
                 instance,

@@ -170,7 +170,9 @@ impl Engine {
             Some(i) => i as usize..i as usize + 1,
             None => 0..self.services[g].insts.len(),
         };
-        if matches!(fault.kind, FaultKind::Latency | FaultKind::Slowdown) {
+        if fault.kind == FaultKind::Crash && self.model.services[g].function.is_some() {
+            self.function_crash(f, g, instance, start);
+        } else if matches!(fault.kind, FaultKind::Latency | FaultKind::Slowdown) {
             self.service_effect(f, g, instance, start, false);
         } else if fault.kind == FaultKind::Errors {
             let kind = if start {
@@ -224,6 +226,60 @@ impl Engine {
             if any && self.model.services[g].source.topic().is_some() {
                 self.kafka_members_changed(g);
             }
+        }
+    }
+
+    /// Fault `f` crashes the execution environments `targets` of function `g`, or
+    /// they come back. A function has no process to stop: its invocations under way
+    /// end at once with an error (Lambda's `Runtime.ExitError`), and while the crash
+    /// lasts every invocation fails as it starts. The failures take the function's
+    /// usual road: its retries, its batch's failure, its on-failure destination. The
+    /// trace has one crash and one restart for the function (instance n/a), or for
+    /// the one environment hit.
+    fn function_crash(&mut self, f: usize, g: usize, instance: Option<u32>, start: bool) {
+        let kind = if start {
+            TraceKind::Crash
+        } else {
+            TraceKind::Restart
+        };
+        self.tr_instance(kind, g, instance.unwrap_or(NA32));
+        let targets = match instance {
+            Some(i) => i as usize..i as usize + 1,
+            None => 0..self.services[g].insts.len(),
+        };
+        for i in targets.clone() {
+            let inst = &mut self.services[g].insts[i];
+            if start {
+                inst.erroring += 1;
+                inst.erroring_fault = f as u32;
+                inst.degraded += 1;
+                inst.crashed += 1;
+            } else {
+                inst.erroring = inst.erroring.saturating_sub(1);
+                inst.degraded = inst.degraded.saturating_sub(1);
+                inst.crashed = inst.crashed.saturating_sub(1);
+            }
+        }
+        if !start {
+            return;
+        }
+        for w in 0..self.services[g].works.len() as u32 {
+            let work = &mut self.services[g].works[w as usize];
+            if work.state != WorkState::Running || !targets.contains(&(work.instance as usize)) {
+                continue;
+            }
+            // Its pending end is moot: it ends now.
+            work.token = work.token.wrapping_add(1);
+            let token = work.token;
+            self.links.effects[f].interrupted += 1;
+            self.queue.push(
+                self.now,
+                Ev::Done {
+                    service: g as u32,
+                    work: w,
+                    token,
+                },
+            );
         }
     }
 

@@ -109,8 +109,12 @@ pub(crate) struct Instance {
     pub ready: VecDeque<u32>,
     /// Error faults under way on it: while above 0, every attempt fails.
     pub erroring: u32,
-    /// Latency and slowdown faults under way on it ([`Service::effects`]).
+    /// Latency and slowdown faults under way on it ([`Service::effects`]), and
+    /// crashes of a function's environment (`crashed`).
     pub degraded: u32,
+    /// A function's crashes under way on it: each attempt fails as it starts (the
+    /// runtime exits during its init).
+    pub crashed: u32,
     /// Faults cutting it off from its source (an outage of its queue, a network
     /// partition): while above 0 it fetches nothing new.
     pub cut: u32,
@@ -217,6 +221,7 @@ impl Service {
                     ready: VecDeque::new(),
                     erroring: 0,
                     degraded: 0,
+                    crashed: 0,
                     cut: 0,
                     cut_since: None,
                     erroring_fault: 0,
@@ -365,6 +370,9 @@ impl Service {
     /// started.
     #[inline(never)]
     fn degrade(&mut self, i: u32, d: u64, attempt: u32) -> u64 {
+        if self.insts[i as usize].crashed > 0 {
+            return 0;
+        }
         let mut t = d as f64;
         let mut extra = 0u64;
         for e in &mut self.effects {

@@ -580,3 +580,46 @@ fn the_sns_fanout_scenario_loses_only_where_nothing_durable_catches_it() {
     );
     assert!(e.conservation().iter().all(|c| c.holds()));
 }
+
+#[test]
+fn a_crashed_function_fails_its_invocations_at_once_and_retries_them_later() {
+    // Events at 0 s .. 4 s, 100 ms each. The crash from 2.05 s to 4.05 s ends the
+    // invocation of the 2 s event at once, and those of 3 s and 4 s fail as they
+    // start; Lambda retries each a minute later, when the function is back.
+    let text = function_scenario(
+        5,
+        "",
+        r#"
+[[fault]]
+kind = "crash"
+target = "fn"
+at = "2050ms"
+duration = "2s"
+"#,
+        "",
+    );
+    let (e, trace) = run_traced(&text);
+    let fn_comp = comp(&e, "fn");
+    let of = |kind: TraceKind| -> Vec<u64> {
+        trace
+            .iter()
+            .filter(|r| r.kind == kind && r.component == fn_comp)
+            .map(|r| r.t)
+            .collect()
+    };
+    let ms = S / 1000;
+    let fails = of(TraceKind::Fail);
+    assert_eq!(fails, vec![2050 * ms, 3000 * ms, 4000 * ms], "{trace:?}");
+    assert_eq!(of(TraceKind::Crash), vec![2050 * ms]);
+    assert_eq!(of(TraceKind::Restart), vec![4050 * ms]);
+    let starts = of(TraceKind::ProcessStart);
+    assert!(starts.contains(&(62_050 * ms)), "{starts:?}");
+    let s = e.summary();
+    let f = svc(&s, "fn");
+    assert_eq!(
+        (f.counters.processed, f.counters.retries, f.counters.lost),
+        (5, 3, 0)
+    );
+    let effects = &s.faults[0].effects;
+    assert_eq!((effects.interrupted, effects.failed), (1, 3));
+}
