@@ -112,6 +112,91 @@ pub struct Model {
     pub keys: KeyTable,
     /// Event names.
     pub events: Vec<String>,
+    /// Sagas.
+    pub sagas: Vec<SagaModel>,
+    /// Per service, what each saga event means when it processes one (empty for a
+    /// service in no saga).
+    pub saga_roles: Vec<ServiceSagaRoles>,
+}
+
+/// A saga, resolved.
+#[derive(Clone, Debug)]
+pub struct SagaModel {
+    /// Component name.
+    pub name: String,
+    /// The coordinator of an orchestrated saga; `None`: choreographed.
+    pub coordinator: Option<ServiceIdx>,
+    /// The steps, in order.
+    pub steps: Vec<SagaStepModel>,
+}
+
+/// A saga step, resolved.
+#[derive(Clone, Debug)]
+pub struct SagaStepModel {
+    /// Step name.
+    pub name: String,
+    /// The service that runs it.
+    pub service: ServiceIdx,
+    /// Orchestrated: the command; choreographed: the event it reacts to (for the first
+    /// step, the first event of a saga).
+    pub command: EventIdx,
+    /// Its success.
+    pub done: EventIdx,
+    /// Its failure.
+    pub failed: EventIdx,
+    /// Its compensation, if it has one.
+    pub compensation: Option<EventIdx>,
+    /// Its compensation's success.
+    pub compensated: EventIdx,
+    /// Orchestrated: its compensation failed for good at its service.
+    pub comp_failed: EventIdx,
+    /// Share of sagas it declines.
+    pub reject: f64,
+    /// Orchestrated: how long the coordinator waits for a reply, ns.
+    pub timeout: u64,
+    /// Orchestrated: re-sends of the command after a timeout.
+    pub retry: RetryModel,
+    /// Orchestrated: re-sends of the compensation.
+    pub compensation_retry: RetryModel,
+}
+
+/// What a saga message means to the service that processes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SagaRole {
+    /// Starts a saga: the coordinator sends the first command; in a choreography the
+    /// first step's service runs the first step.
+    Start,
+    /// Run a step's local transaction, and say how it went.
+    Execute(u16),
+    /// The coordinator hears how a step went.
+    Reply(u16, bool),
+    /// Undo a step.
+    Compensate(u16),
+    /// The coordinator hears how a compensation went.
+    CompReply(u16, bool),
+}
+
+/// A service's part in the sagas.
+#[derive(Clone, Debug, Default)]
+pub struct ServiceSagaRoles {
+    /// (event, saga, role), for the events it processes as a saga message.
+    pub roles: Vec<(EventIdx, u16, SagaRole)>,
+    /// The saga whose other messages start one here (a coordinator, or the first
+    /// step of a choreography).
+    pub starts: Option<u16>,
+}
+
+impl ServiceSagaRoles {
+    /// What `event` means here: (saga, role).
+    #[inline]
+    pub fn role(&self, event: EventIdx) -> Option<(u16, SagaRole)> {
+        for &(e, s, r) in &self.roles {
+            if e == event {
+                return Some((s, r));
+            }
+        }
+        self.starts.map(|s| (s, SagaRole::Start))
+    }
 }
 
 /// All keys, numbered densely; each producer owns one contiguous range.

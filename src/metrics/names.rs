@@ -86,6 +86,22 @@ pub enum Metric {
     PublishLost,
     /// Instances whose circuit breaker is open.
     BreakerOpen,
+    /// Sagas started.
+    SagaStarted,
+    /// Sagas under way (a step: those at it, running forward).
+    SagaInProgress,
+    /// Sagas compensating (a step: those undoing it).
+    SagaCompensating,
+    /// Sagas that completed every step.
+    SagaCompleted,
+    /// Sagas that undid every completed step.
+    SagaCompensated,
+    /// Sagas whose compensation failed for good.
+    SagaFailed,
+    /// Median saga duration, start to end.
+    SagaDurationP50,
+    /// 99th percentile saga duration.
+    SagaDurationP99,
 }
 
 /// How a metric's value relates to the sampling interval.
@@ -118,6 +134,10 @@ pub enum Scope {
     Partition,
     /// A flow from a producer to a service behind another, as `producer→consumer`.
     Flow,
+    /// A saga.
+    Saga,
+    /// One step of a saga, as `saga/step`.
+    SagaStep,
     /// The whole system, as `total`.
     Total,
 }
@@ -133,6 +153,8 @@ impl Scope {
             Scope::Service => "consumer",
             Scope::Partition => "`consumer/P`",
             Scope::Flow => "`producer→consumer`",
+            Scope::Saga => "saga",
+            Scope::SagaStep => "`saga/step`",
             Scope::Total => "total",
         }
     }
@@ -191,6 +213,14 @@ impl Metric {
         Metric::Buffered,
         Metric::PublishLost,
         Metric::BreakerOpen,
+        Metric::SagaStarted,
+        Metric::SagaInProgress,
+        Metric::SagaCompensating,
+        Metric::SagaCompleted,
+        Metric::SagaCompensated,
+        Metric::SagaFailed,
+        Metric::SagaDurationP50,
+        Metric::SagaDurationP99,
     ];
 
     /// The name exactly as in the CSV's `metric` column.
@@ -233,6 +263,14 @@ impl Metric {
             Metric::Buffered => "buffered",
             Metric::PublishLost => "publish_lost",
             Metric::BreakerOpen => "breaker_open",
+            Metric::SagaStarted => "saga_started",
+            Metric::SagaInProgress => "saga_in_progress",
+            Metric::SagaCompensating => "saga_compensating",
+            Metric::SagaCompleted => "saga_completed",
+            Metric::SagaCompensated => "saga_compensated",
+            Metric::SagaFailed => "saga_failed",
+            Metric::SagaDurationP50 => "saga_duration_p50",
+            Metric::SagaDurationP99 => "saga_duration_p99",
             Metric::E2eLatencyP95 => "e2e_latency_p95",
             Metric::E2eLatencyP99 => "e2e_latency_p99",
             Metric::E2eLatencyMax => "e2e_latency_max",
@@ -247,6 +285,22 @@ impl Metric {
             MetricKind::Gauge if matches!(self, Metric::LagTime | Metric::DrainTime) => "s",
             MetricKind::Gauge if self == Metric::FaultsActive => "faults",
             MetricKind::Gauge if self == Metric::BreakerOpen => "instances",
+            MetricKind::Gauge
+                if matches!(self, Metric::SagaInProgress | Metric::SagaCompensating) =>
+            {
+                "sagas"
+            }
+            MetricKind::Counter
+                if matches!(
+                    self,
+                    Metric::SagaStarted
+                        | Metric::SagaCompleted
+                        | Metric::SagaCompensated
+                        | Metric::SagaFailed
+                ) =>
+            {
+                "sagas"
+            }
             MetricKind::Counter | MetricKind::Gauge => "messages",
         }
     }
@@ -271,6 +325,10 @@ impl Metric {
             | Metric::FilteredOut
             | Metric::Throttled
             | Metric::DuplicatesSuppressed
+            | Metric::SagaStarted
+            | Metric::SagaCompleted
+            | Metric::SagaCompensated
+            | Metric::SagaFailed
             | Metric::PublishLost => MetricKind::Counter,
             Metric::Delayed
             | Metric::InFlight
@@ -281,6 +339,8 @@ impl Metric {
             | Metric::FaultsActive
             | Metric::Buffered
             | Metric::BreakerOpen
+            | Metric::SagaInProgress
+            | Metric::SagaCompensating
             | Metric::DrainTime => MetricKind::Gauge,
             Metric::ThroughputIn | Metric::ThroughputOut => MetricKind::Rate,
             Metric::LatencyP50
@@ -292,7 +352,9 @@ impl Metric {
             | Metric::E2eLatencyP50
             | Metric::E2eLatencyP95
             | Metric::E2eLatencyP99
-            | Metric::E2eLatencyMax => MetricKind::Latency,
+            | Metric::E2eLatencyMax
+            | Metric::SagaDurationP50
+            | Metric::SagaDurationP99 => MetricKind::Latency,
         }
     }
 
@@ -320,6 +382,13 @@ impl Metric {
             Metric::DuplicatesSuppressed => &[Service, Total],
             Metric::Buffered | Metric::PublishLost => &[Producer, Service, Total],
             Metric::BreakerOpen => &[Service, Total],
+            Metric::SagaInProgress | Metric::SagaCompensating => &[Saga, SagaStep],
+            Metric::SagaStarted
+            | Metric::SagaCompleted
+            | Metric::SagaCompensated
+            | Metric::SagaFailed
+            | Metric::SagaDurationP50
+            | Metric::SagaDurationP99 => &[Saga],
             Metric::E2eLatencyMean
             | Metric::E2eLatencyP50
             | Metric::E2eLatencyP95
@@ -359,6 +428,18 @@ impl Metric {
             Metric::BreakerOpen => {
                 "instances whose circuit breaker is open (rows only for consumers with a breaker)"
             }
+            Metric::SagaStarted => "sagas started",
+            Metric::SagaInProgress => {
+                "sagas under way, running forward (a step `saga/step`: those at that step)"
+            }
+            Metric::SagaCompensating => {
+                "sagas undoing their completed steps (a step: those compensating it)"
+            }
+            Metric::SagaCompleted => "sagas that completed every step",
+            Metric::SagaCompensated => "sagas that undid every completed step after a failure",
+            Metric::SagaFailed => "sagas left inconsistent: a compensation failed for good",
+            Metric::SagaDurationP50 => "median duration of the sagas that ended, start to end",
+            Metric::SagaDurationP99 => "99th percentile duration of the sagas that ended",
             Metric::Buffered => {
                 "messages held by a publisher while its broker or the link refuses them (rows only in scenarios with outages or network partitions)"
             }

@@ -137,6 +137,89 @@ pub fn latency(ms: f64) -> String {
     }
 }
 
+/// A table of the sagas (started, how they ended, durations) and a line per step.
+fn sagas_section(o: &mut String, s: &crate::sim::Summary) {
+    if s.sagas.is_empty() {
+        return;
+    }
+    o.push('\n');
+    let mut t = Table::new(&[
+        ("saga", 14),
+        ("kind", 13),
+        ("started", 8),
+        ("completed", 9),
+        ("compensated", 11),
+        ("failed", 6),
+        ("running", 7),
+        ("p50", 9),
+        ("p99", 9),
+    ]);
+    for sg in &s.sagas {
+        let ended = sg.completed + sg.compensated + sg.failed;
+        let shown = |ms: f64| {
+            if ended == 0 {
+                "-".to_string()
+            } else {
+                latency(ms)
+            }
+        };
+        t.row(vec![
+            sg.name.clone(),
+            sg.kind.to_string(),
+            sg.started.to_string(),
+            sg.completed.to_string(),
+            sg.compensated.to_string(),
+            sg.failed.to_string(),
+            sg.in_progress.to_string(),
+            shown(sg.duration_p50_ms),
+            shown(sg.duration_p99_ms),
+        ]);
+    }
+    t.write(o);
+    for sg in &s.sagas {
+        for st in &sg.steps {
+            let mut parts = vec![format!("{} done", st.done)];
+            if st.failed > 0 {
+                parts.push(format!("{} failed", st.failed));
+            }
+            if st.timeouts > 0 {
+                parts.push(format!("{} timed out", st.timeouts));
+            }
+            if st.compensated > 0 {
+                parts.push(format!("{} compensated", st.compensated));
+            }
+            if st.in_progress + st.compensating > 0 {
+                parts.push(format!(
+                    "{} at it, {} compensating it at the end",
+                    st.in_progress, st.compensating
+                ));
+            }
+            let _ = writeln!(
+                o,
+                "  {}/{} ({}): {}",
+                sg.name,
+                st.name,
+                st.service,
+                parts.join(", ")
+            );
+        }
+        if sg.orphaned > 0 {
+            let _ = writeln!(
+                o,
+                "  {}: {} steps succeeded after their timeout with nothing left to undo them: their effect stays",
+                sg.name, sg.orphaned
+            );
+        }
+        if sg.duplicate_starts + sg.duplicate_steps > 0 {
+            let _ = writeln!(
+                o,
+                "  {}: {} steps or compensations ran twice for one saga, {} second starts (participants that are not idempotent)",
+                sg.name, sg.duplicate_steps, sg.duplicate_starts
+            );
+        }
+    }
+}
+
 /// One line per fault: what it hit, how long it lasted, what it caused; and the
 /// publishes lost to outages, per producer and service.
 fn faults_section(o: &mut String, s: &crate::sim::Summary) {
@@ -441,6 +524,7 @@ pub fn text(engine: &Engine) -> String {
     }
     flows_section(&mut o, &s);
     faults_section(&mut o, &s);
+    sagas_section(&mut o, &s);
     if !s.conservation.is_empty() {
         let _ = writeln!(
             o,

@@ -6,7 +6,8 @@
 //! - `event`: `produce`, `append`, `deliver`, `process_start`, `ack`, `fail`, `retry`,
 //!   `dead_letter`, `drop`, `expire`, `crash`, `restart`, `rebalance`, `commit`,
 //!   `visibility_expired`, `deduplicated`, `redrive`, `route`, `filtered`,
-//!   `fault_start`, `fault_end`;
+//!   `fault_start`, `fault_end`, `breaker_open`, `breaker_half_open`, `breaker_close`,
+//!   `held`, `unsent`, `saga_step`;
 //! - `component`: producer, topic, queue, pubsub or service name;
 //! - `instance`: `consumer#N` for service events;
 //! - `msg`: the message id, which is its correlation id across every hop it causes
@@ -16,7 +17,12 @@
 //! - `attempt`: 1 for the first attempt;
 //! - `name`: the event name the record carries (`OrderPlaced`, `PaymentCompleted`);
 //! - `target`, on `route` and `filtered` records only: the queue or function the
-//!   pubsub's copy went to, or whose filter policy refused it.
+//!   pubsub's copy went to, or whose filter policy refused it;
+//! - `step` and `outcome`, on `saga_step` records only (whose `component` is the
+//!   saga, `msg` the saga id and `name` the step's event): the step's name, and
+//!   `started`, `sent`, `done`, `failed`, `timed_out`, `compensate`, `compensated`,
+//!   `compensation_failed`, `duplicate`, or how the saga ended: `saga_completed`,
+//!   `saga_compensated`, `saga_failed`.
 
 use std::io::{self, Write};
 
@@ -58,10 +64,15 @@ pub fn write(
             Some(k) => line.push_str(&quote(&k)),
             None => line.push_str("null"),
         }
+        let saga = r.kind == TraceKind::SagaStep;
         line.push_str(",\"partition\":");
-        push_opt(&mut line, r.partition != NA32, u64::from(r.partition));
+        push_opt(
+            &mut line,
+            r.partition != NA32 && !saga,
+            u64::from(r.partition),
+        );
         line.push_str(",\"offset\":");
-        push_opt(&mut line, r.offset != NA64, r.offset);
+        push_opt(&mut line, r.offset != NA64 && !saga, r.offset);
         line.push_str(",\"attempt\":");
         push_opt(&mut line, r.attempt != NA32, u64::from(r.attempt));
         line.push_str(",\"name\":");
@@ -74,6 +85,22 @@ pub fn write(
             line.push_str(",\"target\":");
             let t = names.get(r.instance as usize).map_or("", String::as_str);
             line.push_str(&quote(t));
+        }
+        if saga {
+            let step = model
+                .sagas
+                .iter()
+                .find(|sg| {
+                    Some(sg.name.as_str()) == names.get(r.component as usize).map(String::as_str)
+                })
+                .and_then(|sg| sg.steps.get(r.partition as usize))
+                .map_or("", |st| st.name.as_str());
+            line.push_str(",\"step\":");
+            line.push_str(&quote(step));
+            line.push_str(",\"outcome\":");
+            let outcome =
+                crate::sim::saga::SagaOutcome::from_code(r.offset).map_or("", |o| o.name());
+            line.push_str(&quote(outcome));
         }
         line.push_str("}\n");
         w.write_all(line.as_bytes())?;

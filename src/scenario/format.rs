@@ -76,6 +76,90 @@ pub struct ScenarioFile {
     /// Operations run at given times (a dead-letter queue redrive).
     #[serde(default)]
     pub action: Vec<Action>,
+    /// Sagas: a business transaction over several services, each step with its
+    /// compensation.
+    #[serde(default)]
+    pub saga: Vec<Saga>,
+}
+
+/// `[[saga]]`: a sequence of local transactions in several services, each with a
+/// compensation that undoes it, run by a coordinator (orchestrated) or by the services
+/// reacting to each other's events (choreographed).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Saga {
+    /// Unique component name.
+    pub name: String,
+    /// `orchestrated` (a coordinator sends each command and awaits its reply) or
+    /// `choreographed` (each step reacts to the event of the one before).
+    pub kind: SagaKind,
+    /// Orchestrated: the consumer that runs it. Its source receives the replies, and
+    /// each message it processes that is not a reply starts a saga.
+    #[serde(default)]
+    pub coordinator: Option<String>,
+    /// Orchestrated: how long the coordinator waits for a step's reply, unless the
+    /// step says (default "30s").
+    #[serde(default)]
+    pub timeout: Option<Dur>,
+    /// The steps, in order.
+    #[serde(default)]
+    pub step: Vec<SagaStep>,
+}
+
+/// How a saga is run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SagaKind {
+    /// A coordinator sends commands and awaits replies.
+    Orchestrated,
+    /// The services react to each other's events.
+    Choreographed,
+}
+
+/// One step of a saga: a local transaction of one service.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SagaStep {
+    /// Step name, unique in its saga.
+    pub name: String,
+    /// The consumer that runs it; the saga's messages reach it through its source.
+    pub service: String,
+    /// Choreographed: the event it reacts to (the first step: any message its service
+    /// receives that is not a saga event; a later step: the one before's `emits`).
+    #[serde(default)]
+    pub on: Option<String>,
+    /// Orchestrated: the command's event name (default "<Name>Requested").
+    #[serde(default)]
+    pub command: Option<String>,
+    /// The event of its success: the reply, or what the next step reacts to (default
+    /// "<Name>Done").
+    #[serde(default)]
+    pub emits: Option<String>,
+    /// The event of its failure (default "<Name>Failed").
+    #[serde(default)]
+    pub on_failure: Option<String>,
+    /// The event that undoes it (omit: nothing to undo, as for a read).
+    #[serde(default)]
+    pub compensation: Option<String>,
+    /// The event of its compensation's success (default "<Name>Compensated").
+    #[serde(default)]
+    pub compensated: Option<String>,
+    /// Share of sagas in which this step declines (a business failure: out of stock,
+    /// card refused), decided once per saga (default 0).
+    #[serde(default)]
+    pub reject: Option<f64>,
+    /// Orchestrated: how long the coordinator waits for its reply (default: the
+    /// saga's `timeout`).
+    #[serde(default)]
+    pub timeout: Option<Dur>,
+    /// Orchestrated: the coordinator sends the command again after a timeout, with
+    /// this backoff, up to `max_attempts` sends in all (default: one send).
+    #[serde(default)]
+    pub retry: Option<Retry>,
+    /// Orchestrated: the same for its compensation, after a timeout or a failure; when
+    /// the last one fails the saga is `failed` (default: 3 sends, 1 s doubling).
+    #[serde(default)]
+    pub compensation_retry: Option<Retry>,
 }
 
 /// `[[action]]`: an operation at a given time.
@@ -644,6 +728,16 @@ pub enum AssignorKind {
     CooperativeSticky,
 }
 
+/// A latency fault's delay: a constant duration, or a distribution.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Delay {
+    /// Always this long.
+    Fixed(Dur),
+    /// Drawn from a distribution.
+    Dist(ServiceDist),
+}
+
 /// A processing-time distribution.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(tag = "dist", rename_all = "snake_case", deny_unknown_fields)]
@@ -819,10 +913,11 @@ pub struct Fault {
     /// `slowdown`: every processing time is multiplied by this (2 = twice as slow).
     #[serde(default)]
     pub factor: Option<f64>,
-    /// `latency`: delay added to every processing time, drawn from the service's own
-    /// stream: a distribution as for `processing`.
+    /// `latency`: delay added to every processing time (or to each message on a link):
+    /// a duration (`"200ms"`), or a distribution as for `processing`, drawn from the
+    /// target's own stream.
     #[serde(default)]
-    pub delay: Option<ServiceDist>,
+    pub delay: Option<Delay>,
 }
 
 /// Kinds of fault.

@@ -43,8 +43,8 @@ pub const MAX_ATTEMPTS: u32 = 1_000;
 pub const KAFKA_MAX_COMMIT_INTERVAL_MS: u64 = i32::MAX as u64;
 
 /// The sections a scenario file may have.
-const SECTIONS: [&str; 8] = [
-    "scenario", "producer", "topic", "queue", "pubsub", "consumer", "fault", "action",
+const SECTIONS: [&str; 9] = [
+    "scenario", "producer", "topic", "queue", "pubsub", "consumer", "fault", "action", "saga",
 ];
 
 /// Parses and validates a scenario. `path` is only used in messages.
@@ -190,8 +190,11 @@ fn load_inner<'i>(
     let consumers: Vec<Elem<'_, '_, f::Consumer>> = elements(root, "consumer", cx);
     let faults: Vec<Elem<'_, '_, f::Fault>> = elements(root, "fault", cx);
     let actions: Vec<Elem<'_, '_, f::Action>> = elements(root, "action", cx);
+    let sagas: Vec<Elem<'_, '_, f::Saga>> = elements(root, "saga", cx);
 
-    claim_names(text, &producers, &topics, &queues, &pubsubs, &consumers, cx);
+    claim_names(
+        text, &producers, &topics, &queues, &pubsubs, &consumers, &sagas, cx,
+    );
     let channels = Channels::new(&topics, &queues, &pubsubs);
     let until = flags.iter().find(|f| matches!(f.target, Target::Until));
     let times = run_times(scenario.as_ref(), until, cx);
@@ -240,6 +243,7 @@ fn load_inner<'i>(
     };
     let fault_models = fault_models(&faults, &scope, times.declared, cx);
     let action_models = action_models(&actions, &channels, &queue_models, times.declared, cx);
+    let (saga_models, saga_roles) = saga_models(&sagas, &service_models, &mut events, cx);
     note_flags(root, flags, &mut cx.problems);
 
     // No "producers but no [[topic]]" check: every producer's target already fails to
@@ -260,6 +264,8 @@ fn load_inner<'i>(
         actions: action_models,
         keys,
         events: events.names,
+        sagas: saga_models,
+        saga_roles,
     })
 }
 
@@ -346,6 +352,7 @@ fn scenario_elem<'a, 'i>(
 
 /// Checks component names: valid, and unique across producers, topics and consumers,
 /// since the CSV names them all in one column.
+#[allow(clippy::too_many_arguments)]
 fn claim_names(
     text: &str,
     producers: &[Elem<'_, '_, f::Producer>],
@@ -353,6 +360,7 @@ fn claim_names(
     queues: &[Elem<'_, '_, f::Queue>],
     pubsubs: &[Elem<'_, '_, f::Pubsub>],
     consumers: &[Elem<'_, '_, f::Consumer>],
+    sagas: &[Elem<'_, '_, f::Saga>],
     cx: &mut Cx,
 ) {
     let named = producers
@@ -377,7 +385,8 @@ fn claim_names(
             consumers
                 .iter()
                 .map(|c| (c.v.name.as_str(), c.span(&["name"]))),
-        );
+        )
+        .chain(sagas.iter().map(|s| (s.v.name.as_str(), s.span(&["name"]))));
     let mut names: BTreeMap<&str, Option<Range<usize>>> = BTreeMap::new();
     for (name, span) in named {
         if name == STUB_NAME {
@@ -393,13 +402,13 @@ fn claim_names(
         if let Some(first) = names.get(name) {
             let help = match first {
                 Some(f) if is_flag_span(f) => {
-                    "it is first given by a --set; producers, topics, queues, pubsubs and consumers share one namespace"
+                    "it is first given by a --set; producers, topics, queues, pubsubs, consumers and sagas share one namespace"
                         .to_string()
                 }
                 _ => {
                     let line = first.as_ref().map_or(0, |f| line_col(text, f.start).0);
                     format!(
-                        "it is first used on line {line}; producers, topics, queues, pubsubs and consumers share one namespace"
+                        "it is first used on line {line}; producers, topics, queues, pubsubs, consumers and sagas share one namespace"
                     )
                 }
             };
@@ -2486,12 +2495,15 @@ fn fault_effect(fl: &Elem<'_, '_, f::Fault>, cx: &mut Cx) -> (f64, Option<Proces
         (_, None) => {}
     }
     let delay = match (kind, &fl.v.delay) {
-        (f::FaultKind::Latency, Some(d)) => Some(dist_model(d, |k| fl.span(&["delay", k]), cx)),
+        (f::FaultKind::Latency, Some(f::Delay::Fixed(d))) => Some(ProcessingModel::Constant(d.0.0)),
+        (f::FaultKind::Latency, Some(f::Delay::Dist(d))) => {
+            Some(dist_model(d, |k| fl.span(&["delay", k]), cx))
+        }
         (f::FaultKind::Latency, None) => {
             cx.err_help(
                 fl.span(&["kind"]),
                 "a latency fault needs a `delay`",
-                "add delay = { dist = \"constant\", value = \"200ms\" } (or any processing distribution)",
+                "add delay = \"200ms\" (or any processing distribution, as delay = { dist = \"exponential\", mean = \"200ms\" })",
             );
             None
         }
@@ -3363,4 +3375,450 @@ fn note_flags(root: &DeTable<'_>, flags: &[Flag<'_>], problems: &mut [Problem]) 
             p.message = format!("{} (set by {})", p.message, given.join(", "));
         }
     }
+}
+
+/// A saga step's name in CamelCase, for its default event names: `reserve-stock` →
+/// `ReserveStock`.
+fn camel(name: &str) -> String {
+    name.split(['-', '_', ' ', '.'])
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut c = w.chars();
+            match c.next() {
+                Some(f) => f.to_uppercase().chain(c).collect::<String>(),
+                None => String::new(),
+            }
+        })
+        .collect()
+}
+
+/// A coordinator's re-send policy of a saga step: `max_attempts` sends in all, the
+/// delays as a consumer's retries.
+fn saga_retry(
+    r: Option<&f::Retry>,
+    span: impl Fn(&str) -> Option<Range<usize>>,
+    default_attempts: u32,
+    cx: &mut Cx,
+) -> RetryModel {
+    let Some(r) = r else {
+        return RetryModel {
+            max_attempts: default_attempts,
+            backoff: Backoff::Exponential,
+            initial: SimDuration::from_secs(1),
+            max: SimDuration::from_secs(30),
+            multiplier: 2.0,
+            jitter: true,
+        };
+    };
+    let max_attempts = r.max_attempts.unwrap_or(3);
+    if max_attempts == 0 || max_attempts > MAX_ATTEMPTS {
+        cx.err(
+            span("max_attempts"),
+            format!("max_attempts must be between 1 and {MAX_ATTEMPTS}, found {max_attempts}"),
+        );
+    }
+    let multiplier = r.multiplier.unwrap_or(2.0);
+    if !(multiplier.is_finite() && multiplier >= 1.0) {
+        cx.err(
+            span("multiplier"),
+            format!("multiplier must be 1 or more, found {}", num(multiplier)),
+        );
+    }
+    let initial = r.initial.unwrap_or(Dur(SimDuration::from_secs(1))).0;
+    let max = r.max.unwrap_or(Dur(SimDuration::from_secs(30))).0;
+    if max < initial {
+        cx.err(
+            span("max"),
+            format!("retry max {max} is below initial {initial}"),
+        );
+    }
+    RetryModel {
+        max_attempts: max_attempts.clamp(1, MAX_ATTEMPTS),
+        backoff: r.backoff.unwrap_or(Backoff::Exponential),
+        initial,
+        max: max.max(initial),
+        multiplier: multiplier.max(1.0),
+        jitter: r.jitter.unwrap_or(true),
+    }
+}
+
+/// Most steps in one saga (a step is a bit in a saga's masks).
+pub const MAX_SAGA_STEPS: usize = 64;
+
+/// `[[saga]]`: each step's service, its event names and what each event means to the
+/// service that processes it; a coordinator for an orchestrated saga, a chain of
+/// events for a choreographed one.
+fn saga_models(
+    sagas: &[Elem<'_, '_, f::Saga>],
+    services: &[ServiceModel],
+    events: &mut Events,
+    cx: &mut Cx,
+) -> (Vec<SagaModel>, Vec<ServiceSagaRoles>) {
+    let mut out = Vec::new();
+    let mut roles: Vec<ServiceSagaRoles> = vec![ServiceSagaRoles::default(); services.len()];
+    // Who gave each (service, event) its meaning, to report a second one.
+    let mut meaning: BTreeMap<(usize, EventIdx), String> = BTreeMap::new();
+    let names: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
+    for (si, sg) in sagas.iter().enumerate() {
+        let s = si as u16;
+        let step_span = |i: usize, key: &str| -> Option<Range<usize>> {
+            let arr = sg
+                .tree
+                .get_ref()
+                .as_table()
+                .and_then(|t| t.get("step"))
+                .and_then(|v| v.get_ref().as_array())
+                .and_then(|a| a.get(i));
+            match arr {
+                Some(el) => match el.get_ref().as_table().and_then(|t| t.get(key)) {
+                    Some(v) => Some(v.span()),
+                    None => Some(el.span()),
+                },
+                None => sg.span(&["step"]),
+            }
+        };
+        let find = |name: &str, span: Option<Range<usize>>, what: &str, cx: &mut Cx| match services
+            .iter()
+            .position(|x| x.name == name)
+        {
+            Some(g) => Some(g),
+            None => {
+                let help = match suggest(name, &names) {
+                    Some(m) => format!("did you mean `{m}`? {what} names a [[consumer]]"),
+                    None => format!(
+                        "{what} names a [[consumer]]; consumers: {}",
+                        if names.is_empty() {
+                            "none".to_string()
+                        } else {
+                            names.join(", ")
+                        }
+                    ),
+                };
+                cx.err_help(span, format!("`{name}` is not a consumer"), help);
+                None
+            }
+        };
+        let orchestrated = sg.v.kind == f::SagaKind::Orchestrated;
+        let coordinator = match (&sg.v.coordinator, orchestrated) {
+            (Some(c), true) => find(c, sg.span(&["coordinator"]), "coordinator", cx),
+            (None, true) => {
+                cx.err_help(
+                    sg.span(&["kind"]),
+                    format!("orchestrated saga `{}` has no coordinator", sg.v.name),
+                    "set coordinator = \"<consumer>\": the service that sends the commands and receives the replies",
+                );
+                None
+            }
+            (Some(_), false) => {
+                cx.err_help(
+                    sg.span(&["coordinator"]),
+                    "a choreographed saga has no coordinator",
+                    "its steps react to each other's events; use kind = \"orchestrated\" for a coordinator",
+                );
+                None
+            }
+            (None, false) => None,
+        };
+        if !orchestrated && sg.v.timeout.is_some() {
+            cx.err_help(
+                sg.span(&["timeout"]),
+                "a choreographed saga has no timeout",
+                "nobody waits for a step in a choreography; use kind = \"orchestrated\"",
+            );
+        }
+        if sg.v.step.is_empty() {
+            cx.err_help(
+                sg.span(&["name"]),
+                format!("saga `{}` has no steps", sg.v.name),
+                "add [[saga.step]] tables with name and service",
+            );
+        }
+        if sg.v.step.len() > MAX_SAGA_STEPS {
+            cx.err(
+                sg.span(&["step"]),
+                format!(
+                    "saga `{}` has {} steps; at most {MAX_SAGA_STEPS}",
+                    sg.v.name,
+                    sg.v.step.len()
+                ),
+            );
+        }
+        let default_timeout = sg.v.timeout.map_or(30_000_000_000, |d| d.0.0);
+        if default_timeout == 0 {
+            cx.err(sg.span(&["timeout"]), "a saga's timeout must be above 0");
+        }
+        let mut steps: Vec<SagaStepModel> = Vec::new();
+        let mut ok = coordinator.is_some() || !orchestrated;
+        let mut step_names: BTreeMap<&str, usize> = BTreeMap::new();
+        for (k, st) in sg.v.step.iter().enumerate() {
+            if let Some(first) = step_names.insert(st.name.as_str(), k) {
+                cx.err(
+                    step_span(k, "name"),
+                    format!(
+                        "step `{}` is step {} of saga `{}` already",
+                        st.name,
+                        first + 1,
+                        sg.v.name
+                    ),
+                );
+            }
+            let service = find(&st.service, step_span(k, "service"), "a step's service", cx);
+            let reject = st.reject.unwrap_or(0.0);
+            check_prob(cx, step_span(k, "reject"), "reject", reject);
+            let only_orch = [
+                ("command", st.command.is_some()),
+                ("timeout", st.timeout.is_some()),
+                ("retry", st.retry.is_some()),
+                ("compensation_retry", st.compensation_retry.is_some()),
+            ];
+            let only_choreo = [("on", st.on.is_some())];
+            for (key, given) in if orchestrated {
+                &only_choreo[..]
+            } else {
+                &only_orch[..]
+            } {
+                if *given {
+                    cx.err_help(
+                        step_span(k, key),
+                        format!(
+                            "`{key}` does not apply to a step of a {} saga",
+                            if orchestrated { "orchestrated" } else { "choreographed" }
+                        ),
+                        if orchestrated {
+                            "the coordinator sends each step its command; `on` is for choreographies"
+                        } else {
+                            "a choreography has no coordinator to send commands, wait or re-send"
+                        },
+                    );
+                }
+            }
+            let cam = camel(&st.name);
+            // A choreography's step reacts to the event of the one before.
+            let command_name = if orchestrated {
+                st.command
+                    .clone()
+                    .unwrap_or_else(|| format!("{cam}Requested"))
+            } else if k == 0 {
+                st.on.clone().unwrap_or_default()
+            } else {
+                let before = &sg.v.step[k - 1];
+                match (&st.on, &before.emits) {
+                    (Some(on), Some(emits)) if on != emits => {
+                        cx.err_help(
+                            step_span(k, "on"),
+                            format!(
+                                "step `{}` reacts to `{on}`, but step `{}` before it emits `{emits}`",
+                                st.name, before.name
+                            ),
+                            "in a choreography each step reacts to the event of the step before",
+                        );
+                        on.clone()
+                    }
+                    (Some(on), _) => on.clone(),
+                    (None, Some(emits)) => emits.clone(),
+                    (None, None) => format!("{}Done", camel(&before.name)),
+                }
+            };
+            let done_name = match (&st.emits, sg.v.step.get(k + 1).and_then(|n| n.on.clone())) {
+                (Some(e), _) => e.clone(),
+                (None, Some(on)) if !orchestrated => on,
+                _ => format!("{cam}Done"),
+            };
+            let failed = st
+                .on_failure
+                .clone()
+                .unwrap_or_else(|| format!("{cam}Failed"));
+            let compensated = st
+                .compensated
+                .clone()
+                .unwrap_or_else(|| format!("{cam}Compensated"));
+            let timeout = st.timeout.map_or(default_timeout, |d| d.0.0);
+            if timeout == 0 {
+                cx.err(step_span(k, "timeout"), "a step's timeout must be above 0");
+            }
+            let retry = saga_retry(st.retry.as_ref(), |key| step_span(k, key), 1, cx);
+            let compensation_retry = saga_retry(
+                st.compensation_retry.as_ref(),
+                |key| step_span(k, key),
+                3,
+                cx,
+            );
+            let Some(service) = service else {
+                ok = false;
+                continue;
+            };
+            steps.push(SagaStepModel {
+                name: st.name.clone(),
+                service,
+                command: if command_name.is_empty() {
+                    EventIdx::MAX
+                } else {
+                    events.id(&command_name)
+                },
+                done: events.id(&done_name),
+                failed: events.id(&failed),
+                compensation: st.compensation.as_deref().map(|c| events.id(c)),
+                compensated: events.id(&compensated),
+                comp_failed: events.id(&format!("{cam}CompensationFailed")),
+                reject,
+                timeout,
+                retry,
+                compensation_retry,
+            });
+        }
+        if !ok {
+            continue;
+        }
+        // What each event means to the service that processes it.
+        let mut give = |g: usize, e: EventIdx, role: SagaRole, cx: &mut Cx, what: String| {
+            match meaning.get(&(g, e)) {
+                Some(first) if *first != what => {
+                    cx.err_help(
+                        sg.span(&["name"]),
+                        format!(
+                            "event `{}` means two things to `{}`: {first}, and {what}",
+                            events.names[e as usize], services[g].name
+                        ),
+                        "give the steps' events distinct names (command, emits, on_failure, compensation, compensated)",
+                    );
+                }
+                Some(_) => {}
+                None => {
+                    meaning.insert((g, e), what);
+                    roles[g].roles.push((e, s, role));
+                }
+            }
+        };
+        let name = &sg.v.name;
+        let mut starts_at = None;
+        match coordinator {
+            Some(c) => {
+                starts_at = Some(c);
+                for (k, st) in steps.iter().enumerate() {
+                    let k16 = k as u16;
+                    let step = &st.name;
+                    give(
+                        st.service,
+                        st.command,
+                        SagaRole::Execute(k16),
+                        cx,
+                        format!("the command of step `{step}` of `{name}`"),
+                    );
+                    if let Some(comp) = st.compensation {
+                        give(
+                            st.service,
+                            comp,
+                            SagaRole::Compensate(k16),
+                            cx,
+                            format!("the compensation of step `{step}` of `{name}`"),
+                        );
+                    }
+                    give(
+                        c,
+                        st.done,
+                        SagaRole::Reply(k16, true),
+                        cx,
+                        format!("the success of step `{step}` of `{name}`"),
+                    );
+                    give(
+                        c,
+                        st.failed,
+                        SagaRole::Reply(k16, false),
+                        cx,
+                        format!("the failure of step `{step}` of `{name}`"),
+                    );
+                    give(
+                        c,
+                        st.compensated,
+                        SagaRole::CompReply(k16, true),
+                        cx,
+                        format!("the compensation of step `{step}` of `{name}` done"),
+                    );
+                    give(
+                        c,
+                        st.comp_failed,
+                        SagaRole::CompReply(k16, false),
+                        cx,
+                        format!("the compensation of step `{step}` of `{name}` failed"),
+                    );
+                }
+            }
+            None => {
+                for (k, st) in steps.iter().enumerate() {
+                    let k16 = k as u16;
+                    let step = &st.name;
+                    if k == 0 {
+                        if st.command == EventIdx::MAX {
+                            starts_at = Some(st.service);
+                        } else {
+                            give(
+                                st.service,
+                                st.command,
+                                SagaRole::Start,
+                                cx,
+                                format!("the start of `{name}`"),
+                            );
+                        }
+                    } else {
+                        give(
+                            st.service,
+                            st.command,
+                            SagaRole::Execute(k16),
+                            cx,
+                            format!("the trigger of step `{step}` of `{name}`"),
+                        );
+                    }
+                    // Its failure, and each compensation's success, make the step
+                    // before (that has something to undo) compensate.
+                    if let Some(j) = previous_compensable(&steps, k) {
+                        let before = &steps[j];
+                        give(
+                            before.service,
+                            st.failed,
+                            SagaRole::Compensate(j as u16),
+                            cx,
+                            format!("the failure of step `{step}` of `{name}`"),
+                        );
+                        if st.compensation.is_some() {
+                            give(
+                                before.service,
+                                st.compensated,
+                                SagaRole::Compensate(j as u16),
+                                cx,
+                                format!("the compensation of step `{step}` of `{name}` done"),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(g) = starts_at {
+            match roles[g].starts {
+                Some(other) => cx.err_help(
+                    sg.span(&["name"]),
+                    format!(
+                        "`{}` starts saga `{}` already, with every message that is not a saga event",
+                        services[g].name, out_name(&out, other)
+                    ),
+                    "give this saga's first step `on = \"<event>\"` (or one coordinator per saga)",
+                ),
+                None => roles[g].starts = Some(s),
+            }
+        }
+        out.push(SagaModel {
+            name: sg.v.name.clone(),
+            coordinator,
+            steps,
+        });
+    }
+    (out, roles)
+}
+
+fn out_name(sagas: &[SagaModel], s: u16) -> &str {
+    sagas.get(s as usize).map_or("?", |x| x.name.as_str())
+}
+
+/// The last step before `k` that has a compensation.
+pub fn previous_compensable(steps: &[SagaStepModel], k: usize) -> Option<usize> {
+    (0..k).rev().find(|&j| steps[j].compensation.is_some())
 }

@@ -31,6 +31,7 @@ pub(crate) mod message;
 pub mod producer;
 pub mod queue;
 pub mod report;
+pub mod saga;
 pub mod sampler;
 pub mod service;
 pub mod trace;
@@ -164,6 +165,10 @@ pub(crate) struct Plan {
     pub queue_comp: u32,
     pub pubsub_comp: u32,
     pub service_comp: u32,
+    /// Component index of saga 0.
+    pub saga_comp: u32,
+    /// Per saga, per step, the component name of its rows: `saga/step`.
+    pub saga_step_names: Vec<Vec<String>>,
     /// Per service, the flow index of each origin producer (see [`flow::plan`]).
     pub flow_index: Vec<Vec<u32>>,
 }
@@ -207,6 +212,8 @@ pub struct Engine {
     pub(crate) links: link::Links,
     /// Poison windows opened so far.
     pub(crate) poison: Vec<fault::Poison>,
+    /// The sagas under way, and each definition's counts.
+    pub(crate) sagas: saga::Sagas,
 }
 
 impl Engine {
@@ -236,6 +243,18 @@ impl Engine {
         names.extend(model.pubsubs.iter().map(|p| p.name.clone()));
         let service_comp = names.len() as u32;
         names.extend(model.services.iter().map(|g| g.name.clone()));
+        let saga_comp = names.len() as u32;
+        names.extend(model.sagas.iter().map(|s| s.name.clone()));
+        let saga_step_names = model
+            .sagas
+            .iter()
+            .map(|s| {
+                s.steps
+                    .iter()
+                    .map(|st| format!("{}/{}", s.name, st.name))
+                    .collect()
+            })
+            .collect();
         let segments = model
             .producers
             .iter()
@@ -252,7 +271,10 @@ impl Engine {
             queue_comp,
             pubsub_comp,
             service_comp,
+            saga_comp,
+            saga_step_names,
         });
+        let sagas = saga::Sagas::new(&model);
         let mut e = Engine {
             links: link::Links::new(&model),
             producers: producer::states(&model),
@@ -281,6 +303,7 @@ impl Engine {
             fault_rngs,
             stall: (0, 0),
             poison: Vec::new(),
+            sagas,
         };
         e.init();
         e
@@ -591,6 +614,7 @@ impl Engine {
                 stamp,
             } => self.on_breaker(service as usize, instance as usize, stamp),
             Ev::Arrive { slot } => self.on_arrive(slot),
+            Ev::Saga { slot, stamp } => self.on_saga_timer(slot, stamp),
             Ev::Kafka {
                 timer,
                 group,

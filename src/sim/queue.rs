@@ -72,6 +72,14 @@ pub enum Ev {
         /// Slot in the links' flight arena.
         slot: u32,
     },
+    // ----- sagas (sim::saga)
+    /// A coordinator's timer: a step's reply is overdue, or a send is due again.
+    Saga {
+        /// The saga's slot.
+        slot: u32,
+        /// The saga's stamp when set (its high bit: a send again).
+        stamp: u32,
+    },
     // ----- actions (sim::action)
     /// A scheduled action starts or takes its next step.
     Action {

@@ -230,6 +230,7 @@ impl Engine {
             flows: self.flows(),
             conservation: self.conservation(),
             faults: self.fault_summaries(),
+            sagas: self.saga_summaries(),
         }
     }
 
@@ -348,6 +349,9 @@ pub struct Summary {
     /// Per fault, what it caused (absent from JSON when there are none).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<FaultSummary>,
+    /// Per saga (absent from JSON when there are none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sagas: Vec<SagaSummary>,
 }
 
 /// A producer's totals.
@@ -502,4 +506,112 @@ pub struct ServiceSummary {
     pub in_system_mean: f64,
     /// Depth of its dead-letter topic at the end.
     pub dlq_depth: u64,
+}
+
+/// One saga definition over the run.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SagaSummary {
+    /// Name.
+    pub name: String,
+    /// `orchestrated` or `choreographed`.
+    pub kind: &'static str,
+    /// Sagas started.
+    pub started: u64,
+    /// Completed every step.
+    pub completed: u64,
+    /// Undid every completed step after a failure.
+    pub compensated: u64,
+    /// A compensation failed for good.
+    pub failed: u64,
+    /// Still under way at the end.
+    pub in_progress: u64,
+    /// Messages that would have started a second saga with a running one's id.
+    pub duplicate_starts: u64,
+    /// Steps or compensations run again for the same saga (participants that are not
+    /// idempotent).
+    pub duplicate_steps: u64,
+    /// Saga messages that arrived after their saga ended or moved on.
+    pub stale: u64,
+    /// Steps that succeeded after a timeout with nothing left to undo them (their
+    /// effect stays).
+    pub orphaned: u64,
+    /// Duration of the sagas that ended, start to end: median, ms.
+    pub duration_p50_ms: f64,
+    /// 99th percentile, ms.
+    pub duration_p99_ms: f64,
+    /// Mean, ms.
+    pub duration_mean_ms: f64,
+    /// Per step.
+    pub steps: Vec<SagaStepSummary>,
+}
+
+/// One step of a saga over the run.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SagaStepSummary {
+    /// Step name.
+    pub name: String,
+    /// The service that runs it.
+    pub service: String,
+    /// Successes.
+    pub done: u64,
+    /// Failures: declined, given up, or timed out on every send.
+    pub failed: u64,
+    /// Replies that did not come in time (orchestrated).
+    pub timeouts: u64,
+    /// Compensations that succeeded.
+    pub compensated: u64,
+    /// Sagas at this step at the end, running forward.
+    pub in_progress: u64,
+    /// Sagas compensating this step at the end.
+    pub compensating: u64,
+}
+
+impl Engine {
+    /// Each saga definition's counts.
+    fn saga_summaries(&self) -> Vec<SagaSummary> {
+        self.model
+            .sagas
+            .iter()
+            .zip(&self.sagas.stats)
+            .map(|(m, st)| {
+                let ms = |ns: f64| ns / 1e6;
+                SagaSummary {
+                    name: m.name.clone(),
+                    kind: if m.coordinator.is_some() {
+                        "orchestrated"
+                    } else {
+                        "choreographed"
+                    },
+                    started: st.started,
+                    completed: st.completed,
+                    compensated: st.compensated,
+                    failed: st.failed,
+                    in_progress: st.in_progress.iter().sum::<u64>()
+                        + st.compensating.iter().sum::<u64>(),
+                    duplicate_starts: st.duplicate_starts,
+                    duplicate_steps: st.duplicate_steps,
+                    stale: st.stale,
+                    orphaned: st.orphaned,
+                    duration_p50_ms: ms(st.duration.percentile_ns(50.0) as f64),
+                    duration_p99_ms: ms(st.duration.percentile_ns(99.0) as f64),
+                    duration_mean_ms: ms(st.duration.mean_ns()),
+                    steps: m
+                        .steps
+                        .iter()
+                        .enumerate()
+                        .map(|(k, step)| SagaStepSummary {
+                            name: step.name.clone(),
+                            service: self.model.services[step.service].name.clone(),
+                            done: st.done[k],
+                            failed: st.failed_steps[k],
+                            timeouts: st.timeouts[k],
+                            compensated: st.compensated_steps[k],
+                            in_progress: st.in_progress[k],
+                            compensating: st.compensating[k],
+                        })
+                        .collect(),
+                }
+            })
+            .collect()
+    }
 }

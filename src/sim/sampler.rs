@@ -84,6 +84,46 @@ struct Totals {
 }
 
 impl Engine {
+    /// Rows of every saga and of each of its steps.
+    fn sample_sagas(&mut self, out: &mut Out) {
+        for s in 0..self.sagas.stats.len() {
+            let st = &mut self.sagas.stats[s];
+            let now = [st.started, st.completed, st.compensated, st.failed];
+            let d = [0, 1, 2, 3].map(|i| now[i] - st.prev[i]);
+            st.prev = now;
+            let lat = (st.duration_interval.count() > 0).then(|| {
+                (
+                    st.duration_interval.percentile_ns(50.0),
+                    st.duration_interval.percentile_ns(99.0),
+                )
+            });
+            st.duration_interval.reset();
+            if !out.record {
+                continue;
+            }
+            let name = &self.plan.component_names[self.plan.saga_comp as usize + s];
+            let st = &self.sagas.stats[s];
+            for (metric, v) in [
+                (Metric::SagaStarted, d[0]),
+                (Metric::SagaCompleted, d[1]),
+                (Metric::SagaCompensated, d[2]),
+                (Metric::SagaFailed, d[3]),
+                (Metric::SagaInProgress, st.in_progress.iter().sum()),
+                (Metric::SagaCompensating, st.compensating.iter().sum()),
+            ] {
+                out.count(name, metric, v);
+            }
+            if let Some((p50, p99)) = lat {
+                out.push(name, Metric::SagaDurationP50, Value::Real(p50 as f64 / 1e6));
+                out.push(name, Metric::SagaDurationP99, Value::Real(p99 as f64 / 1e6));
+            }
+            for (k, step) in self.plan.saga_step_names[s].iter().enumerate() {
+                out.count(step, Metric::SagaInProgress, st.in_progress[k]);
+                out.count(step, Metric::SagaCompensating, st.compensating[k]);
+            }
+        }
+    }
+
     /// The `Sample` event: sample, and schedule the next one.
     pub(crate) fn on_sample(&mut self) {
         self.sample();
@@ -113,6 +153,9 @@ impl Engine {
             self.sample_service(g, &mut out, &mut total);
         }
         self.sample_flows(&mut out);
+        if !self.model.sagas.is_empty() {
+            self.sample_sagas(&mut out);
+        }
         for (metric, v) in [
             (Metric::Produced, total.c.produced),
             (Metric::Processed, total.c.processed),

@@ -181,8 +181,30 @@ pub(crate) struct Service {
     /// One producer client's partitioner per topic it writes (follow-up events, dead
     /// letters), and which of them each emit and the dead-letter topic use.
     writers: Vec<Partitioner>,
+    /// The topic of each writer, in order.
+    writer_topics: Vec<TopicIdx>,
     emit_writers: Vec<usize>,
     dlq_writer: usize,
+}
+
+/// The channels the service named `name` may write saga messages to: the sources of
+/// every service of every saga it takes part in.
+fn saga_targets(model: &Model, name: &str) -> Vec<Channel> {
+    let Some(g) = model.services.iter().position(|s| s.name == name) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for saga in &model.sagas {
+        let members: Vec<ServiceIdx> = saga
+            .coordinator
+            .into_iter()
+            .chain(saga.steps.iter().map(|s| s.service))
+            .collect();
+        if members.contains(&g) {
+            out.extend(members.iter().map(|&m| model.services[m].source));
+        }
+    }
+    out
 }
 
 impl Service {
@@ -192,6 +214,11 @@ impl Service {
         let mut targets: Vec<TopicIdx> =
             spec.emits.iter().filter_map(|&(_, t)| t.topic()).collect();
         targets.extend(spec.dead_letter.and_then(Channel::topic));
+        targets.extend(
+            saga_targets(model, &spec.name)
+                .into_iter()
+                .filter_map(Channel::topic),
+        );
         targets.sort_unstable();
         targets.dedup();
         // Writers exist for topics only; a queue target needs no partitioner, and its
@@ -257,6 +284,7 @@ impl Service {
                 .map(|w| Box::new(DedupStore::new(w.map(|d| d.0)))),
             effect_rng: rng::stream(seed, &spec.name, "fault-latency"),
             writers,
+            writer_topics: targets,
             emit_writers,
             dlq_writer,
         }
@@ -391,6 +419,14 @@ impl Service {
             t.round() as u64
         };
         scaled.saturating_add(extra)
+    }
+
+    /// The writer of `target` (a topic it writes; 0, unused, for another channel).
+    pub fn writer_for(&self, target: Channel) -> usize {
+        target
+            .topic()
+            .and_then(|t| self.writer_topics.binary_search(&t).ok())
+            .unwrap_or(0)
     }
 
     /// Whether a live work item (other than a free one) holds `lease`.
@@ -715,6 +751,9 @@ impl Engine {
             return false;
         }
         let first = self.account(g, &work.msg);
+        if !self.sagas.stats.is_empty() {
+            self.saga_gave_up(g, work);
+        }
         match self.model.services[g].dead_letter {
             Some(_) => {
                 if first {
@@ -759,7 +798,7 @@ impl Engine {
     /// `dead`), through its writer `writer` for a topic. A dead letter sent to a queue
     /// remembers the service's source queue, where a redrive returns it.
     #[inline]
-    fn write(
+    pub(crate) fn write(
         &mut self,
         g: usize,
         instance: u32,
@@ -873,6 +912,9 @@ impl Engine {
             };
             let writer = self.services[g].emit_writers[k];
             self.write(g, work.instance, writer, topic, m, false);
+        }
+        if !self.sagas.stats.is_empty() {
+            self.saga_processed(g, work, first);
         }
     }
 

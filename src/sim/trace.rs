@@ -65,6 +65,10 @@ pub enum TraceKind {
     /// A publisher drops a held message: its buffer is full, or its delivery timeout
     /// passed.
     Unsent,
+    /// A saga's step and what became of it (`component`: the saga; `msg`: the saga
+    /// id; `partition`: the step; `offset`: the outcome's code, see
+    /// [`crate::sim::saga::SagaOutcome`]).
+    SagaStep,
 }
 
 impl TraceKind {
@@ -97,6 +101,7 @@ impl TraceKind {
             TraceKind::BreakerHalfOpen => "breaker_half_open",
             TraceKind::BreakerClose => "breaker_close",
             TraceKind::Unsent => "unsent",
+            TraceKind::SagaStep => "saga_step",
         }
     }
 }

@@ -226,8 +226,13 @@ fn parse_threshold(
         let base = c.split_once('/').map_or(c, |(g, _)| g);
         let known = c == "total"
             || names.iter().any(|n| n == base)
-                && c.split_once('/')
-                    .is_none_or(|(_, p)| p.parse::<u32>().is_ok());
+                && c.split_once('/').is_none_or(|(_, p)| {
+                    p.parse::<u32>().is_ok()
+                        || model
+                            .sagas
+                            .iter()
+                            .any(|s| s.name == base && s.steps.iter().any(|st| st.name == p))
+                });
         if !known {
             let mut all: Vec<&str> = names.iter().map(String::as_str).collect();
             all.push("total");
@@ -243,7 +248,6 @@ fn parse_threshold(
             .map(|d| d.0 as f64 / unit)
             .map_err(|_| format!("'{rhs}' is neither a number nor a duration"))?,
     };
-    let _ = model;
     Ok(Goal::Metric {
         component: component.map(str::to_string),
         metric,

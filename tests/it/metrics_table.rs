@@ -95,7 +95,17 @@ fn scope_of(model: &Model, component: &str) -> Option<Scope> {
             && model.services.iter().any(|g| g.name == service);
         return known.then_some(Scope::Flow);
     }
+    if model.sagas.iter().any(|s| s.name == component) {
+        return Some(Scope::Saga);
+    }
     let (service, partition) = component.split_once('/')?;
+    if let Some(s) = model.sagas.iter().find(|s| s.name == service) {
+        return s
+            .steps
+            .iter()
+            .any(|st| st.name == partition)
+            .then_some(Scope::SagaStep);
+    }
     let g = model.services.iter().find(|g| g.name == service)?;
     let p: u32 = partition.parse().ok()?;
     let t = g.source.topic()?;
@@ -116,6 +126,7 @@ fn bundled_scenarios_report_only_metrics_of_the_table() {
         "idempotent-consumer.toml",
         "network-partition.toml",
         "circuit-breaker.toml",
+        "saga-orchestration-vs-choreography.toml",
     ] {
         let model = bundled(name);
         let mut engine = run(

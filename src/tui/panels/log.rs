@@ -53,6 +53,8 @@ pub fn describe_event(app: &App, ev: crate::sim::queue::Ev) -> String {
             format!("retry held sends of {name}")
         }
         Ev::Arrive { .. } => "arrive over a slow link".to_string(),
+        Ev::Saga { stamp, .. } if stamp & (1 << 31) != 0 => "saga sends again".to_string(),
+        Ev::Saga { .. } => "saga step timeout".to_string(),
         Ev::Breaker {
             service: g,
             instance,
