@@ -418,17 +418,20 @@ impl Engine {
     /// service gave up on it).
     fn saga_execute(&mut self, s: u16, k: u16, g: usize, work: &Work, first: bool, ok: bool) {
         let slot = self.saga_slot(s, work.msg.msg);
-        if let Some(slot) = slot
-            && ok
-        {
-            let inst = &mut self.sagas.slab[slot as usize];
-            if inst.executed & (1 << k) != 0 {
-                // Its local transaction runs again: a participant that is not
-                // idempotent applies it twice.
+        if ok {
+            // Its local transaction runs again (a second delivery, or a command sent
+            // again whose first send ran too): a participant that is not idempotent
+            // applies it twice.
+            let again = slot.is_some_and(|x| self.sagas.slab[x as usize].executed & (1 << k) != 0);
+            if !first || again {
                 self.sagas.stats[s as usize].duplicate_steps += 1;
-                self.tr_saga(slot, k, SagaOutcome::Duplicate, work.attempt);
+                if let Some(x) = slot {
+                    self.tr_saga(x, k, SagaOutcome::Duplicate, work.attempt);
+                }
             }
-            self.sagas.slab[slot as usize].executed |= 1 << k;
+            if let Some(x) = slot {
+                self.sagas.slab[x as usize].executed |= 1 << k;
+            }
         }
         let declined = ok && self.saga_declines(s, k, work.msg.msg);
         match self.model.sagas[s as usize].coordinator {
@@ -447,8 +450,7 @@ impl Engine {
             None => {
                 let Some(slot) = slot else {
                     // The saga ended: a second delivery after the end changes nothing
-                    // more (its effect, if not idempotent, is counted above only while
-                    // the saga runs).
+                    // more than its effect, counted above.
                     self.sagas.stats[s as usize].stale += 1;
                     return;
                 };
@@ -594,7 +596,11 @@ impl Engine {
             return;
         }
         let Some(slot) = self.saga_slot(s, work.msg.msg) else {
-            self.sagas.stats[s as usize].stale += 1;
+            let st = &mut self.sagas.stats[s as usize];
+            st.stale += 1;
+            // In a choreography a compensation reaches a step only once its saga
+            // undoes it: after the end it is a second delivery.
+            st.duplicate_steps += u64::from(ok);
             return;
         };
         let inst = self.sagas.slab[slot as usize];

@@ -17,6 +17,7 @@ mod metrics_table;
 mod properties;
 mod pubsub;
 mod retry_storm;
+mod sagas;
 mod scenarios;
 mod semantics;
 mod sqs;
