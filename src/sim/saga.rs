@@ -38,6 +38,45 @@ use crate::rng::{self, Stream};
 /// The high bit of a saga timer's stamp: the timer sends again (after a backoff);
 /// without it, it is a timeout.
 const RESEND: u32 = 1 << 31;
+/// The next bit: the timer serves a step's deadline queue (`slot` is the queue).
+const DEADLINES: u32 = 1 << 30;
+/// The bits of a saga's stamp.
+const STAMP: u32 = DEADLINES - 1;
+
+/// A saga's next stamp.
+#[inline]
+fn next_stamp(s: u32) -> u32 {
+    s.wrapping_add(1) & STAMP
+}
+
+/// A hasher for the saga index's (saga, id) keys: a multiply and a rotate. Nothing
+/// iterates the index, so the hash never reaches output; SipHash's resistance to
+/// chosen keys buys nothing here.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    #[inline]
+    fn write_u16(&mut self, v: u16) {
+        self.write_u64(u64::from(v));
+    }
+    #[inline]
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(26) ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type IdBuild = std::hash::BuildHasherDefault<IdHasher>;
 
 /// Where a saga stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,7 +152,16 @@ pub(crate) struct SagaStats {
 /// Every saga of a run.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Sagas {
-    index: IndexMap<(u16, u64), u32>,
+    index: IndexMap<(u16, u64), u32, IdBuild>,
+    /// Per saga definition and step (`first_step[def] + step`), the coordinator's
+    /// deadlines for that step's replies: (time, slot, stamp). A step's timeout is
+    /// the same for every send, so they come in order and one engine timer per queue
+    /// serves them, instead of one pending event per send.
+    deadlines: Vec<std::collections::VecDeque<(u64, u32, u32)>>,
+    /// Per deadline queue, the time its engine timer is set for (`u64::MAX`: none).
+    armed: Vec<u64>,
+    /// Per saga definition, the index of its first step's deadline queue.
+    first_step: Vec<u32>,
     slab: Vec<SagaInst>,
     free: Vec<u32>,
     pub stats: Vec<SagaStats>,
@@ -160,6 +208,20 @@ impl Sagas {
                         .collect()
                 })
                 .collect(),
+            deadlines: vec![
+                std::collections::VecDeque::new();
+                model.sagas.iter().map(|s| s.steps.len()).sum()
+            ],
+            armed: vec![u64::MAX; model.sagas.iter().map(|s| s.steps.len()).sum()],
+            first_step: model
+                .sagas
+                .iter()
+                .scan(0u32, |n, s| {
+                    let first = *n;
+                    *n += s.steps.len() as u32;
+                    Some(first)
+                })
+                .collect(),
             ..Sagas::default()
         }
     }
@@ -179,7 +241,7 @@ impl Sagas {
         inst.step = step;
         inst.phase = phase;
         inst.attempt = 1;
-        inst.stamp = inst.stamp.wrapping_add(1) & !RESEND;
+        inst.stamp = next_stamp(inst.stamp);
     }
 }
 
@@ -276,7 +338,7 @@ impl Engine {
             }
             SagaRole::Execute(k) => self.saga_execute(s, k, g, work, first, true),
             SagaRole::Compensate(k) => self.saga_compensate(s, k, g, work, first, true),
-            SagaRole::Reply(k, ok) => self.saga_reply(s, k, ok, work),
+            SagaRole::Reply(k, ok) => self.saga_reply(s, k, ok, work, first),
             SagaRole::CompReply(k, ok) => self.saga_comp_reply(s, k, ok, work),
         }
     }
@@ -377,13 +439,48 @@ impl Engine {
         };
         self.tr_saga(slot, inst.step, outcome, u32::from(inst.attempt));
         self.saga_write(g, inst.owner, &inst, event, target, true);
-        self.queue.push(
-            self.now.saturating_add(timeout),
-            Ev::Saga {
-                slot,
-                stamp: inst.stamp,
-            },
-        );
+        let q = (self.sagas.first_step[inst.def as usize] + u32::from(inst.step)) as usize;
+        let at = self.now.saturating_add(timeout);
+        self.sagas.deadlines[q].push_back((at, slot, inst.stamp));
+        if self.sagas.armed[q] == u64::MAX {
+            self.sagas.armed[q] = at;
+            self.queue.push(
+                at,
+                Ev::Saga {
+                    slot: q as u32,
+                    stamp: DEADLINES,
+                },
+            );
+        }
+    }
+
+    /// Deadline queue `q`'s timer: the replies due by now that did not come time out;
+    /// the timer is set again for the next deadline still awaited.
+    fn on_saga_deadlines(&mut self, q: usize) {
+        self.sagas.armed[q] = u64::MAX;
+        while let Some(&(at, slot, stamp)) = self.sagas.deadlines[q].front() {
+            let live = {
+                let inst = &self.sagas.slab[slot as usize];
+                inst.stamp == stamp && self.saga_slot(inst.def, inst.id) == Some(slot)
+            };
+            if !live {
+                self.sagas.deadlines[q].pop_front();
+                continue;
+            }
+            if at > self.now {
+                self.sagas.armed[q] = at;
+                self.queue.push(
+                    at,
+                    Ev::Saga {
+                        slot: q as u32,
+                        stamp: DEADLINES,
+                    },
+                );
+                return;
+            }
+            self.sagas.deadlines[q].pop_front();
+            self.saga_timed_out(slot);
+        }
     }
 
     /// Service `g` writes the saga message `event` of `inst` to `target`: an original
@@ -636,11 +733,13 @@ impl Engine {
     }
 
     /// The coordinator hears how step `k` went.
-    fn saga_reply(&mut self, s: u16, k: u16, ok: bool, work: &Work) {
+    fn saga_reply(&mut self, s: u16, k: u16, ok: bool, work: &Work, first: bool) {
         let Some(slot) = self.saga_slot(s, work.msg.msg) else {
             let st = &mut self.sagas.stats[s as usize];
             st.stale += 1;
-            st.orphaned += u64::from(ok);
+            // The first success of a step whose saga ended meanwhile (a copy is a
+            // duplicate of a reply already counted).
+            st.orphaned += u64::from(ok && first && !work.msg.is_copy());
             return;
         };
         let inst = self.sagas.slab[slot as usize];
@@ -714,7 +813,7 @@ impl Engine {
                 super::draw::backoff(&policy, u32::from(inst.attempt), &mut self.sagas.rngs[s]);
             let i = &mut self.sagas.slab[slot as usize];
             i.attempt += 1;
-            i.stamp = i.stamp.wrapping_add(1) & !RESEND;
+            i.stamp = next_stamp(i.stamp);
             let stamp = i.stamp | RESEND;
             self.queue
                 .push(self.now.saturating_add(delay), Ev::Saga { slot, stamp });
@@ -737,19 +836,28 @@ impl Engine {
 
     /// A coordinator's timer: a timeout, or a send again after a backoff.
     pub(crate) fn on_saga_timer(&mut self, slot: u32, stamp: u32) {
+        if stamp & DEADLINES != 0 {
+            self.on_saga_deadlines(slot as usize);
+            return;
+        }
         let Some(inst) = self.sagas.slab.get(slot as usize).copied() else {
             return;
         };
-        if inst.stamp != stamp & !RESEND || self.saga_slot(inst.def, inst.id) != Some(slot) {
+        if inst.stamp != stamp & STAMP || self.saga_slot(inst.def, inst.id) != Some(slot) {
             return;
         }
         let Some(c) = self.model.sagas[inst.def as usize].coordinator else {
             return;
         };
-        if stamp & RESEND != 0 {
-            self.saga_send(slot, c);
+        self.saga_send(slot, c);
+    }
+
+    /// The reply saga `slot` waits for did not come in time.
+    fn saga_timed_out(&mut self, slot: u32) {
+        let inst = self.sagas.slab[slot as usize];
+        let Some(c) = self.model.sagas[inst.def as usize].coordinator else {
             return;
-        }
+        };
         self.sagas.stats[inst.def as usize].timeouts[inst.step as usize] += 1;
         self.tr_saga(
             slot,
@@ -776,11 +884,13 @@ impl Engine {
         }
         let d = self.now.saturating_sub(inst.started);
         st.duration.record(d);
-        st.duration_interval.record(d);
+        if self.opts.record_rows {
+            st.duration_interval.record(d);
+        }
         self.tr_saga(slot, inst.step, outcome, u32::from(inst.attempt));
         self.sagas.index.swap_remove(&(inst.def, inst.id));
         let i = &mut self.sagas.slab[slot as usize];
-        i.stamp = i.stamp.wrapping_add(1) & !RESEND;
+        i.stamp = next_stamp(i.stamp);
         self.sagas.free.push(slot);
     }
 
@@ -821,5 +931,70 @@ impl Engine {
             outcome.code(),
             attempt,
         );
+    }
+}
+
+/// A saga definition's counts now, for a live view.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SagaView {
+    /// Name.
+    pub name: String,
+    /// Started so far.
+    pub started: u64,
+    /// Completed so far.
+    pub completed: u64,
+    /// Compensated so far.
+    pub compensated: u64,
+    /// Failed so far.
+    pub failed: u64,
+    /// Per step.
+    pub steps: Vec<SagaStepView>,
+}
+
+/// One step's counts now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SagaStepView {
+    /// Step name.
+    pub name: String,
+    /// Sagas at it, running forward.
+    pub in_progress: u64,
+    /// Successes so far.
+    pub done: u64,
+    /// Sagas compensating it.
+    pub compensating: u64,
+    /// Compensations done so far.
+    pub compensated: u64,
+    /// Failures so far.
+    pub failed: u64,
+}
+
+impl Engine {
+    /// Each saga definition's counts now (cheap: no percentiles).
+    pub fn saga_views(&self) -> Vec<SagaView> {
+        self.model
+            .sagas
+            .iter()
+            .zip(&self.sagas.stats)
+            .map(|(m, st)| SagaView {
+                name: m.name.clone(),
+                started: st.started,
+                completed: st.completed,
+                compensated: st.compensated,
+                failed: st.failed,
+                steps: m
+                    .steps
+                    .iter()
+                    .enumerate()
+                    .map(|(k, s)| SagaStepView {
+                        name: s.name.clone(),
+                        in_progress: st.in_progress[k],
+                        done: st.done[k],
+                        compensating: st.compensating[k],
+                        compensated: st.compensated_steps[k],
+                        failed: st.failed_steps[k],
+                    })
+                    .collect(),
+            })
+            .collect()
     }
 }

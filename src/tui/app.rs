@@ -1504,6 +1504,24 @@ impl App {
         if let Some(k) = self.engine.model().keys.name(r.key) {
             line.push_str(&format!(" key {k}"));
         }
+        if r.kind == TraceKind::SagaStep {
+            // A saga's record: its step and what became of it.
+            let step = self
+                .engine
+                .model()
+                .sagas
+                .iter()
+                .find(|s| Some(&s.name) == self.names.get(r.component as usize))
+                .and_then(|s| s.steps.get(r.partition as usize))
+                .map_or("?", |st| st.name.as_str());
+            let outcome =
+                crate::sim::saga::SagaOutcome::from_code(r.offset).map_or("?", |o| o.name());
+            line.push_str(&format!(" {step} {outcome}"));
+            if r.attempt != NA32 && r.attempt > 1 {
+                line.push_str(&format!(" send {}", r.attempt));
+            }
+            return line;
+        }
         if r.partition != NA32 {
             line.push_str(&format!(" p{}", r.partition));
         }

@@ -442,7 +442,10 @@ mod tests {
             name: 0,
         };
         let payment = n.iter().position(|x| x == "payment").expect("payment") as u32;
-        let payments = n.iter().position(|x| x == "payments").expect("payments") as u32;
+        let payments = n
+            .iter()
+            .position(|x| x == "payment-dlq")
+            .expect("payment-dlq") as u32;
         let f = Filter::parse("payment", &m, &n).expect("filter");
         assert!(f.matches(&rec(payment, 0, 1, 1)));
         assert!(!f.matches(&rec(payments, 0, 1, 1)), "exact name wins");

@@ -83,12 +83,12 @@ fn a_window_shorter_than_any_redelivery_suppresses_nothing() {
     assert_eq!(s.counters.duplicates, p.counters.duplicates);
 }
 
-/// In the flash sale, payment's redeliveries after its crash emit PaymentCompleted
+/// In the Kafka flash sale, payment's redeliveries after its crash emit PaymentCompleted
 /// again, and notification notifies twice. An idempotent payment emits nothing for a
 /// second delivery: notification sees no duplicate.
 #[test]
 fn an_idempotent_upstream_stops_duplicates_downstream() {
-    let mut m = bundled("flash-sale.toml");
+    let mut m = bundled("flash-sale-kafka.toml");
     m.duration = SimDuration::from_secs(150);
     let plain = summary(m.clone());
     assert!(service(&plain, "payment").counters.duplicates > 0);

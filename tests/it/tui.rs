@@ -338,7 +338,7 @@ fn finish_goal(app: &mut App) {
 
 #[test]
 fn run_until_stops_exactly_at_each_kind_of_target() {
-    let mut app = App::new(bundled("flash-sale.toml"));
+    let mut app = App::new(bundled("flash-sale-kafka.toml"));
     prompt(&mut app, Action::Goto, "2.5s");
     finish_goal(&mut app);
     assert_eq!(app.engine.now(), 2_500_000_000);
@@ -389,7 +389,7 @@ fn run_until_stops_exactly_at_each_kind_of_target() {
     let steps = app.engine.steps();
     prompt(&mut app, Action::Goto, "#5000");
     assert_eq!(app.engine.steps(), 5000);
-    let mut fresh = App::new(bundled("flash-sale.toml"));
+    let mut fresh = App::new(bundled("flash-sale-kafka.toml"));
     prompt(&mut fresh, Action::Goto, "#5000");
     finish_goal(&mut fresh);
     (app.message, fresh.message) = (None, None);
@@ -405,7 +405,7 @@ fn run_until_stops_exactly_at_each_kind_of_target() {
 
 #[test]
 fn the_filter_narrows_the_log_and_enter_shows_a_journey() {
-    let mut app = App::new(bundled("flash-sale.toml"));
+    let mut app = App::new(bundled("flash-sale-kafka.toml"));
     for _ in 0..3 {
         app.update(Action::StepInterval);
     }
@@ -1082,7 +1082,7 @@ fn journey_headers_stay_distinct_and_every_row_scrolls_into_view() {
 #[test]
 fn tab_reaches_the_anomalies_and_enter_opens_the_anomalys_journey() {
     use edasim::tui::app::Panel;
-    let mut app = App::new(bundled("flash-sale.toml"));
+    let mut app = App::new(bundled("flash-sale-kafka.toml"));
     run_to(&mut app, 112);
     let mut seen = Vec::new();
     for _ in 0..4 {

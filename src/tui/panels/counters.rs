@@ -66,7 +66,11 @@ pub(crate) fn draw_counters(frame: &mut Frame, area: Rect, app: &App, theme: The
     let bordered = area.height >= 5;
     let focused = app.focus == Panel::Anomalies;
     let mut block = Block::bordered()
-        .title(" anomalies · next ")
+        .title(if app.model().sagas.is_empty() {
+            " anomalies · next "
+        } else {
+            " sagas · anomalies · next "
+        })
         .border_style(theme.border(focused));
     if focused {
         block = block.title_bottom(Line::from(" j/k: select · enter: journey ").right_aligned());
@@ -83,6 +87,45 @@ pub(crate) fn draw_counters(frame: &mut Frame, area: Rect, app: &App, theme: The
         cur.push(s);
     }
     lines.push(Line::from(cur));
+    // The sagas first: a line per saga, then a line per step while room is left for
+    // the counters, an anomaly and the next events.
+    let saga_room = h.saturating_sub(lines.len() + 3);
+    let all_sagas = saga_lines(app, theme, usize::from(inner.width));
+    let saga_total = all_sagas
+        .iter()
+        .find(|(step, _)| !step)
+        .map(|(_, l)| l.clone());
+    let mut saga_lines = all_sagas;
+    if saga_lines.len() > saga_room {
+        // Keep the saga totals; drop step lines from the end.
+        let totals: Vec<Line<'static>> = saga_lines
+            .iter()
+            .filter(|(step, _)| !step)
+            .map(|(_, l)| l.clone())
+            .collect();
+        saga_lines = if totals.len() <= saga_room {
+            let mut keep = Vec::new();
+            let mut room = saga_room - totals.len();
+            for (step, l) in saga_lines {
+                if !step {
+                    keep.push((false, l));
+                } else if room > 0 {
+                    room -= 1;
+                    keep.push((true, l));
+                }
+            }
+            keep
+        } else {
+            totals
+                .into_iter()
+                .take(saga_room)
+                .map(|l| (false, l))
+                .collect()
+        };
+    }
+    for (k, (_, l)) in saga_lines.into_iter().enumerate() {
+        lines.insert(k, l);
+    }
     let counter_rows = lines.len();
     let width = usize::from(inner.width);
     // Room for the next events: a line each when side by side, one line when stacked.
@@ -137,7 +180,13 @@ pub(crate) fn draw_counters(frame: &mut Frame, area: Rect, app: &App, theme: The
         lines.push(Line::from(""));
     }
     let label = Span::styled(" next: ", Style::new().add_modifier(Modifier::BOLD));
-    if stacked {
+    if stacked
+        && h <= 3
+        && let Some(total) = saga_total.filter(|_| saga_room == 0)
+    {
+        // Collapsed: the sagas' progress matters more than the next events.
+        lines.push(total);
+    } else if stacked {
         // As many upcoming events as fit on the line, whole.
         let mut text = String::new();
         for e in next_events(app, 4) {
@@ -168,4 +217,89 @@ pub(crate) fn draw_counters(frame: &mut Frame, area: Rect, app: &App, theme: The
     } else {
         frame.render_widget(para, area);
     }
+}
+
+/// The saga panel's lines: per saga its totals (started, then ✓ completed, ↩ compensated,
+/// ✗ failed, ▶ under way), then per step a bar of its states and their counts: ▶ running
+/// forward at it, ✓ done, ↺ compensating it, ↩ compensated, ✗ failed; the bar shows
+/// done █, compensated ▒ and failed ░ as shares of what reached the step. (true: a
+/// step line, dropped first when room is short.)
+pub(crate) fn saga_lines(app: &App, theme: Theme, width: usize) -> Vec<(bool, Line<'static>)> {
+    use super::super::ui::compact;
+    let mut out = Vec::new();
+    for sg in app.engine.saga_views() {
+        let running: u64 = sg
+            .steps
+            .iter()
+            .map(|s| s.in_progress + s.compensating)
+            .sum();
+        out.push((
+            false,
+            Line::from(vec![
+                Span::styled(
+                    format!(" {} ", sg.name),
+                    Style::new().add_modifier(Modifier::BOLD),
+                ),
+                Span::raw(format!("{} ", compact(sg.started as f64))),
+                Span::styled(format!("✓{} ", compact(sg.completed as f64)), theme.good()),
+                Span::styled(
+                    format!("↩{} ", compact(sg.compensated as f64)),
+                    if sg.compensated > 0 {
+                        theme.warn()
+                    } else {
+                        Style::new()
+                    },
+                ),
+                Span::styled(
+                    format!("✗{} ", compact(sg.failed as f64)),
+                    if sg.failed > 0 {
+                        theme.bad()
+                    } else {
+                        Style::new()
+                    },
+                ),
+                Span::raw(format!("▶{}", compact(running as f64))),
+            ]),
+        ));
+        let name_w = sg
+            .steps
+            .iter()
+            .map(|s| s.name.chars().count())
+            .max()
+            .unwrap_or(0)
+            .min(10);
+        for st in &sg.steps {
+            let counts = format!(
+                " ▶{} ✓{} ↺{} ↩{} ✗{}",
+                compact(st.in_progress as f64),
+                compact(st.done as f64),
+                compact(st.compensating as f64),
+                compact(st.compensated as f64),
+                compact(st.failed as f64)
+            );
+            let name: String = st.name.chars().take(name_w).collect();
+            let bar_w = width
+                .saturating_sub(name_w + 3 + counts.chars().count())
+                .min(12);
+            // The bar: the share of done, compensated and failed among what the step
+            // has seen, and a mark while some sagas are at it.
+            let total = (st.done + st.failed).max(1) as f64;
+            let cells = |v: u64| ((v as f64 / total) * bar_w as f64).round() as usize;
+            let (c, f) = (
+                cells(st.compensated).min(bar_w),
+                cells(st.failed).min(bar_w),
+            );
+            let d = bar_w.saturating_sub(c + f);
+            let mut spans = vec![Span::raw(format!("  {name:<name_w$} "))];
+            if bar_w > 0 {
+                // Distinct glyphs, so that the bar reads without colour too.
+                spans.push(Span::styled("█".repeat(d), theme.good()));
+                spans.push(Span::styled("▒".repeat(c), theme.warn()));
+                spans.push(Span::styled("░".repeat(f), theme.bad()));
+            }
+            spans.push(Span::raw(counts));
+            out.push((true, Line::from(spans)));
+        }
+    }
+    out
 }

@@ -343,6 +343,16 @@ pub(crate) fn topology_graph(app: &App, theme: Theme) -> DiGraph<NodeView, EdgeV
             );
         }
     }
+    for (g_from, to) in saga_edges(m) {
+        g.add_edge(
+            services[g_from],
+            chan(to),
+            EdgeView {
+                label: "saga".to_string(),
+                style: edge_style(Node::Service(g_from), Node::of(to)),
+            },
+        );
+    }
     // Redrive policies: a queue's dead letters go to its dead-letter queue.
     for (q, spec) in m.queues.iter().enumerate() {
         if let Some((d, n)) = spec.redrive {
@@ -422,6 +432,12 @@ fn service_list(app: &App, theme: Theme, width: u16) -> Vec<Line<'static>> {
         let rate = rate_label(last.map_or(0.0, |s| s.service_in[i]));
         let mut outs: Vec<String> = x.emits.iter().map(|(_, t)| chan_name(*t)).collect();
         outs.extend(x.dead_letter.map(chan_name));
+        outs.extend(
+            saga_edges(m)
+                .into_iter()
+                .filter(|&(g, _)| g == i)
+                .map(|(_, t)| chan_name(t)),
+        );
         outs.dedup();
         let head = vec![
             Span::raw(chan_name(x.source)),
@@ -569,4 +585,26 @@ pub(crate) fn draw_topology(frame: &mut Frame, area: Rect, app: &App, theme: The
         block = block.title_bottom(Line::from(" j/k: select · enter: inspect ").right_aligned());
     }
     frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+/// The forward edges of the sagas: a coordinator to each step's source, a
+/// choreography's step to the next step's source. (Replies and failure events go back
+/// the same ways; drawn, they would make every saga a cycle.)
+pub fn saga_edges(m: &crate::model::Model) -> std::collections::BTreeSet<(usize, Channel)> {
+    let mut out = std::collections::BTreeSet::new();
+    for sg in &m.sagas {
+        match sg.coordinator {
+            Some(c) => {
+                for st in &sg.steps {
+                    out.insert((c, m.services[st.service].source));
+                }
+            }
+            None => {
+                for w in sg.steps.windows(2) {
+                    out.insert((w[0].service, m.services[w[1].service].source));
+                }
+            }
+        }
+    }
+    out
 }
