@@ -2782,25 +2782,43 @@ fn retry_model(c: &Elem<'_, '_, f::Consumer>, cx: &mut Cx) -> RetryModel {
             jitter: false,
         };
     };
+    retry_checked(
+        r,
+        |key| c.span(&["retry", key]),
+        SimDuration::from_millis(100),
+        SimDuration::from_secs(10),
+        cx,
+    )
+}
+
+/// A `retry` table, checked (attempts in range, multiplier at least 1, max not below
+/// initial) with these defaults for `initial` and `max`; `span` locates a key in it.
+fn retry_checked(
+    r: &f::Retry,
+    span: impl Fn(&str) -> Option<Range<usize>>,
+    initial: SimDuration,
+    max: SimDuration,
+    cx: &mut Cx,
+) -> RetryModel {
     let max_attempts = r.max_attempts.unwrap_or(3);
     if max_attempts == 0 || max_attempts > MAX_ATTEMPTS {
         cx.err(
-            c.span(&["retry", "max_attempts"]),
+            span("max_attempts"),
             format!("max_attempts must be between 1 and {MAX_ATTEMPTS}, found {max_attempts}"),
         );
     }
     let multiplier = r.multiplier.unwrap_or(2.0);
     if !(multiplier.is_finite() && multiplier >= 1.0) {
         cx.err(
-            c.span(&["retry", "multiplier"]),
+            span("multiplier"),
             format!("multiplier must be 1 or more, found {}", num(multiplier)),
         );
     }
-    let initial = r.initial.unwrap_or(Dur(SimDuration::from_millis(100))).0;
-    let max = r.max.unwrap_or(Dur(SimDuration::from_secs(10))).0;
+    let initial = r.initial.map_or(initial, |d| d.0);
+    let max = r.max.map_or(max, |d| d.0);
     if max < initial {
         cx.err(
-            c.span(&["retry", "max"]),
+            span("max"),
             format!("retry max {max} is below initial {initial}"),
         );
     }
@@ -3410,36 +3428,13 @@ fn saga_retry(
             jitter: true,
         };
     };
-    let max_attempts = r.max_attempts.unwrap_or(3);
-    if max_attempts == 0 || max_attempts > MAX_ATTEMPTS {
-        cx.err(
-            span("max_attempts"),
-            format!("max_attempts must be between 1 and {MAX_ATTEMPTS}, found {max_attempts}"),
-        );
-    }
-    let multiplier = r.multiplier.unwrap_or(2.0);
-    if !(multiplier.is_finite() && multiplier >= 1.0) {
-        cx.err(
-            span("multiplier"),
-            format!("multiplier must be 1 or more, found {}", num(multiplier)),
-        );
-    }
-    let initial = r.initial.unwrap_or(Dur(SimDuration::from_secs(1))).0;
-    let max = r.max.unwrap_or(Dur(SimDuration::from_secs(30))).0;
-    if max < initial {
-        cx.err(
-            span("max"),
-            format!("retry max {max} is below initial {initial}"),
-        );
-    }
-    RetryModel {
-        max_attempts: max_attempts.clamp(1, MAX_ATTEMPTS),
-        backoff: r.backoff.unwrap_or(Backoff::Exponential),
-        initial,
-        max: max.max(initial),
-        multiplier: multiplier.max(1.0),
-        jitter: r.jitter.unwrap_or(true),
-    }
+    retry_checked(
+        r,
+        span,
+        SimDuration::from_secs(1),
+        SimDuration::from_secs(30),
+        cx,
+    )
 }
 
 /// Most steps in one saga (a step is a bit in a saga's masks).

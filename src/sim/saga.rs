@@ -111,6 +111,21 @@ struct SagaInst {
     stamp: u32,
 }
 
+impl SagaInst {
+    /// A message of this saga carrying `event`, written at `now`.
+    fn message(&self, event: EventIdx, now: u64) -> Message {
+        Message {
+            msg: self.id,
+            produced_at: now,
+            origin_at: self.origin_at,
+            entry: 0,
+            key: self.key,
+            event,
+            flags: self.flags,
+        }
+    }
+}
+
 /// Counts of one saga definition.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct SagaStats {
@@ -494,15 +509,7 @@ impl Engine {
         target: Channel,
         first: bool,
     ) {
-        let m = Message {
-            msg: inst.id,
-            produced_at: self.now,
-            origin_at: inst.origin_at,
-            entry: 0,
-            key: inst.key,
-            event,
-            flags: inst.flags,
-        };
+        let m = inst.message(event, self.now);
         let m = Message {
             flags: m.written_flags(first),
             ..m
@@ -911,15 +918,7 @@ impl Engine {
                 _ => st.command,
             }
         };
-        let m = Message {
-            msg: inst.id,
-            produced_at: self.now,
-            origin_at: inst.origin_at,
-            entry: 0,
-            key: inst.key,
-            event,
-            flags: 0,
-        };
+        let m = inst.message(event, self.now);
         let comp = self.plan.saga_comp + u32::from(inst.def);
         self.tracer.rec(
             self.now,
