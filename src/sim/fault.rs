@@ -13,6 +13,17 @@ use super::trace::{NA32, NA64, TraceKind};
 use crate::metrics::Cause;
 use crate::model::{Channel, FaultKind, FaultTarget, Node};
 
+/// A span of time a fault was under way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FaultSpan {
+    /// The fault, by its place in the scenario.
+    pub fault: usize,
+    /// When it started, ns.
+    pub from: u64,
+    /// When it ended, ns, or none while it is under way.
+    pub until: Option<u64>,
+}
+
 /// A poison window of a producer: messages it first sent in [from, until) fail
 /// every attempt when their hash falls under `fraction`.
 #[derive(Clone, Copy, Debug)]
@@ -33,10 +44,24 @@ impl Engine {
             self.faults_active += 1;
             self.links.effects[f].started += 1;
             self.links.since[f] = Some(self.now);
+            self.links.spans.push(FaultSpan {
+                fault: f,
+                from: self.now,
+                until: None,
+            });
         } else {
             self.faults_active = self.faults_active.saturating_sub(1);
             if let Some(t) = self.links.since[f].take() {
                 self.links.effects[f].active_s += self.now.saturating_sub(t) as f64 / 1e9;
+            }
+            if let Some(s) = self
+                .links
+                .spans
+                .iter_mut()
+                .rev()
+                .find(|s| s.fault == f && s.until.is_none())
+            {
+                s.until = Some(self.now);
             }
         }
         match fault.target {
@@ -295,19 +320,38 @@ impl Engine {
                 } else {
                     (mtbf, Ev::FaultStart { fault: f as u32 })
                 };
-                if let Some(at) = self.fault_gap(f, mean, self.now) {
+                let at = self.fault_gap(f, mean, self.now);
+                if let Some(at) = at {
                     self.queue.push(at, ev);
                 }
+                self.links.turn[f] = at;
             }
             None => {
-                if start && let Some(d) = fault.duration {
-                    self.queue.push(
-                        self.now.saturating_add(d.0),
-                        Ev::FaultEnd { fault: f as u32 },
-                    );
+                let end = fault
+                    .duration
+                    .filter(|_| start)
+                    .map(|d| self.now.saturating_add(d.0));
+                if let Some(at) = end {
+                    self.queue.push(at, Ev::FaultEnd { fault: f as u32 });
                 }
+                self.links.turn[f] = end;
             }
         }
+    }
+
+    /// Every span of time a fault was under way so far, in order of start (one still
+    /// under way has no end yet).
+    pub fn fault_spans(&self) -> &[FaultSpan] {
+        &self.links.spans
+    }
+
+    /// Fault `f` now: under way since a time, or not; and when it next ends (under
+    /// way) or starts (idle), if it does before the run ends.
+    pub fn fault_now(&self, f: usize) -> (Option<u64>, Option<u64>) {
+        (
+            self.links.since.get(f).copied().flatten(),
+            self.links.turn.get(f).copied().flatten(),
+        )
     }
 
     /// `from` plus an exponential time of mean `mean_ns` from fault `f`'s stream, or

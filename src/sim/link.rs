@@ -147,6 +147,11 @@ pub(crate) struct Links {
     /// Per fault: what it caused so far, and since when it is under way.
     pub effects: Vec<FaultEffects>,
     pub since: Vec<Option<u64>>,
+    /// Per fault: when it next starts (while idle) or ends (while under way), if it
+    /// does within the run.
+    pub turn: Vec<Option<u64>>,
+    /// Every span of time a fault was under way, in order of start.
+    pub spans: Vec<super::fault::FaultSpan>,
     /// Whether the model has a fault that can refuse a publish (its gauges get rows).
     pub possible: bool,
 }
@@ -184,6 +189,8 @@ impl Links {
             flight_free: Vec::new(),
             effects: vec![FaultEffects::default(); model.faults.len()],
             since: vec![None; model.faults.len()],
+            turn: vec![None; model.faults.len()],
+            spans: Vec::new(),
             possible: model.faults.iter().any(|f| {
                 matches!(
                     f.kind,

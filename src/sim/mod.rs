@@ -52,6 +52,7 @@ use trace::{TraceRec, Tracer};
 
 pub use crate::broker::kafka::KEY_BUFFER_LIMIT;
 pub use checker::ANOMALY_LOG_LIMIT;
+pub use fault::FaultSpan;
 pub use flow::{FlowSummary, MAX_FLOWS};
 pub use message::MAX_FLOW_PRODUCERS;
 pub use report::{Conservation, ProducerSummary, ServiceSummary, Summary, TopicSummary};
@@ -334,6 +335,7 @@ impl Engine {
             if let Some(at) = at {
                 self.queue.push(at, Ev::FaultStart { fault: i as u32 });
             }
+            self.links.turn[i] = at;
         }
         for (i, a) in self.model.actions.iter().enumerate() {
             self.queue.push(a.at, Ev::Action { action: i as u32 });

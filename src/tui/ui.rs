@@ -92,10 +92,12 @@ pub struct Areas {
     pub status: Rect,
 }
 
-/// Rows the charts want: two rates, per service p99 and lag, partition lag bars.
+/// Rows the charts want: two rates, per service p99 and lag, the faults' timeline (when
+/// the scenario has faults), partition lag bars.
 pub(crate) fn chart_rows(app: &App) -> u16 {
     let services = u16::try_from(app.model().services.len()).unwrap_or(u16::MAX);
-    services.saturating_mul(2).saturating_add(3)
+    let faults = u16::from(!app.model().faults.is_empty());
+    services.saturating_mul(2).saturating_add(3 + faults)
 }
 
 /// Rows the charts need at least: two rates and one row per service.

@@ -1213,3 +1213,77 @@ fn exports_at_one_instant_never_overwrite() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_fault_timeline_lists_marks_and_draws_the_faults_under_way() {
+    // Scheduled faults of every layer on one small system: a partition's outage, a
+    // slowdown of the consumer, a poison window, then a whole outage of the topic.
+    let text = "[scenario]\nname = \"f\"\nseed = 3\nduration = \"60s\"\n\n\
+         [[producer]]\nname = \"p\"\ntarget = \"t\"\nrate = { dist = \"constant\", per_second = 100 }\n\
+         keys = { format = \"k{}\", count = 50 }\n\n\
+         [[topic]]\nname = \"t\"\npartitions = 4\n\n\
+         [[consumer]]\nname = \"c\"\nsource = \"t\"\ninstances = 2\n\
+         processing = { dist = \"constant\", value = \"1ms\" }\n\n\
+         [[fault]]\nkind = \"partition_outage\"\ntarget = \"t\"\npartition = 3\nat = \"10s\"\nduration = \"10s\"\n\n\
+         [[fault]]\nkind = \"slowdown\"\ntarget = \"c\"\nfactor = 4\nat = \"12s\"\nduration = \"4s\"\n\n\
+         [[fault]]\nkind = \"poison\"\ntarget = \"p\"\nfraction = 0.05\nat = \"14s\"\nduration = \"2s\"\n\n\
+         [[fault]]\nkind = \"broker_outage\"\ntarget = \"t\"\nat = \"30s\"\nduration = \"5s\"\n";
+    let model =
+        edasim::scenario::load_str("f.toml", text).unwrap_or_else(|e| panic!("{}", e.to_plain()));
+    let mut app = App::new(model);
+    run_to(&mut app, 5);
+    let s = screen(&app, 120, 40);
+    assert!(
+        s.contains("faults next a partition_outage t[3] in 5.0s"),
+        "{s}"
+    );
+    run_to(&mut app, 15);
+    let s = screen(&app, 120, 40);
+    // Each fault under way, with what it hits and the time it has left.
+    assert!(
+        s.contains("faults a partition_outage t[3]  5.0s left"),
+        "{s}"
+    );
+    assert!(s.contains("b slowdown c ×4  1.0s left"), "{s}");
+    assert!(s.contains("c poison p 5%  1.0s left"), "{s}");
+    // The topology says it in words: the partition down, the consumer slow, the
+    // producer poisoning.
+    assert!(s.contains("p3 down"), "{s}");
+    assert!(s.contains("slow"), "{s}");
+    assert!(s.contains("poison 5%"), "{s}");
+    // The time axis: a alone for 2 s, then a and b, then all three.
+    let axis = s
+        .lines()
+        .find(|l| l.contains("faults abc under way"))
+        .unwrap_or_else(|| panic!("no axis row\n{s}"));
+    assert!(axis.contains("aa++"), "{axis}");
+    assert!(!axis.contains("aaa"), "one sample a second: {axis}");
+    run_to(&mut app, 25);
+    let s = screen(&app, 120, 40);
+    assert!(s.contains("faults next d broker_outage t in 5.0s"), "{s}");
+    assert!(!s.contains("p3 down"), "{s}");
+    run_to(&mut app, 32);
+    let s = screen(&app, 120, 40);
+    assert!(s.contains("down 3.0s left"), "{s}");
+    assert!(s.contains("d broker_outage t  3.0s left"), "{s}");
+    // At 80×24 the faults under way fit on one line.
+    let small = screen(&app, 80, 24);
+    assert!(
+        small.contains("faults d broker_outage t 3.0s left"),
+        "{small}"
+    );
+}
+
+#[test]
+fn a_cut_off_instance_and_an_open_breaker_are_named_on_the_topology() {
+    let mut app = App::new(bundled("network-partition.toml"));
+    run_to(&mut app, 30);
+    let s = screen(&app, 120, 40);
+    assert!(s.contains("cut off"), "{s}");
+    assert!(s.contains("network_partition"), "{s}");
+    let mut app = App::new(bundled("circuit-breaker.toml"));
+    run_to(&mut app, 25);
+    let s = screen(&app, 120, 40);
+    assert!(s.contains("brk open"), "{s}");
+    assert!(s.contains("failing"), "the breakerless side fails: {s}");
+}

@@ -147,8 +147,45 @@ pub(crate) fn draw_charts(frame: &mut Frame, area: Rect, app: &App, theme: Theme
             );
         }
     }
+    // The fault timeline on the same time axis: a letter per sample while a fault is
+    // under way (see the side panel for what each letter is).
+    let mut used = rows.len() as u16;
+    if !app.model().faults.is_empty() && inner.height > used {
+        let first = end.saturating_sub(width);
+        let before = first
+            .checked_sub(1)
+            .and_then(|i| app.history.get(i))
+            .map_or(0, |s| s.time);
+        let (label, marks) = super::faults::axis(app, &window, before);
+        let y = inner.y + used;
+        let style = if super::faults::any_active(app) {
+            theme.bad()
+        } else {
+            theme.dim()
+        };
+        frame.render_widget(
+            Paragraph::new(format!("{label:<w$.w$}", w = usize::from(LABEL))).style(style),
+            Rect {
+                x: inner.x,
+                y,
+                width: LABEL.min(inner.width),
+                height: 1,
+            },
+        );
+        if inner.width > LABEL + scale_w {
+            frame.render_widget(
+                Paragraph::new(marks).style(theme.bad()),
+                Rect {
+                    x: inner.x + LABEL,
+                    y,
+                    width: inner.width - LABEL - scale_w,
+                    height: 1,
+                },
+            );
+        }
+        used += 1;
+    }
     // Lag per partition of the service lagging most: hot partitions stand out.
-    let used = rows.len() as u16;
     if inner.height > used
         && let Some(s) = last
         && let Some((si, lags)) = s

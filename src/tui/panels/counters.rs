@@ -66,11 +66,14 @@ pub(crate) fn draw_counters(frame: &mut Frame, area: Rect, app: &App, theme: The
     let bordered = area.height >= 5;
     let focused = app.focus == Panel::Anomalies;
     let mut block = Block::bordered()
-        .title(if app.model().sagas.is_empty() {
-            " anomalies · next "
-        } else {
-            " sagas · anomalies · next "
-        })
+        .title(
+            match (app.model().sagas.is_empty(), app.model().faults.is_empty()) {
+                (true, true) => " anomalies · next ",
+                (true, false) => " faults · anomalies · next ",
+                (false, true) => " sagas · anomalies · next ",
+                (false, false) => " sagas · faults · anomalies · next ",
+            },
+        )
         .border_style(theme.border(focused));
     if focused {
         block = block.title_bottom(Line::from(" j/k: select · enter: journey ").right_aligned());
@@ -89,7 +92,21 @@ pub(crate) fn draw_counters(frame: &mut Frame, area: Rect, app: &App, theme: The
     lines.push(Line::from(cur));
     // The sagas first: a line per saga, then a line per step while room is left for
     // the counters, an anomaly and the next events.
-    let saga_room = h.saturating_sub(lines.len() + 3);
+    // The faults under way (or the next one), a line each when there is room for them
+    // and the counters, an anomaly and the next events; else on one line.
+    // (They may take the room of all but one next event and one anomaly.)
+    let base = lines.len() + 3;
+    let fault_all = super::faults::fault_lines(app, theme, usize::from(inner.width));
+    let fault_sel: Vec<Line<'static>> = if lines.len() + 2 + fault_all.len() <= h {
+        fault_all
+    } else if base < h {
+        super::faults::fault_summary(app, theme, usize::from(inner.width))
+            .into_iter()
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let saga_room = h.saturating_sub(base + fault_sel.len());
     let all_sagas = saga_lines(app, theme, usize::from(inner.width));
     let saga_total = all_sagas
         .iter()
@@ -123,14 +140,24 @@ pub(crate) fn draw_counters(frame: &mut Frame, area: Rect, app: &App, theme: The
                 .collect()
         };
     }
+    let shown_sagas = saga_lines.len();
     for (k, (_, l)) in saga_lines.into_iter().enumerate() {
         lines.insert(k, l);
+    }
+    for (k, l) in fault_sel.into_iter().enumerate() {
+        lines.insert(shown_sagas + k, l);
     }
     let counter_rows = lines.len();
     let width = usize::from(inner.width);
     // Room for the next events: a line each when side by side, one line when stacked.
     let stacked = inner.width >= 60 && h <= 3;
-    let next_rows = if stacked { 1 } else { (h / 3).clamp(1, 4) };
+    let next_rows = if stacked {
+        1
+    } else {
+        (h / 3)
+            .clamp(1, 4)
+            .min(h.saturating_sub(counter_rows + 1).max(1))
+    };
     let explain_rows = h.saturating_sub(counter_rows + next_rows);
     // The latest anomalies that fit, each wrapped at word boundaries (never cut), oldest
     // first.
@@ -180,11 +207,21 @@ pub(crate) fn draw_counters(frame: &mut Frame, area: Rect, app: &App, theme: The
         lines.push(Line::from(""));
     }
     let label = Span::styled(" next: ", Style::new().add_modifier(Modifier::BOLD));
+    let fault_now = super::faults::any_active(app)
+        .then(|| super::faults::fault_summary(app, theme, width))
+        .flatten()
+        .filter(|_| base >= h);
     if stacked
+        && h <= 3
+        && let Some(f) = fault_now
+    {
+        // Collapsed: the faults under way matter most, then the sagas' progress, then
+        // the next events.
+        lines.push(f);
+    } else if stacked
         && h <= 3
         && let Some(total) = saga_total.filter(|_| saga_room == 0)
     {
-        // Collapsed: the sagas' progress matters more than the next events.
         lines.push(total);
     } else if stacked {
         // As many upcoming events as fit on the line, whole.

@@ -3,6 +3,7 @@
 
 pub mod charts;
 pub mod counters;
+pub mod faults;
 pub mod help;
 pub mod journey;
 pub mod log;

@@ -12,6 +12,7 @@ use ratatui::widgets::{Block, Paragraph};
 use super::super::app::{App, Node, Panel, Sample};
 use super::super::graph::{self, EdgeView, NodeView};
 use super::super::ui::{Theme, compact, rate_label, short_duration};
+use super::faults;
 use crate::model::Channel;
 
 /// Width of a state word in a node's detail, so that a change of state does not move
@@ -51,6 +52,7 @@ pub(crate) fn service_state(app: &App, si: usize, theme: Theme) -> State {
         .unwrap_or_default();
     let up = app.engine.instances_alive(si);
     let crashed = (g.instances as usize).saturating_sub(up);
+    let mark = super::faults::service_mark(app, si);
     let (word, symbol, style, why) = if crashed > 0 {
         (
             format!("✗{crashed} down"),
@@ -61,6 +63,17 @@ pub(crate) fn service_state(app: &App, si: usize, theme: Theme) -> State {
                 g.instances,
                 health.explain(lag)
             ),
+        )
+    } else if let Some((mark, cause)) = mark {
+        (
+            mark.word().to_string(),
+            mark.symbol().to_string(),
+            if mark == super::faults::Mark::Slow {
+                theme.warn()
+            } else {
+                theme.bad()
+            },
+            format!("{}: {cause}; {}", mark.word(), health.explain(lag)),
         )
     } else if assigned < owners.len() {
         (
@@ -109,16 +122,26 @@ pub(crate) fn topology_graph(app: &App, theme: Theme) -> DiGraph<NodeView, EdgeV
     let producers: Vec<NodeIndex> = m
         .producers
         .iter()
-        .map(|p| {
+        .enumerate()
+        .map(|(i, p)| {
             g.add_node(NodeView {
                 title: p.name.clone(),
                 title_style: theme.accent(),
-                // The event name when the scenario gives one, else the arrival process.
-                detail: match m.events.get(p.event as usize) {
-                    Some(e) if e != crate::scenario::format::DEFAULT_EVENT => e.clone(),
+                // A fault's mark, else the event name when the scenario gives one, else
+                // the arrival process.
+                detail: match (
+                    faults::producer_mark(app, i),
+                    m.events.get(p.event as usize),
+                ) {
+                    (Some(mark), _) => mark,
+                    (None, Some(e)) if e != crate::scenario::format::DEFAULT_EVENT => e.clone(),
                     _ => p.dist.name().to_string(),
                 },
-                detail_style: theme.dim(),
+                detail_style: if faults::producer_mark(app, i).is_some() {
+                    theme.bad()
+                } else {
+                    theme.dim()
+                },
                 ..NodeView::default()
             })
         })
@@ -133,7 +156,9 @@ pub(crate) fn topology_graph(app: &App, theme: Theme) -> DiGraph<NodeView, EdgeV
         .iter()
         .enumerate()
         .map(|(i, t)| {
-            let (detail, style) = if dlq_topics.contains(&i) {
+            let (detail, style) = if let Some(mark) = faults::channel_mark(app, Channel::Topic(i)) {
+                (mark, theme.bad())
+            } else if dlq_topics.contains(&i) {
                 let (depth, age) = app.engine.topic_backlog(i);
                 if depth > 0 {
                     (
@@ -175,12 +200,18 @@ pub(crate) fn topology_graph(app: &App, theme: Theme) -> DiGraph<NodeView, EdgeV
             g.add_node(NodeView {
                 title: format!("{}{}", spec.name, if spec.fifo { " fifo" } else { "" }),
                 title_style: Style::new().add_modifier(Modifier::BOLD),
-                detail: format!(
-                    "{} vis {} fly",
-                    compact(visible as f64),
-                    compact(in_flight as f64)
-                ),
-                detail_style: style,
+                detail: faults::channel_mark(app, Channel::Queue(q)).unwrap_or_else(|| {
+                    format!(
+                        "{} vis {} fly",
+                        compact(visible as f64),
+                        compact(in_flight as f64)
+                    )
+                }),
+                detail_style: if faults::channel_mark(app, Channel::Queue(q)).is_some() {
+                    theme.bad()
+                } else {
+                    style
+                },
                 ..NodeView::default()
             })
         })
@@ -196,12 +227,18 @@ pub(crate) fn topology_graph(app: &App, theme: Theme) -> DiGraph<NodeView, EdgeV
             g.add_node(NodeView {
                 title: format!("{}{}", spec.name, if spec.fifo { " fifo" } else { "" }),
                 title_style: Style::new().add_modifier(Modifier::BOLD),
-                detail: if out > 0 {
+                detail: if let Some(mark) = faults::channel_mark(app, Channel::Pubsub(p)) {
+                    mark
+                } else if out > 0 {
                     format!("{} unrouted", compact(out as f64))
                 } else {
                     format!("{} subs", spec.subscriptions.len())
                 },
-                detail_style: theme.dim(),
+                detail_style: if faults::channel_mark(app, Channel::Pubsub(p)).is_some() {
+                    theme.bad()
+                } else {
+                    theme.dim()
+                },
                 ..NodeView::default()
             })
         })
@@ -574,7 +611,17 @@ pub(crate) fn draw_topology(frame: &mut Frame, area: Rect, app: &App, theme: The
     let inner = Block::bordered().inner(area);
     let (lines, short) = topology_fit(app, theme, inner.width, inner.height);
     let title = if short {
-        format!(" topology · /s · lag {LEGEND} ")
+        let marks: std::collections::BTreeSet<&str> = (0..app.model().services.len())
+            .filter_map(|g| faults::service_mark(app, g))
+            .filter(|(m, _)| *m != faults::Mark::Down)
+            .map(|(m, _)| m.legend())
+            .collect();
+        let extra: Vec<&str> = marks.into_iter().collect();
+        if extra.is_empty() {
+            format!(" topology · /s · lag {LEGEND} ")
+        } else {
+            format!(" topology · /s · lag {LEGEND} {} ", extra.join(" "))
+        }
     } else {
         " topology · rates per second ".to_string()
     };
