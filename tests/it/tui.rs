@@ -1287,3 +1287,63 @@ fn a_cut_off_instance_and_an_open_breaker_are_named_on_the_topology() {
     assert!(s.contains("brk open"), "{s}");
     assert!(s.contains("failing"), "the breakerless side fails: {s}");
 }
+
+#[test]
+fn a_saga_message_journey_shows_its_steps_and_compensations_in_order() {
+    use edasim::sim::saga::SagaOutcome;
+    use edasim::sim::trace::TraceKind;
+    let mut app = App::new(bundled("flash-sale.toml"));
+    run_to(&mut app, 2);
+    // The first saga the declined card compensated.
+    let msg = app
+        .journal
+        .iter()
+        .find(|r| {
+            r.kind == TraceKind::SagaStep
+                && SagaOutcome::from_code(r.offset) == Some(SagaOutcome::RolledBack)
+        })
+        .map(|r| r.msg)
+        .expect("a compensated saga in the first 2 s");
+    let text: Vec<String> = ui::journey_lines(&app, msg, 110)
+        .iter()
+        .map(|l| l.to_string())
+        .collect();
+    let all = text.join("\n");
+    let at = |needle: &str| {
+        text.iter()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no {needle:?} in\n{all}"))
+    };
+    // The steps in the order they ran, then the compensation of the one that completed.
+    let order = [
+        "saga started",
+        "reserve sent",
+        "reserve done",
+        "charge sent",
+        "charge failed",
+        "undo reserve sent",
+        "undo reserve done",
+        "saga compensated",
+    ];
+    for w in order.windows(2) {
+        assert!(at(w[0]) < at(w[1]), "{} before {}\n{all}", w[0], w[1]);
+    }
+    assert!(
+        !all.contains("undo charge"),
+        "a failed step is not undone\n{all}"
+    );
+    assert!(
+        !all.contains("ship"),
+        "no step after the failure runs\n{all}"
+    );
+    assert!(
+        all.contains("saga order: reserve ✓ → charge ✗ → undo reserve ↩ → compensated in"),
+        "{all}"
+    );
+    // A command and its compensation are two events, not a duplicate.
+    assert!(
+        all.contains("inventory: processed 2 events once each"),
+        "{all}"
+    );
+    assert!(!all.contains("duplicate"), "{all}");
+}

@@ -9,6 +9,7 @@ use ratatui::widgets::{Block, Clear, Paragraph};
 use super::super::app::App;
 use super::super::ui::{Theme, short_duration};
 use crate::model::Channel;
+use crate::sim::saga::SagaOutcome;
 use crate::sim::trace::{NA32, NA64, TraceKind, TraceRec};
 
 /// Lane of a record in the journey chart: a component, and the instance for services
@@ -168,6 +169,16 @@ pub fn journey_lines(app: &App, msg: u64, width: u16) -> Vec<Line<'static>> {
         };
         lanes.iter().position(|&(c, _)| c == t)
     };
+    // A saga's record: its definition, its step's name and its outcome.
+    let saga_comp = service_comp + m.services.len() as u32;
+    let saga_of = |r: &TraceRec| -> Option<(usize, &str, SagaOutcome)> {
+        if r.kind != TraceKind::SagaStep {
+            return None;
+        }
+        let d = r.component.checked_sub(saga_comp)? as usize;
+        let step = m.sagas.get(d)?.steps.get(r.partition as usize)?;
+        Some((d, step.name.as_str(), SagaOutcome::from_code(r.offset)?))
+    };
     for r in &recs {
         let li = lanes.iter().position(|&l| l == lane_of(r)).unwrap_or(0);
         let from = match r.kind {
@@ -191,7 +202,9 @@ pub fn journey_lines(app: &App, msg: u64, width: u16) -> Vec<Line<'static>> {
                 cells[a + 1] = '◀';
             }
         }
+        let saga = saga_of(r);
         cells[li * lw] = match r.kind {
+            TraceKind::SagaStep => saga.map_or('●', |(_, _, o)| saga_mark(o)),
             TraceKind::Produce => '○',
             TraceKind::Ack => '✓',
             TraceKind::Fail => '✗',
@@ -201,6 +214,10 @@ pub fn journey_lines(app: &App, msg: u64, width: u16) -> Vec<Line<'static>> {
         };
         let chart: String = cells.into_iter().collect();
         let mut desc = match r.kind {
+            TraceKind::SagaStep => match saga {
+                Some((_, step, o)) => saga_words(step, o, r.attempt),
+                None => "saga_step".to_string(),
+            },
             TraceKind::ProcessStart => "start".to_string(),
             TraceKind::DeadLetter => "dead letter".to_string(),
             TraceKind::Route | TraceKind::Filtered => format!(
@@ -230,10 +247,19 @@ pub fn journey_lines(app: &App, msg: u64, width: u16) -> Vec<Line<'static>> {
             }
             _ => {}
         }
-        let style = match r.kind {
-            TraceKind::Fail | TraceKind::DeadLetter | TraceKind::Drop | TraceKind::Expire => {
-                Style::new().add_modifier(Modifier::BOLD)
-            }
+        let style = match (r.kind, saga.map(|(_, _, o)| o)) {
+            (TraceKind::Fail | TraceKind::DeadLetter | TraceKind::Drop | TraceKind::Expire, _)
+            | (
+                TraceKind::SagaStep,
+                Some(
+                    SagaOutcome::Failed
+                    | SagaOutcome::TimedOut
+                    | SagaOutcome::CompensationFailed
+                    | SagaOutcome::Aborted
+                    | SagaOutcome::RolledBack
+                    | SagaOutcome::Completed,
+                ),
+            ) => Style::new().add_modifier(Modifier::BOLD),
             _ => Style::new(),
         };
         out.push(Line::from(vec![
@@ -254,6 +280,16 @@ pub fn journey_lines(app: &App, msg: u64, width: u16) -> Vec<Line<'static>> {
             .iter()
             .filter(|r| r.kind == TraceKind::Ack)
             .count();
+        // A saga's message comes back to a service as other events (a reply, a
+        // compensation): only the same event processed again is a duplicate.
+        let mut by_event: Vec<(u16, usize)> = Vec::new();
+        for r in of_service.iter().filter(|r| r.kind == TraceKind::Ack) {
+            match by_event.iter_mut().find(|(e, _)| *e == r.name) {
+                Some((_, n)) => *n += 1,
+                None => by_event.push((r.name, 1)),
+            }
+        }
+        let again = by_event.iter().find(|(_, n)| *n > 1);
         let tries = of_service
             .iter()
             .filter(|r| r.kind == TraceKind::ProcessStart)
@@ -264,8 +300,15 @@ pub fn journey_lines(app: &App, msg: u64, width: u16) -> Vec<Line<'static>> {
             "dead-lettered".to_string()
         } else if lost {
             "lost".to_string()
-        } else if acks > 1 {
-            format!("processed {acks}× (duplicate)")
+        } else if let Some(&(e, n)) = again {
+            if by_event.len() > 1 {
+                let name = m.events.get(e as usize).map_or("?", String::as_str);
+                format!("processed {name} {n}× (duplicate)")
+            } else {
+                format!("processed {n}× (duplicate)")
+            }
+        } else if by_event.len() > 1 {
+            format!("processed {} events once each", by_event.len())
         } else if acks == 1 {
             "processed once".to_string()
         } else {
@@ -293,7 +336,92 @@ pub fn journey_lines(app: &App, msg: u64, width: u16) -> Vec<Line<'static>> {
             if tries == 1 { "" } else { "s" }
         )));
     }
+    // The saga it belongs to, step by step: forward steps, then the compensations in
+    // the order they ran, and how it ended.
+    let saga_recs: Vec<(&TraceRec, usize, &str, SagaOutcome)> = recs
+        .iter()
+        .filter_map(|r| saga_of(r).map(|(d, st, o)| (r, d, st, o)))
+        .collect();
+    if let Some(&(_, d, _, _)) = saga_recs.first() {
+        let started = saga_recs
+            .iter()
+            .find(|x| x.3 == SagaOutcome::Started)
+            .map(|x| x.0.t);
+        let mut parts: Vec<String> = Vec::new();
+        let mut end = None;
+        for &(r, _, step, o) in &saga_recs {
+            let took = || {
+                started.map_or(String::new(), |t| {
+                    format!(" in {}", short_duration(r.t.saturating_sub(t)))
+                })
+            };
+            match o {
+                SagaOutcome::Done => parts.push(format!("{step} ✓")),
+                SagaOutcome::Failed => parts.push(format!("{step} ✗")),
+                SagaOutcome::TimedOut => parts.push(format!("{step} timed out")),
+                SagaOutcome::Compensated => parts.push(format!("undo {step} ↩")),
+                SagaOutcome::CompensationFailed => parts.push(format!("undo {step} ✗")),
+                SagaOutcome::Duplicate => parts.push(format!("{step} again")),
+                SagaOutcome::Completed => end = Some(format!("completed{}", took())),
+                SagaOutcome::RolledBack => end = Some(format!("compensated{}", took())),
+                SagaOutcome::Aborted => end = Some(format!("failed{}", took())),
+                SagaOutcome::Started | SagaOutcome::Sent | SagaOutcome::Compensate => {}
+            }
+        }
+        let last = saga_recs.last().map(|x| x.2).unwrap_or("?");
+        parts.push(end.unwrap_or_else(|| format!("under way at {last}")));
+        let text = format!("saga {}: {}", m.sagas[d].name, parts.join(" → "));
+        let w = usize::from(width).saturating_sub(4).max(20);
+        for (i, l) in super::super::ui::wrap_words(&text, w)
+            .into_iter()
+            .enumerate()
+        {
+            out.push(Line::from(if i == 0 {
+                format!(" {l}")
+            } else {
+                format!("   {l}")
+            }));
+        }
+    }
     out
+}
+
+/// The mark of a saga record in the journey chart.
+fn saga_mark(o: SagaOutcome) -> char {
+    match o {
+        SagaOutcome::Started => '◆',
+        SagaOutcome::Sent => '●',
+        SagaOutcome::Done | SagaOutcome::Completed => '✓',
+        SagaOutcome::Failed | SagaOutcome::CompensationFailed => '✗',
+        SagaOutcome::TimedOut => '!',
+        SagaOutcome::Compensate => '↺',
+        SagaOutcome::Compensated | SagaOutcome::RolledBack => '↩',
+        SagaOutcome::Aborted => '☠',
+        SagaOutcome::Duplicate => '≡',
+    }
+}
+
+/// A saga record in words: `charge sent`, `reserve compensate (send 2)`, `saga
+/// compensated`.
+fn saga_words(step: &str, o: SagaOutcome, attempt: u32) -> String {
+    let mut d = match o {
+        SagaOutcome::Started => "saga started".to_string(),
+        SagaOutcome::Sent => format!("{step} sent"),
+        SagaOutcome::Done => format!("{step} done"),
+        SagaOutcome::Failed => format!("{step} failed"),
+        SagaOutcome::TimedOut => format!("{step} timed out"),
+        SagaOutcome::Compensate => format!("undo {step} sent"),
+        SagaOutcome::Compensated => format!("undo {step} done"),
+        SagaOutcome::CompensationFailed => format!("undo {step} failed"),
+        SagaOutcome::Completed => "saga completed".to_string(),
+        SagaOutcome::RolledBack => "saga compensated".to_string(),
+        SagaOutcome::Aborted => "saga failed".to_string(),
+        SagaOutcome::Duplicate => format!("{step} ran again"),
+    };
+    if attempt != NA32 && attempt > 1 {
+        d.push_str(&format!(" (send {attempt})"));
+    }
+    d
 }
 
 pub(crate) fn draw_inspector(frame: &mut Frame, area: Rect, app: &App, msg: u64, _theme: Theme) {
