@@ -249,6 +249,7 @@ pub fn analyse(model: &Model) -> Analysis {
             }
         }
         fan_out(model, &nodes, &mut next);
+        saga_flows(model, &nodes, &services, &mut next);
         let mut change = 0.0f64;
         for (g, svc) in model.services.iter().enumerate() {
             let Some(src) = nodes.idx(svc.source) else {
@@ -370,6 +371,74 @@ fn fan_out(model: &Model, nodes: &Nodes, load: &mut [Vec<f64>]) {
                     *d += v;
                 }
             }
+        }
+    }
+}
+
+/// Adds the messages of each saga to the channels its members read, from the saga's
+/// starts (what reaches the coordinator's source, or the first step's, from elsewhere):
+/// a step's command for each saga that reaches it (each step before it succeeded and
+/// was not declined), its reply to an orchestrator, and, for each saga that fails at a
+/// later step, the compensation of each earlier step that has one (and its reply).
+/// Commands sent again after a timeout are not counted.
+fn saga_flows(model: &Model, nodes: &Nodes, services: &[ServiceLoad], next: &mut [Vec<f64>]) {
+    let mut extra: Vec<Vec<f64>> = next.iter().map(|v| vec![0.0; v.len()]).collect();
+    for sg in &model.sagas {
+        let Some(first) = sg.steps.first() else {
+            continue;
+        };
+        let start = sg.coordinator.unwrap_or(first.service);
+        let Some(src) = nodes.idx(model.services[start].source) else {
+            continue;
+        };
+        let n = sg.steps.len();
+        // Per saga started: the share that reaches step k, and that fails there.
+        let (mut reach, mut fail) = (vec![0.0; n], vec![0.0; n]);
+        let mut p = 1.0;
+        for (k, st) in sg.steps.iter().enumerate() {
+            let ok = (1.0 - st.reject) * services[st.service].success;
+            reach[k] = p;
+            fail[k] = p * (1.0 - ok);
+            p *= ok;
+        }
+        // Per saga started: messages into each step's source and the coordinator's.
+        let mut to_step = vec![0.0; n];
+        let mut to_coordinator = 0.0;
+        for k in 0..n {
+            if sg.coordinator.is_some() {
+                to_step[k] += reach[k];
+                to_coordinator += reach[k];
+            } else if k > 0 {
+                to_step[k] += reach[k];
+            }
+            for (j, earlier) in sg.steps.iter().enumerate().take(k) {
+                if earlier.compensation.is_some() {
+                    to_step[j] += fail[k];
+                    if sg.coordinator.is_some() {
+                        to_coordinator += fail[k];
+                    }
+                }
+            }
+        }
+        let starts = next[src].clone();
+        let mut add = |c: Channel, per_start: f64| {
+            if let Some(dst) = nodes.idx(c) {
+                for (d, v) in extra[dst].iter_mut().zip(&starts) {
+                    *d += v * per_start;
+                }
+            }
+        };
+        for (k, st) in sg.steps.iter().enumerate() {
+            add(model.services[st.service].source, to_step[k]);
+        }
+        if sg.coordinator.is_some() {
+            add(model.services[start].source, to_coordinator);
+        }
+    }
+    fan_out(model, nodes, &mut extra);
+    for (row, add) in next.iter_mut().zip(&extra) {
+        for (v, a) in row.iter_mut().zip(add) {
+            *v += a;
         }
     }
 }

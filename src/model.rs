@@ -130,6 +130,29 @@ pub struct SagaModel {
     pub steps: Vec<SagaStepModel>,
 }
 
+/// The brokers service `g` may write a saga's messages to: the source of every member
+/// of each saga it takes part in (a coordinator writes its steps' sources, a step its
+/// coordinator's or, choreographed, its neighbours'). Link faults and the writers'
+/// partitioners know these writes.
+pub fn saga_writes(sagas: &[SagaModel], services: &[ServiceModel], g: ServiceIdx) -> Vec<Channel> {
+    let mut out = Vec::new();
+    for saga in sagas {
+        let mut members = saga
+            .coordinator
+            .into_iter()
+            .chain(saga.steps.iter().map(|s| s.service));
+        if members.any(|m| m == g) {
+            out.extend(
+                saga.coordinator
+                    .into_iter()
+                    .chain(saga.steps.iter().map(|s| s.service))
+                    .map(|m| services[m].source),
+            );
+        }
+    }
+    out
+}
+
 /// A saga step, resolved.
 #[derive(Clone, Debug)]
 pub struct SagaStepModel {

@@ -235,15 +235,16 @@ fn load_inner<'i>(
         &pubsubs,
         cx,
     );
+    let (saga_models, saga_roles) = saga_models(&sagas, &service_models, &mut events, cx);
     let scope = FaultScope {
         producers: &producer_models,
         topics: &topic_models,
         services: &service_models,
+        sagas: &saga_models,
         channels: &channels,
     };
     let fault_models = fault_models(&faults, &scope, times.declared, cx);
     let action_models = action_models(&actions, &channels, &queue_models, times.declared, cx);
-    let (saga_models, saga_roles) = saga_models(&sagas, &service_models, &mut events, cx);
     note_flags(root, flags, &mut cx.problems);
 
     // No "producers but no [[topic]]" check: every producer's target already fails to
@@ -2014,6 +2015,7 @@ struct FaultScope<'m> {
     producers: &'m [ProducerModel],
     topics: &'m [TopicModel],
     services: &'m [ServiceModel],
+    sagas: &'m [SagaModel],
     channels: &'m Channels<'m>,
 }
 
@@ -2033,13 +2035,16 @@ impl FaultScope<'_> {
     }
 
     /// Whether messages go from `from` to `to` directly: a publisher writes the
-    /// broker, or the broker delivers to the service.
+    /// broker (its events, dead letters or a saga's messages), or the broker delivers
+    /// to the service.
     fn flows(&self, from: Node, to: Node) -> bool {
         match (from, to) {
             (Node::Producer(p), Node::Broker(c)) => self.producers[p].target == c,
             (Node::Service(g), Node::Broker(c)) => {
                 let s = &self.services[g];
-                s.emits.iter().any(|&(_, t)| t == c) || s.dead_letter == Some(c)
+                s.emits.iter().any(|&(_, t)| t == c)
+                    || s.dead_letter == Some(c)
+                    || crate::model::saga_writes(self.sagas, self.services, g).contains(&c)
             }
             (Node::Broker(c), Node::Service(g)) => self.services[g].source == c,
             _ => false,

@@ -190,21 +190,10 @@ pub(crate) struct Service {
 /// The channels the service named `name` may write saga messages to: the sources of
 /// every service of every saga it takes part in.
 fn saga_targets(model: &Model, name: &str) -> Vec<Channel> {
-    let Some(g) = model.services.iter().position(|s| s.name == name) else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for saga in &model.sagas {
-        let members: Vec<ServiceIdx> = saga
-            .coordinator
-            .into_iter()
-            .chain(saga.steps.iter().map(|s| s.service))
-            .collect();
-        if members.contains(&g) {
-            out.extend(members.iter().map(|&m| model.services[m].source));
-        }
+    match model.services.iter().position(|s| s.name == name) {
+        Some(g) => crate::model::saga_writes(&model.sagas, &model.services, g),
+        None => Vec::new(),
     }
-    out
 }
 
 impl Service {

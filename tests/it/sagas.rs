@@ -285,6 +285,44 @@ fn every_saga_of_a_healthy_system_completes_with_each_step_once() {
 }
 
 #[test]
+fn a_network_partition_between_the_coordinator_and_a_command_topic_holds_its_commands() {
+    // The coordinator's link to payment's topic is cut from 5 s to 8 s: the charge
+    // commands it sends meanwhile wait in its buffer and arrive when the link heals,
+    // within the step's 10 s timeout, so every saga still completes, later.
+    let mut case = Case::new("orchestrated", "topic");
+    case.steps[1] = "timeout = \"10s\"\n";
+    case.faults = "[[fault]]\nkind = \"network_partition\"\ntarget = \"coord\"\n\
+                   peer = \"payment-in\"\nat = \"5s\"\nduration = \"3s\"\n"
+        .to_string();
+    let text = case.toml();
+    let (e, trace) = run(&text);
+    let s = e.summary();
+    let sg = &s.sagas[0];
+    assert_eq!((sg.compensated, sg.failed), (0, 0), "{sg:?}");
+    let (cut, heal) = (5_000_000_000, 8_000_000_000);
+    let mut held = 0;
+    for (id, recs) in per_saga(&e, &trace, "order") {
+        let sent = recs.iter().find(|r| (r.0, r.1) == (1, SagaOutcome::Sent));
+        let done = recs.iter().find(|r| (r.0, r.1) == (1, SagaOutcome::Done));
+        if let (Some(sent), Some(done)) = (sent, done)
+            && (cut..heal).contains(&sent.2)
+        {
+            held += 1;
+            assert!(
+                done.2 >= heal,
+                "saga {id}: charge sent at {} done at {} during the cut",
+                sent.2,
+                done.2
+            );
+        }
+    }
+    assert!(held > 40, "about 3 s of 20 sagas/s wait: {held}");
+    let f = &s.faults[0];
+    assert!(f.effects.held >= held as u64, "{f:?}");
+    check_invariants(&e, &trace, &text).unwrap_or_else(|m| panic!("{m}\n{text}"));
+}
+
+#[test]
 fn a_declined_step_compensates_the_completed_steps_in_reverse_order() {
     for kind in ["orchestrated", "choreographed"] {
         let mut case = Case::new(kind, "queue");
