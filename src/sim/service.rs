@@ -451,13 +451,10 @@ impl Engine {
     /// Starts as much work on instance `i` of service `g` as its free slots allow.
     #[inline]
     pub(crate) fn try_dispatch(&mut self, g: usize, i: usize) {
-        let inst = &self.services[g].insts[i];
-        let spec = &self.model.services[g];
-        if inst.alive && !inst.gate && inst.busy < spec.concurrency {
-            match spec.source {
-                Channel::Topic(_) => self.fill_slots(g, i),
-                Channel::Queue(_) | Channel::Pubsub(_) => self.fill_slots_from_queue(g, i),
-            }
+        // Both paths look first whether the instance can start anything.
+        match self.model.services[g].source {
+            Channel::Topic(_) => self.fill_slots(g, i),
+            Channel::Queue(_) | Channel::Pubsub(_) => self.fill_slots_from_queue(g, i),
         }
     }
 
