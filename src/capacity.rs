@@ -15,7 +15,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::model::{Channel, Model, Ordering, ServiceIdx, SubTarget};
+use crate::model::{Channel, EventIdx, Model, Ordering, ServiceIdx, SubTarget};
 use crate::sim::producer::rate_segments;
 
 mod erlang;
@@ -164,11 +164,12 @@ pub struct Warning {
     pub message: String,
 }
 
-/// Dense numbering of channels: topics, then queues, then pubsubs.
+/// Dense numbering of channels: topics, then queues, then pubsubs, then exchanges.
 struct Nodes {
     topics: usize,
     queues: usize,
     pubsubs: usize,
+    exchanges: usize,
 }
 
 impl Nodes {
@@ -177,16 +178,18 @@ impl Nodes {
             topics: m.topics.len(),
             queues: m.queues.len(),
             pubsubs: m.pubsubs.len(),
+            exchanges: m.exchanges.len(),
         }
     }
     fn len(&self) -> usize {
-        self.topics + self.queues + self.pubsubs
+        self.topics + self.queues + self.pubsubs + self.exchanges
     }
     fn idx(&self, c: Channel) -> Option<usize> {
         let (i, base, n) = match c {
             Channel::Topic(t) => (t, 0, self.topics),
             Channel::Queue(q) => (q, self.topics, self.queues),
             Channel::Pubsub(p) => (p, self.topics + self.queues, self.pubsubs),
+            Channel::Exchange(x) => (x, self.topics + self.queues + self.pubsubs, self.exchanges),
         };
         (i < n).then_some(base + i)
     }
@@ -195,17 +198,42 @@ impl Nodes {
             Channel::Topic(i)
         } else if i < self.topics + self.queues {
             Channel::Queue(i - self.topics)
-        } else {
+        } else if i < self.topics + self.queues + self.pubsubs {
             Channel::Pubsub(i - self.topics - self.queues)
+        } else {
+            Channel::Exchange(i - self.topics - self.queues - self.pubsubs)
         }
     }
 }
 
-/// Where each service's output goes: (channel node, messages per processed message),
-/// successes to emits and final failures to the dead letters.
+/// Where each service's output goes: the channel nodes that receive one message per
+/// processed message, successes to emits and final failures to the dead letters (an
+/// exchange and every queue it routes the event to).
 struct Outputs {
     emits: Vec<usize>,
-    dead_letter: Option<usize>,
+    dead_letter: Vec<usize>,
+}
+
+/// The nodes a service's message with event `event` written to `c` reaches: `c`, and
+/// for an exchange the queues it routes the event's name to.
+fn written(model: &Model, nodes: &Nodes, c: Channel, event: Option<EventIdx>) -> Vec<usize> {
+    let mut out: Vec<usize> = nodes.idx(c).into_iter().collect();
+    if let Channel::Exchange(x) = c {
+        let key = event
+            .and_then(|e| model.events.get(e as usize))
+            .map_or("", String::as_str);
+        let mut scratch = crate::broker::rabbit::routing::RouteScratch::default();
+        let mut queues = Vec::new();
+        model
+            .router
+            .route(x as u32, key, &[], &mut scratch, &mut queues);
+        out.extend(
+            queues
+                .iter()
+                .filter_map(|&q| nodes.idx(Channel::Queue(q as usize))),
+        );
+    }
+    out
 }
 
 /// Analyses `model`: offered load, capacity, utilisation, idle instances, backlogs and
@@ -226,8 +254,16 @@ pub fn analyse(model: &Model) -> Analysis {
         .services
         .iter()
         .map(|s| Outputs {
-            emits: s.emits.iter().filter_map(|(_, t)| nodes.idx(*t)).collect(),
-            dead_letter: s.dead_letter.and_then(|d| nodes.idx(d)),
+            emits: s
+                .emits
+                .iter()
+                .flat_map(|(e, t)| written(model, &nodes, *t, Some(*e)))
+                .collect(),
+            // A dead letter keeps its event; the source's may vary, so a dead letter
+            // to an exchange is routed as the service's first emitted event would be.
+            dead_letter: s.dead_letter.map_or_else(Vec::new, |d| {
+                written(model, &nodes, d, s.emits.first().map(|(e, _)| *e))
+            }),
         })
         .collect();
 
@@ -243,7 +279,7 @@ pub fn analyse(model: &Model) -> Analysis {
                 for &e in &out.emits {
                     next[e][i] += t * s.success;
                 }
-                if let Some(d) = out.dead_letter {
+                for &d in &out.dead_letter {
                     next[d][i] += t * (1.0 - s.success);
                 }
             }
@@ -337,6 +373,16 @@ fn external_load(model: &Model, nodes: &Nodes, segments: &[(u64, u64)]) -> Vec<V
         let Some(c) = nodes.idx(p.target) else {
             continue;
         };
+        // An exchange: its own inflow, and each queue's share of the producer's
+        // messages, from a sample of them routed as the run routes them.
+        let mut shares = vec![(c, 1.0)];
+        if let Channel::Exchange(x) = p.target {
+            shares.extend(
+                crate::broker::rabbit::exchange::route_shares(model, p, x)
+                    .into_iter()
+                    .filter_map(|(q, f)| Some((nodes.idx(Channel::Queue(q))?, f))),
+            );
+        }
         let pieces = rate_segments(p, end);
         for (i, &(a, b)) in segments.iter().enumerate() {
             let mid = a + (b - a) / 2;
@@ -348,7 +394,9 @@ fn external_load(model: &Model, nodes: &Nodes, segments: &[(u64, u64)]) -> Vec<V
                 } else {
                     0.0
                 };
-                load[c][i] += ra + (rb - ra) * x;
+                for &(n, f) in &shares {
+                    load[n][i] += (ra + (rb - ra) * x) * f;
+                }
             }
         }
     }
@@ -488,6 +536,16 @@ fn key_reach(model: &Model, nodes: &Nodes) -> KeyReach {
                 if let SubTarget::Queue(q) = sub.target
                     && let Some(dst) = nodes.idx(Channel::Queue(q))
                 {
+                    edges.push((src, dst));
+                }
+            }
+        }
+        for x in 0..model.exchanges.len() {
+            let Some(src) = nodes.idx(Channel::Exchange(x)) else {
+                continue;
+            };
+            for q in crate::broker::rabbit::exchange::reachable_queues(&model.router, x as u32) {
+                if let Some(dst) = nodes.idx(Channel::Queue(q as usize)) {
                     edges.push((src, dst));
                 }
             }
@@ -799,6 +857,11 @@ fn reaches(model: &Model, from: Channel, to: Channel) -> bool {
                     .iter()
                     .any(|s| matches!(s.target, SubTarget::Queue(q) if Channel::Queue(q) == to))
             }),
+            Channel::Exchange(x) => {
+                crate::broker::rabbit::exchange::reachable_queues(&model.router, x as u32)
+                    .into_iter()
+                    .any(|q| Channel::Queue(q as usize) == to)
+            }
             _ => false,
         }
 }

@@ -325,6 +325,33 @@ pub fn topology(m: &Model) -> String {
         }
         o.push_str(")\n");
     }
+    for (x, ex) in m.exchanges.iter().enumerate() {
+        let _ = write!(o, "  exchange {} ({}", ex.name, ex.kind.name());
+        if let Some(a) = ex.alternate {
+            let _ = write!(o, ", alternate {}", m.exchanges[a].name);
+        }
+        o.push(')');
+        for b in m
+            .router
+            .exchanges()
+            .get(x)
+            .map_or(&[][..], |e| &e.bindings[..])
+        {
+            let dest = match b.dest {
+                crate::broker::rabbit::routing::Dest::Queue(q) => &m.queues[q as usize].name,
+                crate::broker::rabbit::routing::Dest::Exchange(e) => &m.exchanges[e as usize].name,
+            };
+            match ex.kind {
+                crate::model::ExchangeKind::Direct | crate::model::ExchangeKind::Topic => {
+                    let _ = write!(o, ", {:?} -> {dest}", b.key);
+                }
+                _ => {
+                    let _ = write!(o, ", -> {dest}");
+                }
+            }
+        }
+        o.push('\n');
+    }
     for svc in &m.services {
         let pool = format!(
             "{} × concurrency {}",
@@ -356,6 +383,8 @@ pub fn topology(m: &Model) -> String {
                     count(svc.retry.max_attempts, "attempt", "attempts")
                 );
             }
+            // Validation refuses a service reading an exchange.
+            Channel::Exchange(_) => {}
         }
         if let Some(d) = svc.dead_letter {
             let _ = write!(o, ", dead letters -> {}", d.name(m));

@@ -17,6 +17,8 @@ pub type TopicIdx = usize;
 pub type QueueIdx = usize;
 /// Index of a pub/sub topic in [`Model::pubsubs`].
 pub type PubsubIdx = usize;
+/// Index of an exchange in [`Model::exchanges`] (and in [`Model::router`]).
+pub type ExchangeIdx = usize;
 /// Index of a service in [`Model::services`].
 pub type ServiceIdx = usize;
 /// Index of an event name in [`Model::events`].
@@ -35,6 +37,8 @@ pub enum Channel {
     Queue(QueueIdx),
     /// An SNS-like pub/sub topic.
     Pubsub(PubsubIdx),
+    /// A RabbitMQ-like exchange: it routes, and stores nothing.
+    Exchange(ExchangeIdx),
 }
 
 impl Channel {
@@ -62,12 +66,21 @@ impl Channel {
         }
     }
 
-    /// "topic", "queue" or "pubsub".
+    /// The exchange, if this is one.
+    pub fn exchange(self) -> Option<ExchangeIdx> {
+        match self {
+            Channel::Exchange(x) => Some(x),
+            _ => None,
+        }
+    }
+
+    /// "topic", "queue", "pubsub" or "exchange".
     pub fn kind(self) -> &'static str {
         match self {
             Channel::Topic(_) => "topic",
             Channel::Queue(_) => "queue",
             Channel::Pubsub(_) => "pubsub",
+            Channel::Exchange(_) => "exchange",
         }
     }
 
@@ -77,6 +90,7 @@ impl Channel {
             Channel::Topic(t) => &model.topics[t].name,
             Channel::Queue(q) => &model.queues[q].name,
             Channel::Pubsub(p) => &model.pubsubs[p].name,
+            Channel::Exchange(x) => &model.exchanges[x].name,
         }
     }
 }
@@ -102,6 +116,10 @@ pub struct Model {
     pub queues: Vec<QueueModel>,
     /// SNS-like pub/sub topics.
     pub pubsubs: Vec<PubsubModel>,
+    /// RabbitMQ-like exchanges: names and kinds (their bindings live in `router`).
+    pub exchanges: Vec<ExchangeModel>,
+    /// Every exchange's bindings, by exchange index, and how a message is routed.
+    pub router: Router,
     /// Services (one per `[[consumer]]`).
     pub services: Vec<ServiceModel>,
     /// Scheduled failures.
@@ -341,6 +359,10 @@ pub struct ProducerModel {
     pub duplicate_rate: f64,
     /// Message attributes, generated per message.
     pub attributes: Vec<(String, AttrGen)>,
+    /// Exchange targets: the routing key of each message.
+    pub routing_key: RoutingKeyGen,
+    /// Exchange targets: message headers, generated per message.
+    pub headers: Vec<(String, AttrGen)>,
     /// Body fields by dotted path: generated per message, or lines of sample events.
     pub payload: Payload,
     /// How it holds messages its target refuses.
@@ -450,6 +472,34 @@ pub enum Payload {
 }
 
 pub use crate::broker::pubsub::filter::{AttrValue, Policy, Scalar};
+pub use crate::broker::rabbit::routing::{ExchangeKind, Router};
+
+/// A RabbitMQ-like exchange after validation.
+#[derive(Clone, Debug)]
+pub struct ExchangeModel {
+    /// Component name.
+    pub name: String,
+    /// Direct, fanout, topic or headers.
+    pub kind: ExchangeKind,
+    /// Where a message nothing else takes goes (an index into `exchanges`).
+    pub alternate: Option<ExchangeIdx>,
+}
+
+/// How a producer that publishes to an exchange sets each message's routing key.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RoutingKeyGen {
+    /// No routing key (the empty one).
+    Empty,
+    /// Always this one.
+    Fixed(String),
+    /// The list in order: key `n mod len` for message number `n`.
+    Cycle(Vec<String>),
+    /// One of the keys, with the cumulative probabilities `cum` (the last is 1).
+    Choose(Vec<String>, Vec<f64>),
+    /// A format in which `{}` stands for the message's key (its empty string when the
+    /// message has none).
+    Format(String),
+}
 
 /// An SNS-like topic after validation.
 #[derive(Clone, Debug)]

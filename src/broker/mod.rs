@@ -16,11 +16,14 @@
 //! [`kafka`] is the Kafka-like broker: partitioned logs, consumer groups, offsets,
 //! assignors and rebalances, retention. [`sqs`] holds SQS-like queues, standard and
 //! FIFO; [`pubsub`] SNS-like topics with filtered subscriptions and the asynchronous
-//! event queues of the functions they invoke. RabbitMQ-like exchanges, EventBridge-like
-//! buses and Redis-like streams each get a sibling module and a variant of [`Lease`].
+//! event queues of the functions they invoke; [`rabbit`] RabbitMQ-like exchanges
+//! (direct, fanout, topic, headers; exchange-to-exchange bindings, alternate
+//! exchanges), which route into queues and store nothing. EventBridge-like buses and
+//! Redis-like streams each get a sibling module and a variant of [`Lease`].
 
 pub mod kafka;
 pub mod pubsub;
+pub mod rabbit;
 pub mod sqs;
 
 use crate::sim::Engine;

@@ -64,6 +64,8 @@ pub enum Metric {
     Routed,
     /// Publishes no subscription took.
     FilteredOut,
+    /// Publishes an exchange routed to no queue.
+    Unroutable,
     /// Function events that found every invocation busy.
     Throttled,
     /// Mean end-to-end latency of a flow, first produce to processed.
@@ -128,6 +130,8 @@ pub enum Scope {
     Queue,
     /// A pubsub, by its name.
     Pubsub,
+    /// An exchange, by its name.
+    Exchange,
     /// A service (a `[[consumer]]`), by its name.
     Service,
     /// One partition of a service's source topic, as `consumer/P`.
@@ -150,6 +154,7 @@ impl Scope {
             Scope::Topic => "topic",
             Scope::Queue => "queue",
             Scope::Pubsub => "pubsub",
+            Scope::Exchange => "exchange",
             Scope::Service => "consumer",
             Scope::Partition => "`consumer/P`",
             Scope::Flow => "`producer→consumer`",
@@ -202,6 +207,7 @@ impl Metric {
         Metric::Deduplicated,
         Metric::Routed,
         Metric::FilteredOut,
+        Metric::Unroutable,
         Metric::Throttled,
         Metric::E2eLatencyP50,
         Metric::E2eLatencyP95,
@@ -255,6 +261,7 @@ impl Metric {
             Metric::Deduplicated => "deduplicated",
             Metric::Routed => "routed",
             Metric::FilteredOut => "filtered_out",
+            Metric::Unroutable => "unroutable",
             Metric::Throttled => "throttled",
             Metric::E2eLatencyMean => "e2e_latency_mean",
             Metric::E2eLatencyP50 => "e2e_latency_p50",
@@ -323,6 +330,7 @@ impl Metric {
             | Metric::Deduplicated
             | Metric::Routed
             | Metric::FilteredOut
+            | Metric::Unroutable
             | Metric::Throttled
             | Metric::DuplicatesSuppressed
             | Metric::SagaStarted
@@ -362,8 +370,8 @@ impl Metric {
     pub fn scopes(self) -> &'static [Scope] {
         use Scope::*;
         match self {
-            Metric::Produced => &[Producer, Topic, Queue, Pubsub, Service, Total],
-            Metric::ThroughputIn => &[Topic, Queue, Pubsub, Service],
+            Metric::Produced => &[Producer, Topic, Queue, Pubsub, Exchange, Service, Total],
+            Metric::ThroughputIn => &[Topic, Queue, Pubsub, Exchange, Service],
             Metric::ThroughputOut => &[Producer, Service],
             Metric::Lag => &[Service, Partition, Total],
             Metric::LagTime => &[Service, Partition, Topic, Queue],
@@ -376,7 +384,9 @@ impl Metric {
                 &[Queue]
             }
             Metric::Deduplicated => &[Queue, Pubsub],
-            Metric::Routed | Metric::FilteredOut => &[Pubsub],
+            Metric::Routed => &[Pubsub, Exchange],
+            Metric::FilteredOut => &[Pubsub],
+            Metric::Unroutable => &[Exchange],
             Metric::Throttled => &[Service],
             Metric::FaultsActive => &[Total],
             Metric::DuplicatesSuppressed => &[Service, Total],
@@ -485,9 +495,12 @@ impl Metric {
                 "sends a FIFO queue (or publishes a FIFO pubsub) dropped within its 5-minute window"
             }
             Metric::Routed => {
-                "copies a pubsub delivered to the subscriptions whose filter took them"
+                "copies a pubsub delivered to the subscriptions whose filter took them, or an exchange to the queues its bindings led to"
             }
             Metric::FilteredOut => "publishes that no subscription's filter policy took",
+            Metric::Unroutable => {
+                "publishes an exchange routed to no queue (dropped, with its alternate exchanges tried)"
+            }
             Metric::Throttled => {
                 "events that found every invocation of a function busy and waited in its event queue"
             }

@@ -396,6 +396,28 @@ pub fn text(engine: &Engine) -> String {
         }
         t.write(&mut o);
     }
+    if !s.exchanges.is_empty() {
+        let mut t = Table::new(&[
+            ("exchange", 18),
+            ("kind", 7),
+            ("published", 9),
+            ("routed", 8),
+            ("unroutable", 10),
+            ("alternate", 9),
+        ]);
+        for x in &s.exchanges {
+            let c = &x.counters;
+            t.row(vec![
+                x.name.clone(),
+                x.kind.to_string(),
+                x.published.to_string(),
+                c.routed.to_string(),
+                c.unroutable.to_string(),
+                c.via_alternate.to_string(),
+            ]);
+        }
+        t.write(&mut o);
+    }
     if !s.services.is_empty() {
         // `dead-lettered` counts the moves, `dlq depth` is what the dead-letter topic or
         // queue holds at the end: the TUI's `dlq`.

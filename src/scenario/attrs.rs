@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::validate::FileReader;
-use crate::model::{AttrGen, AttrOwned, Payload, Scalar};
+use crate::model::{AttrGen, AttrOwned, Payload, RoutingKeyGen, Scalar};
 
 /// A problem: the key path below `attributes` or `payload`, and what is wrong.
 pub(crate) type AttrError = (Vec<String>, String);
@@ -17,17 +17,53 @@ const MAX_LINES: usize = 100_000;
 
 /// `attributes = { name = value-or-generator, ... }`.
 pub(crate) fn attributes(v: &Value) -> Result<Vec<(String, AttrGen)>, AttrError> {
+    generators(v, "attributes", "attribute", MAX_ATTRIBUTES, "in SNS")
+}
+
+/// Most headers of a message here (AMQP sets no limit; a frame does).
+const MAX_HEADERS: usize = 32;
+
+/// `headers = { name = value-or-generator, ... }`: as attributes, of strings and
+/// numbers only (a list is not a header value here).
+pub(crate) fn headers(v: &Value) -> Result<Vec<(String, AttrGen)>, AttrError> {
+    let out = generators(v, "headers", "header", MAX_HEADERS, "here")?;
+    for (k, g) in &out {
+        let lists = match g {
+            AttrGen::Fixed(v) => matches!(v, AttrOwned::Array(_)),
+            AttrGen::Cycle(l) | AttrGen::Choose(l, _) => {
+                l.iter().any(|v| matches!(v, AttrOwned::Array(_)))
+            }
+            AttrGen::Range { .. } => false,
+        };
+        if lists {
+            return Err((
+                vec![k.clone()],
+                format!("header `{k}` takes strings and numbers, not lists"),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// A table of named generators (`what`: the key, `one`: one of its entries).
+fn generators(
+    v: &Value,
+    what: &str,
+    one: &str,
+    limit: usize,
+    whose: &str,
+) -> Result<Vec<(String, AttrGen)>, AttrError> {
     let Value::Object(map) = v else {
         return Err((
             Vec::new(),
-            "attributes is a table of names, such as { type = \"order\" }".to_string(),
+            format!("{what} is a table of names, such as {{ type = \"order\" }}"),
         ));
     };
-    if map.len() > MAX_ATTRIBUTES {
+    if map.len() > limit {
         return Err((
             Vec::new(),
             format!(
-                "a message has at most {MAX_ATTRIBUTES} attributes in SNS, this one has {}",
+                "a message has at most {limit} {what} {whose}, this one has {}",
                 map.len()
             ),
         ));
@@ -35,12 +71,12 @@ pub(crate) fn attributes(v: &Value) -> Result<Vec<(String, AttrGen)>, AttrError>
     let mut out = Vec::new();
     for (k, v) in map {
         let generator = match generator(v) {
-            Some(r) => r.map_err(|e| (vec![k.clone()], format!("attribute `{k}`: {e}")))?,
+            Some(r) => r.map_err(|e| (vec![k.clone()], format!("{one} `{k}`: {e}")))?,
             None => {
                 return Err((
                     vec![k.clone()],
                     format!(
-                        "attribute `{k}` takes a string, a number, a list, or a table with cycle, choose or range"
+                        "{one} `{k}` takes a string, a number, a list, or a table with cycle, choose or range"
                     ),
                 ));
             }
@@ -48,6 +84,59 @@ pub(crate) fn attributes(v: &Value) -> Result<Vec<(String, AttrGen)>, AttrError>
         out.push((k.clone(), generator));
     }
     Ok(out)
+}
+
+/// `routing_key = "a.b"`, `{ cycle = [...] }`, `{ choose = [...], weights = [...] }`
+/// or `{ format = "order.{}" }`, of strings of at most 255 bytes (AMQP's shortstr).
+pub(crate) fn routing_key(v: &Value) -> Result<RoutingKeyGen, String> {
+    let strings = |l: &[AttrOwned]| -> Result<Vec<String>, String> {
+        l.iter()
+            .map(|v| match v {
+                AttrOwned::Str(s) => short(s).map(|()| s.clone()),
+                _ => Err("routing keys are strings".to_string()),
+            })
+            .collect()
+    };
+    match v {
+        Value::String(s) => short(s).map(|()| RoutingKeyGen::Fixed(s.clone())),
+        Value::Object(m) if m.contains_key("format") => {
+            if let Some(extra) = m.keys().find(|k| *k != "format") {
+                return Err(format!("`{extra}` does not go with `format`"));
+            }
+            match m.get("format") {
+                Some(Value::String(f)) if f.contains("{}") => Ok(RoutingKeyGen::Format(f.clone())),
+                Some(Value::String(f)) => Err(format!(
+                    "the format {f:?} has no `{{}}` where the message's key goes"
+                )),
+                _ => Err("format is a string with `{}` where the message's key goes".to_string()),
+            }
+        }
+        Value::Object(m) if m.contains_key("cycle") || m.contains_key("choose") => {
+            match generator_table(m)? {
+                AttrGen::Cycle(l) => Ok(RoutingKeyGen::Cycle(strings(&l)?)),
+                AttrGen::Choose(l, cum) => Ok(RoutingKeyGen::Choose(strings(&l)?, cum)),
+                _ => Err(
+                    "a routing key is a string or a table with cycle, choose or format".to_string(),
+                ),
+            }
+        }
+        _ => Err(
+            "a routing key is a string, or a table with cycle, choose (and weights) or format"
+                .to_string(),
+        ),
+    }
+}
+
+/// AMQP routing keys are short strings: at most 255 bytes.
+fn short(s: &str) -> Result<(), String> {
+    if s.len() > 255 {
+        Err(format!(
+            "a routing key has at most 255 bytes, this one has {}",
+            s.len()
+        ))
+    } else {
+        Ok(())
+    }
 }
 
 /// `payload = { file = "events.jsonl" }`, or a table of body fields (nested tables are

@@ -67,6 +67,9 @@ pub struct ScenarioFile {
     /// SNS-like pub/sub topics: one publish reaches every matching subscription.
     #[serde(default)]
     pub pubsub: Vec<Pubsub>,
+    /// RabbitMQ-like exchanges: a publish goes to every queue whose binding matches.
+    #[serde(default)]
+    pub exchange: Vec<Exchange>,
     /// Services: each is one consumer group of one or more instances.
     #[serde(default)]
     pub consumer: Vec<Consumer>,
@@ -264,6 +267,15 @@ pub struct Producer {
     /// `{ range = [min, max] }` (whole numbers when both bounds are).
     #[serde(default)]
     pub attributes: Option<serde_json::Value>,
+    /// Exchange targets: each message's routing key: a string, `{ cycle = [...] }`,
+    /// `{ choose = [...], weights = [...] }`, or `{ format = "order.{}.created" }`
+    /// where `{}` is the message's key (default: the empty routing key).
+    #[serde(default)]
+    pub routing_key: Option<serde_json::Value>,
+    /// Exchange targets: message headers, per name, generated as attributes are (a
+    /// string or a number, fixed, cycled, chosen or in a range).
+    #[serde(default)]
+    pub headers: Option<serde_json::Value>,
     /// The message body: fields generated as attributes are (nested tables are nested
     /// objects), or `{ file = "events.jsonl" }`, sample events cycled in order.
     #[serde(default)]
@@ -499,6 +511,74 @@ pub struct Pubsub {
     /// Subscriptions: each a queue or a function, with an optional filter policy.
     #[serde(default)]
     pub subscription: Vec<Subscription>,
+}
+
+/// `[[exchange]]`: a RabbitMQ-like exchange. It stores nothing: a publish is routed
+/// at once to every queue one of its bindings leads to (through other exchanges too),
+/// one copy per queue.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Exchange {
+    /// Unique component name.
+    pub name: String,
+    /// `direct` (the routing key equals the binding key), `fanout` (every binding),
+    /// `topic` (binding keys are patterns: `*` one word, `#` zero or more, words split
+    /// on `.`) or `headers` (the binding's `arguments` against the message's headers).
+    pub kind: ExchangeKindDef,
+    /// Where a message goes when this exchange's bindings take none (RabbitMQ's
+    /// `alternate-exchange`): another exchange.
+    #[serde(default)]
+    pub alternate_exchange: Option<String>,
+    /// Bindings, each to a queue or to another exchange.
+    #[serde(default)]
+    pub binding: Vec<BindingDef>,
+}
+
+/// The type of an exchange.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExchangeKindDef {
+    /// Exact routing key.
+    Direct,
+    /// Every binding.
+    Fanout,
+    /// Routing-key patterns.
+    Topic,
+    /// Header arguments.
+    Headers,
+}
+
+impl ExchangeKindDef {
+    /// As written in the file.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExchangeKindDef::Direct => "direct",
+            ExchangeKindDef::Fanout => "fanout",
+            ExchangeKindDef::Topic => "topic",
+            ExchangeKindDef::Headers => "headers",
+        }
+    }
+}
+
+/// One binding of an exchange.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BindingDef {
+    /// The queue it leads to.
+    #[serde(default)]
+    pub queue: Option<String>,
+    /// Or the exchange it leads to (an exchange-to-exchange binding).
+    #[serde(default)]
+    pub exchange: Option<String>,
+    /// Direct and topic exchanges: the binding key (default "", which matches only the
+    /// empty routing key).
+    #[serde(default)]
+    pub key: Option<String>,
+    /// Headers exchanges: `x-match` (`all`, the default, `any`, `all-with-x` or
+    /// `any-with-x`) and the header values to compare (strings, integers, floats,
+    /// booleans; `{ present = true }` asks only that the header be there).
+    #[serde(default)]
+    pub arguments: Option<serde_json::Value>,
 }
 
 /// One subscription of a pub/sub topic.

@@ -43,8 +43,9 @@ pub const MAX_ATTEMPTS: u32 = 1_000;
 pub const KAFKA_MAX_COMMIT_INTERVAL_MS: u64 = i32::MAX as u64;
 
 /// The sections a scenario file may have.
-const SECTIONS: [&str; 9] = [
-    "scenario", "producer", "topic", "queue", "pubsub", "consumer", "fault", "action", "saga",
+const SECTIONS: [&str; 10] = [
+    "scenario", "producer", "topic", "queue", "pubsub", "exchange", "consumer", "fault", "action",
+    "saga",
 ];
 
 /// Parses and validates a scenario. `path` is only used in messages.
@@ -187,15 +188,16 @@ fn load_inner<'i>(
     let topics: Vec<Elem<'_, '_, f::Topic>> = elements(root, "topic", cx);
     let queues: Vec<Elem<'_, '_, f::Queue>> = elements(root, "queue", cx);
     let pubsubs: Vec<Elem<'_, '_, f::Pubsub>> = elements(root, "pubsub", cx);
+    let exchanges: Vec<Elem<'_, '_, f::Exchange>> = elements(root, "exchange", cx);
     let consumers: Vec<Elem<'_, '_, f::Consumer>> = elements(root, "consumer", cx);
     let faults: Vec<Elem<'_, '_, f::Fault>> = elements(root, "fault", cx);
     let actions: Vec<Elem<'_, '_, f::Action>> = elements(root, "action", cx);
     let sagas: Vec<Elem<'_, '_, f::Saga>> = elements(root, "saga", cx);
 
     claim_names(
-        text, &producers, &topics, &queues, &pubsubs, &consumers, &sagas, cx,
+        text, &producers, &topics, &queues, &pubsubs, &exchanges, &consumers, &sagas, cx,
     );
-    let channels = Channels::new(&topics, &queues, &pubsubs);
+    let channels = Channels::new(&topics, &queues, &pubsubs, &exchanges);
     let until = flags.iter().find(|f| matches!(f.target, Target::Until));
     let times = run_times(scenario.as_ref(), until, cx);
     let mut events = Events::default();
@@ -226,6 +228,7 @@ fn load_inner<'i>(
         &consumers,
         cx,
     );
+    let (exchange_models, router) = exchange_models(&exchanges, &channels, &queue_models, cx);
     retry_topics(
         &consumers,
         &mut topic_models,
@@ -260,6 +263,8 @@ fn load_inner<'i>(
         topics: topic_models,
         queues: queue_models,
         pubsubs: pubsub_models,
+        exchanges: exchange_models,
+        router,
         services: service_models,
         faults: fault_models,
         actions: action_models,
@@ -360,6 +365,7 @@ fn claim_names(
     topics: &[Elem<'_, '_, f::Topic>],
     queues: &[Elem<'_, '_, f::Queue>],
     pubsubs: &[Elem<'_, '_, f::Pubsub>],
+    exchanges: &[Elem<'_, '_, f::Exchange>],
     consumers: &[Elem<'_, '_, f::Consumer>],
     sagas: &[Elem<'_, '_, f::Saga>],
     cx: &mut Cx,
@@ -383,6 +389,11 @@ fn claim_names(
                 .map(|p| (p.v.name.as_str(), p.span(&["name"]))),
         )
         .chain(
+            exchanges
+                .iter()
+                .map(|x| (x.v.name.as_str(), x.span(&["name"]))),
+        )
+        .chain(
             consumers
                 .iter()
                 .map(|c| (c.v.name.as_str(), c.span(&["name"]))),
@@ -403,13 +414,13 @@ fn claim_names(
         if let Some(first) = names.get(name) {
             let help = match first {
                 Some(f) if is_flag_span(f) => {
-                    "it is first given by a --set; producers, topics, queues, pubsubs, consumers and sagas share one namespace"
+                    "it is first given by a --set; producers, topics, queues, pubsubs, exchanges, consumers and sagas share one namespace"
                         .to_string()
                 }
                 _ => {
                     let line = first.as_ref().map_or(0, |f| line_col(text, f.start).0);
                     format!(
-                        "it is first used on line {line}; producers, topics, queues, pubsubs, consumers and sagas share one namespace"
+                        "it is first used on line {line}; producers, topics, queues, pubsubs, exchanges, consumers and sagas share one namespace"
                     )
                 }
             };
@@ -435,6 +446,7 @@ impl<'a> Channels<'a> {
         topics: &'a [Elem<'_, '_, f::Topic>],
         queues: &'a [Elem<'_, '_, f::Queue>],
         pubsubs: &'a [Elem<'_, '_, f::Pubsub>],
+        exchanges: &'a [Elem<'_, '_, f::Exchange>],
     ) -> Channels<'a> {
         let topics = topics
             .iter()
@@ -450,8 +462,12 @@ impl<'a> Channels<'a> {
             .iter()
             .enumerate()
             .map(|(i, p)| (p.v.name.as_str(), Channel::Pubsub(i)));
+        let exchanges = exchanges
+            .iter()
+            .enumerate()
+            .map(|(i, x)| (x.v.name.as_str(), Channel::Exchange(i)));
         let mut idx = BTreeMap::new();
-        for (name, ch) in topics.chain(queues).chain(pubsubs) {
+        for (name, ch) in topics.chain(queues).chain(pubsubs).chain(exchanges) {
             idx.entry(name).or_insert(ch);
         }
         Channels { idx, pubsub_fifo }
@@ -472,7 +488,8 @@ impl<'a> Channels<'a> {
             None if name == STUB_NAME => None,
             None if cx.is_broken("topic", name)
                 || cx.is_broken("queue", name)
-                || cx.is_broken("pubsub", name) =>
+                || cx.is_broken("pubsub", name)
+                || cx.is_broken("exchange", name) =>
             {
                 None
             }
@@ -481,17 +498,20 @@ impl<'a> Channels<'a> {
                 let known: Vec<String> = names.iter().map(|k| format!("`{k}`")).collect();
                 cx.err_help(
                     span,
-                    format!("{what} `{name}` is not a topic, queue or pubsub"),
+                    format!("{what} `{name}` is not a topic, queue, pubsub or exchange"),
                     match suggest(name, &names) {
                         _ if known.is_empty() => {
-                            "declare it with [[topic]], [[queue]] or [[pubsub]] name = ..."
+                            "declare it with [[topic]], [[queue]], [[pubsub]] or [[exchange]] name = ..."
                                 .to_string()
                         }
                         Some(close) => format!(
-                            "did you mean `{close}`? known topics, queues and pubsubs: {}",
+                            "did you mean `{close}`? known topics, queues, pubsubs and exchanges: {}",
                             known.join(", ")
                         ),
-                        None => format!("known topics, queues and pubsubs: {}", known.join(", ")),
+                        None => format!(
+                            "known topics, queues, pubsubs and exchanges: {}",
+                            known.join(", ")
+                        ),
                     },
                 );
                 None
@@ -845,6 +865,33 @@ fn producer_models(
                 Vec::new()
             })
         });
+        let routing_key = match (&p.v.routing_key, target) {
+            (Some(v), Some(Channel::Exchange(_))) => {
+                super::attrs::routing_key(v).unwrap_or_else(|e| {
+                    cx.err(p.span(&["routing_key"]), e);
+                    RoutingKeyGen::Empty
+                })
+            }
+            _ => RoutingKeyGen::Empty,
+        };
+        if let (RoutingKeyGen::Format(_), None) = (&routing_key, &p.v.keys) {
+            cx.err_help(
+                p.span(&["routing_key"]),
+                "the routing key's format puts the message's key in `{}`, and this producer has no keys",
+                "give the producer keys, or a fixed routing key",
+            );
+        }
+        let headers = match (&p.v.headers, target) {
+            (Some(h), Some(Channel::Exchange(_))) => {
+                super::attrs::headers(h).unwrap_or_else(|(path, e)| {
+                    let mut full = vec!["headers"];
+                    full.extend(path.iter().map(String::as_str));
+                    cx.err(p.span(&full), e);
+                    Vec::new()
+                })
+            }
+            _ => Vec::new(),
+        };
         let payload = p.v.payload.as_ref().map_or(Payload::None, |a| {
             super::attrs::payload(a, read).unwrap_or_else(|(path, e)| {
                 let mut full = vec!["payload"];
@@ -904,6 +951,8 @@ fn producer_models(
             delay,
             duplicate_rate,
             attributes,
+            routing_key,
+            headers,
             payload,
             outbox: outbox_model(p, cx),
         });
@@ -1043,7 +1092,42 @@ fn check_producer_keys(
             |_| "publish to a [[pubsub]] whose subscriptions filter on them",
         );
     }
+    if !matches!(target, Some(Channel::Exchange(_)) | None) {
+        p.refuse(
+            cx,
+            &[
+                ("routing_key", v.routing_key.is_some()),
+                ("headers", v.headers.is_some()),
+            ],
+            |key| {
+                format!(
+                    "{key} is read by an exchange's bindings, and `{}` is not an exchange",
+                    v.target
+                )
+            },
+            |_| "publish to an [[exchange]] whose bindings match on it",
+        );
+    }
     match target {
+        Some(Channel::Exchange(_)) => {
+            p.refuse(
+                cx,
+                &[
+                    ("acks", v.acks.is_some()),
+                    ("idempotent", v.idempotent.is_some()),
+                    ("retries", v.retries.is_some()),
+                    ("ack_loss_rate", v.ack_loss_rate.is_some()),
+                    ("delay", v.delay.is_some()),
+                ],
+                |key| {
+                    format!(
+                        "{key} does not apply to an exchange, and `{}` is one",
+                        v.target
+                    )
+                },
+                |_| "an exchange routes at once; duplicate_rate publishes a message twice (a lost confirm)",
+            );
+        }
         Some(Channel::Pubsub(ps)) => {
             p.refuse(
                 cx,
@@ -1332,8 +1416,14 @@ fn service_models(
                 format!("`{}` is a pubsub, which a service does not read directly", c.v.source),
                 "subscribe a queue to the pubsub and let the consumer read the queue, or make the consumer kind = \"function\"",
             ),
+            Some(Channel::Exchange(_)) => cx.err_help(
+                c.span(&["source"]),
+                format!("`{}` is an exchange, which routes and stores nothing", c.v.source),
+                "bind a queue to the exchange ([[exchange.binding]] queue = ...) and let the consumer read the queue",
+            ),
             _ => {}
         }
+        let source = source.filter(|s| !matches!(s, Channel::Exchange(_)));
         service_models.push(ServiceModel {
             name: c.v.name.clone(),
             group_id,
@@ -1461,6 +1551,229 @@ fn retry_topics(
             prev = copy;
         }
     }
+}
+
+/// Most bindings of one exchange (every publish may visit each of them).
+const MAX_BINDINGS: usize = 1_000;
+
+/// `[[exchange]]`: each binding leads to one queue or exchange, with a binding key
+/// for direct and topic exchanges and arguments for headers exchanges; an alternate
+/// exchange is another exchange. Topic keys that RabbitMQ would take as literal words
+/// although they look like patterns (`a#b`) are refused as typos.
+fn exchange_models(
+    exchanges: &[Elem<'_, '_, f::Exchange>],
+    channels: &Channels<'_>,
+    queues: &[QueueModel],
+    cx: &mut Cx,
+) -> (Vec<ExchangeModel>, Router) {
+    use crate::broker::rabbit::routing::{self as r, Binding, Dest};
+    let mut models = Vec::new();
+    let mut defs = Vec::new();
+    for (xi, x) in exchanges.iter().enumerate() {
+        let kind = match x.v.kind {
+            f::ExchangeKindDef::Direct => r::ExchangeKind::Direct,
+            f::ExchangeKindDef::Fanout => r::ExchangeKind::Fanout,
+            f::ExchangeKindDef::Topic => r::ExchangeKind::Topic,
+            f::ExchangeKindDef::Headers => r::ExchangeKind::Headers,
+        };
+        let trees = x
+            .tree
+            .get_ref()
+            .get("binding")
+            .and_then(|v| v.get_ref().as_array());
+        let span_of = |i: usize, key: &str| -> Option<Range<usize>> {
+            let b = trees.and_then(|a| a.get(i));
+            b.and_then(|t| t.get_ref().get(key))
+                .map(|v| v.span())
+                .or_else(|| b.map(|t| t.span()))
+                .or_else(|| x.span(&["binding"]))
+        };
+        if x.v.binding.len() > MAX_BINDINGS {
+            cx.err(
+                x.span(&["binding"]),
+                format!("an exchange has at most {MAX_BINDINGS} bindings here"),
+            );
+        }
+        let alternate = x.v.alternate_exchange.as_ref().and_then(|name| {
+            let span = x.span(&["alternate_exchange"]);
+            match channels.find(name, span.clone(), "alternate_exchange", cx)? {
+                Channel::Exchange(a) if a == xi => {
+                    cx.err(span, "an exchange is not its own alternate exchange");
+                    None
+                }
+                Channel::Exchange(a) => Some(a),
+                other => {
+                    cx.err_help(
+                        span,
+                        format!(
+                            "alternate_exchange `{name}` is a {}, not an exchange",
+                            other.kind()
+                        ),
+                        "an alternate exchange is an [[exchange]]; bind the queue to it",
+                    );
+                    None
+                }
+            }
+        });
+        let mut bindings = Vec::new();
+        for (i, b) in x.v.binding.iter().enumerate() {
+            let dest = match (&b.queue, &b.exchange) {
+                (Some(_), Some(_)) => {
+                    cx.err_help(
+                        span_of(i, "exchange"),
+                        "a binding leads to a queue or an exchange, not both",
+                        "give each destination its own [[exchange.binding]]",
+                    );
+                    None
+                }
+                (None, None) => {
+                    cx.err_help(
+                        span_of(i, "queue"),
+                        "a binding leads nowhere",
+                        "set queue = \"...\" or exchange = \"...\"",
+                    );
+                    None
+                }
+                (Some(q), None) => {
+                    let span = span_of(i, "queue");
+                    match channels.find(q, span.clone(), "binding queue", cx) {
+                        Some(Channel::Queue(qi)) if queues.get(qi).is_some_and(|q| q.fifo) => {
+                            cx.err_help(
+                                span,
+                                format!("`{q}` is a FIFO queue, which takes messages with a group id from a producer or a FIFO pubsub"),
+                                "bind a standard queue; each queue keeps the order the exchange routed in",
+                            );
+                            None
+                        }
+                        Some(Channel::Queue(qi)) => Some(Dest::Queue(qi as u32)),
+                        Some(other) => {
+                            cx.err_help(
+                                span,
+                                format!("binding queue `{q}` is a {}, not a queue", other.kind()),
+                                "an exchange binds [[queue]]s, or other exchanges with exchange = ...",
+                            );
+                            None
+                        }
+                        None => None,
+                    }
+                }
+                (None, Some(e)) => {
+                    let span = span_of(i, "exchange");
+                    match channels.find(e, span.clone(), "binding exchange", cx) {
+                        Some(Channel::Exchange(ei)) => Some(Dest::Exchange(ei as u32)),
+                        Some(other) => {
+                            cx.err_help(
+                                span,
+                                format!(
+                                    "binding exchange `{e}` is a {}, not an exchange",
+                                    other.kind()
+                                ),
+                                "bind queues with queue = ..., exchanges with exchange = ...",
+                            );
+                            None
+                        }
+                        None => None,
+                    }
+                }
+            };
+            let key = b.key.clone().unwrap_or_default();
+            match kind {
+                r::ExchangeKind::Fanout | r::ExchangeKind::Headers if b.key.is_some() => {
+                    cx.err_help(
+                        span_of(i, "key"),
+                        format!("a {} exchange ignores binding keys", x.v.kind.name()),
+                        "route by key with a direct or topic exchange",
+                    );
+                }
+                r::ExchangeKind::Topic => {
+                    if let Some(problem) = r::topic_key_problem(&key) {
+                        cx.err_help(
+                            span_of(i, "key"),
+                            problem,
+                            "`*` matches one word and `#` zero or more, each as a whole word between dots (\"orders.*.created\", \"orders.#\")",
+                        );
+                    }
+                }
+                r::ExchangeKind::Direct if key.len() > 255 => {
+                    cx.err(
+                        span_of(i, "key"),
+                        format!(
+                            "a binding key has at most 255 bytes, this one has {}",
+                            key.len()
+                        ),
+                    );
+                }
+                _ => {}
+            }
+            let headers = match (&b.arguments, kind) {
+                (Some(_), k) if k != r::ExchangeKind::Headers => {
+                    cx.err_help(
+                        span_of(i, "arguments"),
+                        format!("a {} exchange ignores binding arguments", x.v.kind.name()),
+                        "match on headers with a headers exchange",
+                    );
+                    None
+                }
+                (Some(v), _) => match binding_arguments(v).and_then(r::HeadersMatch::new) {
+                    Ok(h) => Some(h),
+                    Err(e) => {
+                        cx.err(span_of(i, "arguments"), e);
+                        None
+                    }
+                },
+                (None, _) => None,
+            };
+            if let Some(dest) = dest {
+                bindings.push(Binding::new(kind, dest, key, headers));
+            }
+        }
+        models.push(ExchangeModel {
+            name: x.v.name.clone(),
+            kind,
+            alternate,
+        });
+        defs.push(r::Exchange {
+            kind,
+            bindings,
+            alternate: alternate.map(|a| a as u32),
+        });
+    }
+    (models, Router::new(defs))
+}
+
+/// A headers binding's `arguments` table: strings, integers, floats, booleans, or
+/// `{ present = true }` for a header that need only be there.
+fn binding_arguments(
+    v: &serde_json::Value,
+) -> Result<Vec<(String, crate::broker::rabbit::routing::ArgValue)>, String> {
+    use crate::broker::rabbit::routing::ArgValue;
+    use serde_json::Value;
+    let Value::Object(map) = v else {
+        return Err(
+            "arguments is a table, such as { \"x-match\" = \"any\", format = \"pdf\" }".to_string(),
+        );
+    };
+    let mut out = Vec::new();
+    for (k, v) in map {
+        let arg = match v {
+            Value::String(s) => ArgValue::Str(s.clone()),
+            Value::Bool(b) => ArgValue::Bool(*b),
+            Value::Number(n) => match n.as_i64() {
+                Some(i) => ArgValue::Int(i),
+                None => ArgValue::Float(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            Value::Object(m) if m.len() == 1 && m.get("present") == Some(&Value::Bool(true)) => {
+                ArgValue::Present
+            }
+            _ => {
+                return Err(format!(
+                    "argument `{k}` takes a string, a number, a boolean or {{ present = true }}"
+                ));
+            }
+        };
+        out.push((k.clone(), arg));
+    }
+    Ok(out)
 }
 
 /// Most subscriptions of one pubsub (every publish visits each of them).
@@ -1748,6 +2061,8 @@ fn check_function_keys(c: &Elem<'_, '_, f::Consumer>, source: Option<Channel>, c
             ],
             "invoked from a queue: a failed batch returns to the queue, whose dead_letter takes what keeps failing",
         ),
+        // Reported by `service_models`: nothing reads an exchange.
+        Some(Channel::Exchange(_)) => return,
         Some(Channel::Topic(_)) => {
             cx.err_help(
                 c.span(&["source"]),
@@ -1897,7 +2212,7 @@ fn check_consumer_keys(c: &Elem<'_, '_, f::Consumer>, source: Option<Channel>, c
             "a queue consumer deletes each message it processed; a FIFO queue keeps order per message group",
         ),
         // Reported by `service_models`: a service does not read a pubsub.
-        Some(Channel::Pubsub(_)) | None => return,
+        Some(Channel::Pubsub(_) | Channel::Exchange(_)) | None => return,
     };
     c.refuse(
         cx,

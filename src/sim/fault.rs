@@ -242,7 +242,7 @@ impl Engine {
                         self.kafka_member_up(g, i, incarnation);
                         self.tr_instance(TraceKind::Restart, g, i as u32);
                     }
-                    Channel::Queue(_) | Channel::Pubsub(_) => {
+                    Channel::Queue(_) | Channel::Pubsub(_) | Channel::Exchange(_) => {
                         self.tr_instance(TraceKind::Restart, g, i as u32);
                         self.try_dispatch(g, i);
                     }
@@ -398,7 +398,7 @@ impl Engine {
         match self.model.services[g].source {
             Channel::Topic(_) => self.kafka_member_down(g, i, incarnation, cause),
             Channel::Queue(_) => self.sqs_member_down(g, i),
-            Channel::Pubsub(_) => {}
+            Channel::Pubsub(_) | Channel::Exchange(_) => {}
         }
     }
 }

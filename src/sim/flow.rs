@@ -47,6 +47,11 @@ fn readers(model: &Model, ch: Channel, out: &mut Vec<usize>) {
                 }
             }
         }
+        Channel::Exchange(x) => {
+            for q in crate::broker::rabbit::exchange::reachable_queues(&model.router, x as u32) {
+                out.extend(model.queues[q as usize].reader);
+            }
+        }
     }
 }
 

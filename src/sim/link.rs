@@ -132,6 +132,7 @@ pub(crate) struct Links {
     /// Per queue and per pubsub: outages under way (a topic's are its partitions').
     queue_down: Vec<u32>,
     pubsub_down: Vec<u32>,
+    exchange_down: Vec<u32>,
     /// Per topic and partition, the fault that took it down last (for the summary).
     cuts: Vec<Cut>,
     delays: Vec<Delay>,
@@ -168,6 +169,7 @@ impl Links {
             active: 0,
             queue_down: vec![0; model.queues.len()],
             pubsub_down: vec![0; model.pubsubs.len()],
+            exchange_down: vec![0; model.exchanges.len()],
             cuts: Vec::new(),
             delays: Vec::new(),
             outboxes: vec![Outbox::default(); model.producers.len() + model.services.len()],
@@ -246,6 +248,7 @@ impl Engine {
             Channel::Topic(t) => self.kafka.topics[t].parts[out.partition as usize].down > 0,
             Channel::Queue(q) => self.links.queue_down[q] > 0,
             Channel::Pubsub(p) => self.links.pubsub_down[p] > 0,
+            Channel::Exchange(x) => self.links.exchange_down[x] > 0,
         };
         let node = self.publisher_node(out.from);
         if down {
@@ -525,6 +528,10 @@ impl Engine {
                 self.pubsub_publish(p, m, Some((out.from, out.n)))
             }
             Channel::Pubsub(p) => self.pubsub_publish(p, m, None),
+            Channel::Exchange(x) if out.from < np => {
+                self.exchange_publish(x, m, Some((out.from, out.n)))
+            }
+            Channel::Exchange(x) => self.exchange_publish(x, m, None),
         }
     }
 
@@ -623,6 +630,7 @@ impl Engine {
             Channel::Topic(t) => self.plan.topic_comp + t as u32,
             Channel::Queue(q) => self.plan.queue_comp + q as u32,
             Channel::Pubsub(p) => self.plan.pubsub_comp + p as u32,
+            Channel::Exchange(x) => self.plan.exchange_comp + x as u32,
         }
     }
 
@@ -673,6 +681,7 @@ impl Engine {
                 }
             }
             Channel::Pubsub(p) => bump(&mut self.links.pubsub_down[p]),
+            Channel::Exchange(x) => bump(&mut self.links.exchange_down[x]),
         }
     }
 

@@ -40,6 +40,7 @@ use std::sync::Arc;
 
 use crate::broker::kafka::Kafka;
 use crate::broker::pubsub::Pubsub;
+use crate::broker::rabbit::exchange::Rabbit;
 use crate::broker::sqs::Sqs;
 use crate::metrics::{Anomaly, Row};
 use crate::model::*;
@@ -55,7 +56,9 @@ pub use checker::ANOMALY_LOG_LIMIT;
 pub use fault::FaultSpan;
 pub use flow::{FlowSummary, MAX_FLOWS};
 pub use message::MAX_FLOW_PRODUCERS;
-pub use report::{Conservation, ProducerSummary, ServiceSummary, Summary, TopicSummary};
+pub use report::{
+    Conservation, ExchangeSummary, ProducerSummary, ServiceSummary, Summary, TopicSummary,
+};
 pub use trace::TRACE_BUFFER_LIMIT;
 
 /// The default of [`Options::max_backlog`], in messages: what the engine may hold at
@@ -165,6 +168,7 @@ pub(crate) struct Plan {
     pub topic_comp: u32,
     pub queue_comp: u32,
     pub pubsub_comp: u32,
+    pub exchange_comp: u32,
     pub service_comp: u32,
     /// Component index of saga 0.
     pub saga_comp: u32,
@@ -192,6 +196,8 @@ pub struct Engine {
     pub(crate) sqs: Sqs,
     /// SNS-like pubsubs and the event queues of the functions they invoke.
     pub(crate) pubsub: Pubsub,
+    /// RabbitMQ-like exchanges.
+    pub(crate) rabbit: Rabbit,
     /// One per consuming service (`[[consumer]]`), in model order.
     pub(crate) services: Vec<Service>,
     /// End-to-end latency per flow (origin producer, service behind another).
@@ -242,6 +248,8 @@ impl Engine {
         names.extend(model.queues.iter().map(|q| q.name.clone()));
         let pubsub_comp = names.len() as u32;
         names.extend(model.pubsubs.iter().map(|p| p.name.clone()));
+        let exchange_comp = names.len() as u32;
+        names.extend(model.exchanges.iter().map(|x| x.name.clone()));
         let service_comp = names.len() as u32;
         names.extend(model.services.iter().map(|g| g.name.clone()));
         let saga_comp = names.len() as u32;
@@ -271,6 +279,7 @@ impl Engine {
             topic_comp,
             queue_comp,
             pubsub_comp,
+            exchange_comp,
             service_comp,
             saga_comp,
             saga_step_names,
@@ -282,6 +291,7 @@ impl Engine {
             kafka: Kafka::new(&model),
             sqs: Sqs::new(&model),
             pubsub: Pubsub::new(&model),
+            rabbit: Rabbit::new(&model),
             services: model
                 .services
                 .iter()
@@ -319,6 +329,8 @@ impl Engine {
                         self.try_dispatch(g, i);
                     }
                 }
+                // Validation refuses a service reading an exchange.
+                crate::model::Channel::Exchange(_) => {}
             }
         }
         for p in 0..self.producers.len() {

@@ -37,6 +37,10 @@ pub(crate) struct ProducerState {
     resend_free: Vec<u32>,
     /// Seeds of its generated attributes and body fields.
     pub attr_seeds: crate::broker::pubsub::AttrSeeds,
+    /// Exchange targets: the seed of its weighted routing key choice, and of each
+    /// generated header.
+    pub routing_seed: u64,
+    pub header_seeds: Vec<u64>,
     pub c: Counters,
 }
 
@@ -63,6 +67,8 @@ pub(crate) fn states(model: &Model) -> Vec<ProducerState> {
                 resend: Vec::new(),
                 resend_free: Vec::new(),
                 attr_seeds: crate::broker::pubsub::AttrSeeds::new(model, p),
+                routing_seed: crate::broker::rabbit::exchange::routing_seed(model, p),
+                header_seeds: crate::broker::rabbit::exchange::header_seeds(model, p),
                 c: Counters::default(),
             }
         })
@@ -151,7 +157,9 @@ impl Engine {
                 spec.acks != Acks::None && spec.retries > 0 && !spec.idempotent,
                 spec.ack_loss_rate,
             ),
-            Channel::Queue(_) | Channel::Pubsub(_) => (true, spec.duplicate_rate),
+            Channel::Queue(_) | Channel::Pubsub(_) | Channel::Exchange(_) => {
+                (true, spec.duplicate_rate)
+            }
         };
         let delay = spec.delay;
         let ps = &mut self.producers[p];
@@ -201,6 +209,7 @@ impl Engine {
                 }
                 Channel::Queue(q) => self.sqs_send(q, m, delay),
                 Channel::Pubsub(t) => self.pubsub_publish(t, m, Some((p as u32, n))),
+                Channel::Exchange(x) => self.exchange_publish(x, m, Some((p as u32, n))),
             }
         }
         if lost_ack {
@@ -266,6 +275,7 @@ impl Engine {
             }
             Channel::Queue(q) => self.sqs_send(q, r.msg, spec.delay),
             Channel::Pubsub(t) => self.pubsub_publish(t, r.msg, Some((p as u32, r.n))),
+            Channel::Exchange(x) => self.exchange_publish(x, r.msg, Some((p as u32, r.n))),
         }
     }
 }

@@ -13,6 +13,7 @@ impl Engine {
             Channel::Topic(t) => self.kafka.topics[t].c.produced,
             Channel::Queue(q) => self.sqs.queues[q].c.produced,
             Channel::Pubsub(_) => self.pubsub.fns[g].entries,
+            Channel::Exchange(_) => 0,
         }
     }
 
@@ -30,6 +31,7 @@ impl Engine {
                 let (n, age) = self.fn_backlog(g);
                 (n, age, Vec::new())
             }
+            Channel::Exchange(_) => (0, 0, Vec::new()),
         }
     }
 
@@ -39,8 +41,8 @@ impl Engine {
         match ch {
             Channel::Topic(t) => self.topic_depth(t).0,
             Channel::Queue(q) => self.queue_depth(q),
-            // A pubsub stores nothing.
-            Channel::Pubsub(_) => 0,
+            // A pubsub or an exchange stores nothing.
+            Channel::Pubsub(_) | Channel::Exchange(_) => 0,
         }
     }
 
@@ -53,7 +55,7 @@ impl Engine {
                 let (v, f, d, oldest) = self.queue_gauges(q);
                 (v + f + d, oldest)
             }
-            Channel::Pubsub(_) => (0, 0),
+            Channel::Pubsub(_) | Channel::Exchange(_) => (0, 0),
         }
     }
 
@@ -206,6 +208,18 @@ impl Engine {
                 }
             })
             .collect();
+        let exchanges = (0..self.rabbit.exchanges.len())
+            .map(|x| {
+                let st = &self.rabbit.exchanges[x];
+                ExchangeSummary {
+                    name: self.model.exchanges[x].name.clone(),
+                    kind: self.model.exchanges[x].kind.name(),
+                    published: st.c.produced + st.c.copies,
+                    copies: st.c.copies,
+                    counters: st.x,
+                }
+            })
+            .collect();
         let throttled = (0..self.services.len())
             .filter(|&g| self.model.services[g].source.pubsub().is_some())
             .map(|g| {
@@ -225,6 +239,7 @@ impl Engine {
             topics,
             queues,
             pubsubs,
+            exchanges,
             services,
             throttled,
             flows: self.flows(),
@@ -333,6 +348,9 @@ pub struct Summary {
     /// Per pubsub (absent from JSON when there are none).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub pubsubs: Vec<PubsubSummary>,
+    /// Per exchange (absent from JSON when there are none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exchanges: Vec<ExchangeSummary>,
     /// Per service.
     #[serde(rename = "groups")]
     pub services: Vec<ServiceSummary>,
@@ -461,6 +479,23 @@ pub struct PubsubSummary {
     /// Routed, filtered, filtered out, deduplicated.
     #[serde(flatten)]
     pub counters: crate::broker::pubsub::PubsubCounters,
+}
+
+/// An exchange's totals.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ExchangeSummary {
+    /// Name.
+    pub name: String,
+    /// Direct, fanout, topic or headers.
+    pub kind: &'static str,
+    /// Publishes, copies included.
+    pub published: u64,
+    /// Copies among them (a producer's resend after a lost confirm, an event emitted
+    /// again).
+    pub copies: u64,
+    /// Routed, unroutable, through an alternate exchange.
+    #[serde(flatten)]
+    pub counters: crate::broker::rabbit::exchange::ExchangeCounters,
 }
 
 /// A service's totals.

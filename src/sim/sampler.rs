@@ -149,6 +149,7 @@ impl Engine {
         self.sample_topics(&mut out, &mut total);
         self.sample_queues(&mut out, &mut total);
         self.sample_pubsubs(&mut out);
+        self.sample_exchanges(&mut out);
         for g in 0..self.services.len() {
             self.sample_service(g, &mut out, &mut total);
         }
@@ -291,6 +292,26 @@ impl Engine {
             out.count(name, Metric::Routed, d.delivered);
             out.count(name, Metric::FilteredOut, d.failures);
             out.count(name, Metric::Deduplicated, d.duplicates);
+        }
+    }
+
+    /// Per exchange: what was published, routed and unroutable.
+    fn sample_exchanges(&mut self, out: &mut Out) {
+        for x in 0..self.rabbit.exchanges.len() {
+            let idx = self.plan.exchange_comp as usize + x;
+            let st = &self.rabbit.exchanges[x];
+            let c = Counters {
+                // Its own counters ride in spare fields of the delta.
+                delivered: st.x.routed,
+                failures: st.x.unroutable,
+                ..st.c
+            };
+            let d = self.sampler.delta(idx, c);
+            let name = &self.plan.component_names[idx];
+            out.count(name, Metric::Produced, d.produced + d.copies);
+            out.rate(name, Metric::ThroughputIn, d.produced + d.copies);
+            out.count(name, Metric::Routed, d.delivered);
+            out.count(name, Metric::Unroutable, d.failures);
         }
     }
 

@@ -455,6 +455,8 @@ impl Engine {
         match self.model.services[g].source {
             Channel::Topic(_) => self.fill_slots(g, i),
             Channel::Queue(_) | Channel::Pubsub(_) => self.fill_slots_from_queue(g, i),
+            // No service reads an exchange.
+            Channel::Exchange(_) => {}
         }
     }
 
@@ -828,6 +830,8 @@ impl Engine {
             },
             // A service's message carries no attributes and no body fields.
             Channel::Pubsub(p) => self.pubsub_publish(p, m, None),
+            // Routed by its event's name.
+            Channel::Exchange(x) => self.exchange_publish(x, m, None),
         }
     }
 

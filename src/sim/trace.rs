@@ -49,6 +49,8 @@ pub enum TraceKind {
     Route,
     /// A subscription's filter policy refused a message (`instance`: the endpoint).
     Filtered,
+    /// An exchange routed a message to no queue: it is dropped.
+    Unroutable,
     /// A fault that does not crash (errors) started on an instance.
     FaultStart,
     /// It ended.
@@ -94,6 +96,7 @@ impl TraceKind {
             TraceKind::Redrive => "redrive",
             TraceKind::Route => "route",
             TraceKind::Filtered => "filtered",
+            TraceKind::Unroutable => "unroutable",
             TraceKind::FaultStart => "fault_start",
             TraceKind::FaultEnd => "fault_end",
             TraceKind::Held => "held",

@@ -327,6 +327,8 @@ pub struct Sample {
     pub queue_depth: Vec<(u64, u64)>,
     /// Per pubsub: messages published per second, and publishes no subscription took.
     pub pubsub_rate: Vec<(f64, u64)>,
+    /// Per exchange: messages published per second, and publishes routed to no queue.
+    pub exchange_rate: Vec<(f64, u64)>,
     /// Per service: records delivered per second.
     pub service_in: Vec<f64>,
     /// Per service: records dead-lettered per second.
@@ -1348,6 +1350,7 @@ impl App {
                 queue_rate: vec![0.0; model.queues.len()],
                 queue_depth: vec![(0, 0); model.queues.len()],
                 pubsub_rate: vec![(0.0, 0); model.pubsubs.len()],
+                exchange_rate: vec![(0.0, 0); model.exchanges.len()],
                 service_in: vec![0.0; nservices],
                 service_dlq: vec![0.0; nservices],
                 ..Sample::default()
@@ -1397,6 +1400,14 @@ impl App {
                     match metric {
                         Metric::ThroughputIn => s.pubsub_rate[p].0 = v,
                         Metric::FilteredOut => s.pubsub_rate[p].1 = v as u64,
+                        _ => {}
+                    }
+                    continue;
+                }
+                if let Some(x) = model.exchanges.iter().position(|x| x.name == r.component) {
+                    match metric {
+                        Metric::ThroughputIn => s.exchange_rate[x].0 = v,
+                        Metric::Unroutable => s.exchange_rate[x].1 = v as u64,
                         _ => {}
                     }
                     continue;
@@ -1543,7 +1554,8 @@ impl App {
         let plan_topic = m.producers.len() as u32;
         let plan_queue = plan_topic + m.topics.len() as u32;
         let plan_pubsub = plan_queue + m.queues.len() as u32;
-        let plan_service = plan_pubsub + m.pubsubs.len() as u32;
+        let plan_exchange = plan_pubsub + m.pubsubs.len() as u32;
+        let plan_service = plan_exchange + m.exchanges.len() as u32;
         let node_of = |c: u32| {
             if c < plan_topic {
                 Some(Node::Producer(c as usize))
@@ -1551,8 +1563,10 @@ impl App {
                 Some(Node::Topic((c - plan_topic) as usize))
             } else if c < plan_pubsub {
                 Some(Node::Queue((c - plan_queue) as usize))
-            } else if c < plan_service {
+            } else if c < plan_exchange {
                 Some(Node::Pubsub((c - plan_pubsub) as usize))
+            } else if c < plan_service {
+                Some(Node::Exchange((c - plan_exchange) as usize))
             } else {
                 let g = (c - plan_service) as usize;
                 (g < m.services.len()).then_some(Node::Service(g))
@@ -1616,6 +1630,8 @@ pub enum Node {
     Queue(usize),
     /// A pubsub, by index.
     Pubsub(usize),
+    /// An exchange, by index.
+    Exchange(usize),
     /// A service, by index.
     Service(usize),
 }
@@ -1627,6 +1643,7 @@ impl Node {
             crate::model::Channel::Topic(t) => Node::Topic(t),
             crate::model::Channel::Queue(q) => Node::Queue(q),
             crate::model::Channel::Pubsub(p) => Node::Pubsub(p),
+            crate::model::Channel::Exchange(x) => Node::Exchange(x),
         }
     }
 }

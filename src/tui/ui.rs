@@ -447,11 +447,18 @@ pub fn short_duration(ns: u64) -> String {
 /// `text` cut into lines of at most `width` columns at spaces (a word longer than the
 /// width gets a line of its own, cut).
 pub fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    wrap_hanging(text, width, width)
+}
+
+/// As [`wrap_words`], the first line at most `first` wide and the others `rest` (a
+/// hanging indent).
+pub fn wrap_hanging(text: &str, first: usize, rest: usize) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut cur = String::new();
     for word in text.split(' ').filter(|w| !w.is_empty()) {
         let w = Span::raw(word).width();
         let cw = Span::raw(cur.as_str()).width();
+        let width = if out.is_empty() { first } else { rest };
         if !cur.is_empty() && cw + 1 + w > width {
             out.push(std::mem::take(&mut cur));
         }

@@ -16,6 +16,7 @@ mod links;
 mod metrics_table;
 mod properties;
 mod pubsub;
+mod rabbit;
 mod retry_storm;
 mod sagas;
 mod scenarios;

@@ -87,6 +87,9 @@ fn scope_of(model: &Model, component: &str) -> Option<Scope> {
     if model.pubsubs.iter().any(|p| p.name == component) {
         return Some(Scope::Pubsub);
     }
+    if model.exchanges.iter().any(|x| x.name == component) {
+        return Some(Scope::Exchange);
+    }
     if model.services.iter().any(|g| g.name == component) {
         return Some(Scope::Service);
     }
@@ -127,6 +130,7 @@ fn bundled_scenarios_report_only_metrics_of_the_table() {
         "network-partition.toml",
         "circuit-breaker.toml",
         "saga-orchestration-vs-choreography.toml",
+        "rabbit-topic-routing.toml",
     ] {
         let model = bundled(name);
         let mut engine = run(

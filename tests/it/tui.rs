@@ -1347,3 +1347,27 @@ fn a_saga_message_journey_shows_its_steps_and_compensations_in_order() {
     );
     assert!(!all.contains("duplicate"), "{all}");
 }
+
+#[test]
+fn an_exchange_draws_its_bindings_with_their_keys_and_lists_them_when_small() {
+    let mut app = App::new(bundled("rabbit-topic-routing.toml"));
+    run_to(&mut app, 60);
+    let s = screen(&app, 120, 40);
+    for needle in [
+        "orders topic",
+        "order.eu.*",
+        "*.*.cancelled",
+        "order.#",
+        "audit fanout",
+        "alternate",
+        "unrouted fanout",
+    ] {
+        assert!(s.contains(needle), "no {needle:?} in\n{s}");
+    }
+    let s = screen(&app, 80, 24);
+    assert!(
+        s.contains("orders ─▶ eu-fulfilment, us-fulfilment, cancellations, audit; else unrouted"),
+        "{s}"
+    );
+    assert!(s.contains("q quit"), "{s}");
+}

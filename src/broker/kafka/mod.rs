@@ -256,6 +256,8 @@ impl Engine {
             crate::model::Channel::Topic(t) => t,
             crate::model::Channel::Queue(_) => return self.sqs_held_unaccounted(g),
             crate::model::Channel::Pubsub(_) => return self.fn_held_unaccounted(g),
+            // No service reads an exchange.
+            crate::model::Channel::Exchange(_) => return 0,
         };
         let ledger = &self.services[g].ledger;
         let open = |m: &Message| !m.is_copy() && !ledger.is_settled(m.entry);

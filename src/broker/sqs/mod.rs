@@ -193,7 +193,7 @@ impl Sqs {
                             window_until: 0,
                         })
                         .collect(),
-                    Channel::Topic(_) | Channel::Pubsub(_) => Vec::new(),
+                    Channel::Topic(_) | Channel::Pubsub(_) | Channel::Exchange(_) => Vec::new(),
                 })
                 .collect(),
         }

@@ -167,7 +167,12 @@ pub(crate) fn draw_counters(frame: &mut Frame, area: Rect, app: &App, theme: The
     let mut rows = 0;
     for a in app.engine.anomalies().rev().skip(skip) {
         let wrapped =
-            super::super::ui::wrap_words(&a.explain(app.model()), width.saturating_sub(2).max(10));
+            // The first row is indented by one column, the others by three.
+            super::super::ui::wrap_hanging(
+                &a.explain(app.model()),
+                width.saturating_sub(1).max(10),
+                width.saturating_sub(3).max(10),
+            );
         if rows + wrapped.len() > explain_rows {
             break;
         }
@@ -178,12 +183,21 @@ pub(crate) fn draw_counters(frame: &mut Frame, area: Rect, app: &App, theme: The
         match app.engine.anomalies().rev().nth(skip) {
             // Too little room to wrap it: its first rows, the rest in the log.
             Some(a) => {
-                let mut wrapped = super::super::ui::wrap_words(
-                    &a.explain(app.model()),
+                let (first, rest) = (
+                    width.saturating_sub(1).max(10),
                     width.saturating_sub(3).max(10),
                 );
+                let mut wrapped =
+                    super::super::ui::wrap_hanging(&a.explain(app.model()), first, rest);
                 wrapped.truncate(explain_rows);
+                let room = if wrapped.len() == 1 { first } else { rest };
                 if let Some(last) = wrapped.last_mut() {
+                    // Room for the ellipsis: drop the last word if the row is full.
+                    if last.chars().count() + 1 > room
+                        && let Some(cut) = last.rfind(' ')
+                    {
+                        last.truncate(cut);
+                    }
                     last.push('…');
                 }
                 explained.push(wrapped);

@@ -159,13 +159,15 @@ pub fn journey_lines(app: &App, msg: u64, width: u16) -> Vec<Line<'static>> {
     let topic_comp = m.producers.len() as u32;
     let queue_comp = topic_comp + m.topics.len() as u32;
     let pubsub_comp = queue_comp + m.queues.len() as u32;
-    let service_comp = pubsub_comp + m.pubsubs.len() as u32;
+    let exchange_comp = pubsub_comp + m.pubsubs.len() as u32;
+    let service_comp = exchange_comp + m.exchanges.len() as u32;
     let source_lane = |r: &TraceRec| {
         let g = r.component.checked_sub(service_comp)? as usize;
         let t = match m.services.get(g)?.source {
             Channel::Topic(t) => topic_comp + t as u32,
             Channel::Queue(q) => queue_comp + q as u32,
             Channel::Pubsub(p) => pubsub_comp + p as u32,
+            Channel::Exchange(x) => exchange_comp + x as u32,
         };
         lanes.iter().position(|&(c, _)| c == t)
     };

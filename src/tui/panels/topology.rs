@@ -243,15 +243,43 @@ pub(crate) fn topology_graph(app: &App, theme: Theme) -> DiGraph<NodeView, EdgeV
             })
         })
         .collect();
+    let exchanges: Vec<NodeIndex> = m
+        .exchanges
+        .iter()
+        .enumerate()
+        .map(|(x, spec)| {
+            let unroutable = last
+                .and_then(|s| s.exchange_rate.get(x).map(|r| r.1))
+                .unwrap_or(0);
+            let mark = faults::channel_mark(app, Channel::Exchange(x));
+            g.add_node(NodeView {
+                title: format!("{} {}", spec.name, spec.kind.name()),
+                title_style: Style::new().add_modifier(Modifier::BOLD),
+                detail_style: if mark.is_some() || unroutable > 0 {
+                    theme.bad()
+                } else {
+                    theme.dim()
+                },
+                detail: match mark {
+                    Some(mark) => mark,
+                    None if unroutable > 0 => format!("{} unroutable", compact(unroutable as f64)),
+                    None => "exchange".to_string(),
+                },
+                ..NodeView::default()
+            })
+        })
+        .collect();
     let chan = |c: Channel| match c {
         Channel::Topic(t) => topics[t],
         Channel::Queue(q) => queues[q],
         Channel::Pubsub(p) => pubsubs[p],
+        Channel::Exchange(x) => exchanges[x],
     };
     let chan_rate = |s: &Sample, c: Channel| match c {
         Channel::Topic(t) => s.topic_rate[t],
         Channel::Queue(q) => s.queue_rate[q],
         Channel::Pubsub(p) => s.pubsub_rate[p].0,
+        Channel::Exchange(x) => s.exchange_rate[x].0,
     };
     let services: Vec<NodeIndex> = m
         .services
@@ -334,6 +362,46 @@ pub(crate) fn topology_graph(app: &App, theme: Theme) -> DiGraph<NodeView, EdgeV
                         (None, _) => "all".to_string(),
                     },
                     style: edge_style(Node::Pubsub(p), node),
+                },
+            );
+        }
+    }
+    // Bindings: an exchange to each queue or exchange, labelled with the binding key
+    // (or what a fanout or headers binding matches); its alternate exchange.
+    for (x, ex) in m.router.exchanges().iter().enumerate() {
+        use crate::broker::rabbit::routing::{Dest, ExchangeKind, XMatch};
+        for b in &ex.bindings {
+            let (to, node) = match b.dest {
+                Dest::Queue(q) => (queues[q as usize], Node::Queue(q as usize)),
+                Dest::Exchange(e) => (exchanges[e as usize], Node::Exchange(e as usize)),
+            };
+            let label = match ex.kind {
+                ExchangeKind::Direct | ExchangeKind::Topic if b.key.is_empty() => {
+                    "\"\"".to_string()
+                }
+                ExchangeKind::Direct | ExchangeKind::Topic => b.key.clone(),
+                ExchangeKind::Fanout => "all".to_string(),
+                ExchangeKind::Headers => match b.headers.as_ref().map(|h| h.mode()) {
+                    Some(XMatch::Any | XMatch::AnyWithX) => "any".to_string(),
+                    _ => "all".to_string(),
+                },
+            };
+            g.add_edge(
+                exchanges[x],
+                to,
+                EdgeView {
+                    label,
+                    style: edge_style(Node::Exchange(x), node),
+                },
+            );
+        }
+        if let Some(a) = ex.alternate {
+            g.add_edge(
+                exchanges[x],
+                exchanges[a as usize],
+                EdgeView {
+                    label: "alternate".to_string(),
+                    style: edge_style(Node::Exchange(x), Node::Exchange(a as usize)),
                 },
             );
         }
@@ -463,6 +531,41 @@ fn service_list(app: &App, theme: Theme, width: u16) -> Vec<Line<'static>> {
                 Style::new().add_modifier(Modifier::BOLD),
             ),
         ]));
+    }
+    // Per exchange: where its bindings lead (`orders ─▶ eu, us, audit; else unrouted`).
+    for (x, ex) in m.router.exchanges().iter().enumerate() {
+        use crate::broker::rabbit::routing::Dest;
+        let mut dests: Vec<String> = ex
+            .bindings
+            .iter()
+            .map(|b| match b.dest {
+                Dest::Queue(q) => chan_name(Channel::Queue(q as usize)),
+                Dest::Exchange(e) => chan_name(Channel::Exchange(e as usize)),
+            })
+            .collect();
+        dests.dedup();
+        let mut tail = format!(" ─▶ {}", dests.join(", "));
+        if let Some(a) = ex.alternate {
+            tail.push_str(&format!(
+                "; else {}",
+                chan_name(Channel::Exchange(a as usize))
+            ));
+        }
+        let unroutable = last.map_or(0, |s| s.exchange_rate[x].1);
+        let mut spans = vec![
+            Span::styled(
+                m.exchanges[x].name.clone(),
+                Style::new().add_modifier(Modifier::BOLD),
+            ),
+            Span::styled(tail, theme.dim()),
+        ];
+        if unroutable > 0 {
+            spans.push(Span::styled(
+                format!(" {} unroutable", compact(unroutable as f64)),
+                theme.bad(),
+            ));
+        }
+        out.push(Line::from(spans));
     }
     for (i, x) in m.services.iter().enumerate() {
         let st = service_state(app, i, theme);

@@ -1,0 +1,462 @@
+//! Publishing to a RabbitMQ-like exchange: the message's routing key and headers come
+//! from its producer (or, for a service's follow-up event or dead letter, the event's
+//! name is the routing key and there are no headers), [`Router::route`] finds the
+//! queues, and each queue gets one copy, traced as `route`. A publish that reaches no
+//! queue is counted `unroutable` and traced so.
+//!
+//! A route that depends only on the routing key (no headers exchange can be reached
+//! from the target) is computed once per producer and routing key and kept, so that a
+//! publish in steady state allocates nothing and matches no pattern.
+//!
+//! [`Router::route`]: crate::broker::rabbit::routing::Router::route
+
+use std::fmt::Write as _;
+
+use super::routing::{HeaderValue, RouteScratch};
+use crate::broker::pubsub::{Origin, generate};
+use crate::metrics::Counters;
+use crate::model::{AttrValue, ExchangeIdx, Model, NO_KEY, ProducerModel, RoutingKeyGen};
+use crate::rng;
+use crate::sim::Engine;
+use crate::sim::message::Message;
+use crate::sim::trace::{NA32, NA64, TraceKind};
+
+/// Most headers a message carries here (see `scenario::attrs::headers`).
+pub(crate) const MAX_HEADERS: usize = 32;
+
+/// Counters of one exchange beyond the common ones.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ExchangeCounters {
+    /// Copies delivered to queues.
+    pub routed: u64,
+    /// Publishes that reached no queue (dropped, as RabbitMQ drops an unroutable
+    /// message published without `mandatory`).
+    pub unroutable: u64,
+    /// Publishes that reached a queue only through an alternate exchange.
+    pub via_alternate: u64,
+}
+
+/// One exchange's state.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ExchangeState {
+    /// `produced` counts original publishes, `copies` the rest.
+    pub c: Counters,
+    pub x: ExchangeCounters,
+}
+
+/// A kept route: where in [`Rabbit::kept`] its queues are, and whether it needed an
+/// alternate exchange.
+#[derive(Clone, Copy, Debug)]
+struct Kept {
+    start: u32,
+    len: u32,
+    via_alternate: bool,
+}
+
+/// The routes one producer has needed so far, by routing key number (see
+/// [`key_number`]).
+#[derive(Clone, Debug, Default)]
+struct ProducerRoutes {
+    by_key: Vec<Option<Kept>>,
+}
+
+/// Every exchange's state, and the scratch space of routing.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Rabbit {
+    pub exchanges: Vec<ExchangeState>,
+    /// Per producer: routes by routing key, for producers whose target reads no
+    /// headers.
+    routes: Vec<ProducerRoutes>,
+    /// The queues of every kept route, back to back.
+    kept: Vec<u32>,
+    scratch: RouteScratch,
+    /// The queues of the route under way.
+    out: Vec<u32>,
+    /// A formatted routing key.
+    key: String,
+}
+
+impl Rabbit {
+    /// Idle exchanges for `model`.
+    pub fn new(model: &Model) -> Rabbit {
+        Rabbit {
+            exchanges: vec![ExchangeState::default(); model.exchanges.len()],
+            routes: vec![ProducerRoutes::default(); model.producers.len()],
+            ..Rabbit::default()
+        }
+    }
+}
+
+/// The number of message `n`'s routing key among its producer's routing keys: what a
+/// kept route is filed under. `key` is the message's key.
+fn key_number(g: &RoutingKeyGen, seed: u64, n: u64, key: u32, nkeys: usize) -> usize {
+    match g {
+        RoutingKeyGen::Empty | RoutingKeyGen::Fixed(_) => 0,
+        RoutingKeyGen::Cycle(list) => (n % list.len() as u64) as usize,
+        RoutingKeyGen::Choose(list, cum) => {
+            let u = rng::unit_from_hash(rng::splitmix64(seed ^ rng::splitmix64(n)));
+            cum.iter().position(|&c| u < c).unwrap_or(list.len() - 1)
+        }
+        RoutingKeyGen::Format(_) if key == NO_KEY => nkeys,
+        RoutingKeyGen::Format(_) => key as usize,
+    }
+}
+
+/// Writes routing key number `i` of generator `g` into `buf` (a format's `{}` becomes
+/// the key's name, or nothing).
+fn write_key(g: &RoutingKeyGen, i: usize, model: &Model, buf: &mut String) {
+    buf.clear();
+    match g {
+        RoutingKeyGen::Empty => {}
+        RoutingKeyGen::Fixed(k) => buf.push_str(k),
+        RoutingKeyGen::Cycle(list) | RoutingKeyGen::Choose(list, _) => {
+            buf.push_str(list.get(i).map_or("", String::as_str));
+        }
+        RoutingKeyGen::Format(f) => {
+            let name = model.keys.name(i as u32).unwrap_or_default();
+            let (head, tail) = f.split_once("{}").unwrap_or((f, ""));
+            let _ = write!(buf, "{head}{name}{tail}");
+        }
+    }
+}
+
+/// A generated value as a header: a whole number is an integer, any other number a
+/// float (the scenario's numbers do not keep TOML's distinction).
+fn header_value(v: AttrValue<'_>) -> HeaderValue<'_> {
+    match v {
+        AttrValue::Str(s) => HeaderValue::Str(s),
+        AttrValue::Num(x) if x.fract() == 0.0 && x.abs() < 9.0e15 => HeaderValue::Int(x as i64),
+        AttrValue::Num(x) => HeaderValue::Float(x),
+        // Refused by validation: a header is not a list.
+        AttrValue::Array(_) => HeaderValue::Str(""),
+    }
+}
+
+/// Fills `buf` with message `n`'s headers from producer `p`; returns how many.
+fn fill_headers<'m>(
+    p: &'m ProducerModel,
+    seeds: &[u64],
+    n: u64,
+    buf: &mut [(&'m str, HeaderValue<'m>); MAX_HEADERS],
+) -> usize {
+    let mut len = 0;
+    for ((name, g), &seed) in p.headers.iter().zip(seeds).take(MAX_HEADERS) {
+        let v: AttrValue<'m> = generate(g, seed, n);
+        buf[len] = (name.as_str(), header_value(v));
+        len += 1;
+    }
+    len
+}
+
+/// The seed of each header generator of producer `p` (its own stream per header).
+pub(crate) fn header_seeds(model: &Model, p: &ProducerModel) -> Vec<u64> {
+    p.headers
+        .iter()
+        .map(|(n, _)| rng::stream_seed(model.seed, &format!("{}/header/{n}", p.name)))
+        .collect()
+}
+
+/// The seed of producer `p`'s weighted routing key choice.
+pub(crate) fn routing_seed(model: &Model, p: &ProducerModel) -> u64 {
+    rng::stream_seed(model.seed, &format!("{}/routing_key", p.name))
+}
+
+impl Engine {
+    /// Publish: exchange `x` routes `msg` (from `origin`, or a service's event) and
+    /// every queue it reaches gets a copy.
+    pub(crate) fn exchange_publish(&mut self, x: ExchangeIdx, msg: Message, origin: Origin) {
+        let st = &mut self.rabbit.exchanges[x];
+        if msg.is_copy() {
+            st.c.copies += 1;
+        } else {
+            st.c.produced += 1;
+        }
+        let via_alternate = match origin {
+            Some((p, n)) if !self.model.router.reads_headers(x as u32) => {
+                self.route_kept(x, p as usize, n, &msg)
+            }
+            Some((p, n)) => self.route_with_headers(x, p as usize, n, &msg),
+            None => {
+                let Engine { model, rabbit, .. } = self;
+                let key = model
+                    .events
+                    .get(msg.event as usize)
+                    .map_or("", String::as_str);
+                let r =
+                    model
+                        .router
+                        .route(x as u32, key, &[], &mut rabbit.scratch, &mut rabbit.out);
+                r.via_alternate
+            }
+        };
+        self.deliver_routed(x, &msg, via_alternate);
+    }
+
+    /// Routes a message of producer `p` by its routing key alone, from the kept routes
+    /// (computing and keeping the route the first time); the queues land in `out`.
+    fn route_kept(&mut self, x: ExchangeIdx, p: usize, n: u64, msg: &Message) -> bool {
+        let Engine {
+            model,
+            rabbit,
+            producers,
+            ..
+        } = self;
+        let spec = &model.producers[p];
+        let i = key_number(
+            &spec.routing_key,
+            producers[p].routing_seed,
+            n,
+            msg.key,
+            model.keys.len(),
+        );
+        let routes = &mut rabbit.routes[p].by_key;
+        if routes.len() <= i {
+            routes.resize(i + 1, None);
+        }
+        let kept = match routes[i] {
+            Some(k) => k,
+            None => {
+                write_key(&spec.routing_key, i, model, &mut rabbit.key);
+                let r = model.router.route(
+                    x as u32,
+                    &rabbit.key,
+                    &[],
+                    &mut rabbit.scratch,
+                    &mut rabbit.out,
+                );
+                let k = Kept {
+                    start: rabbit.kept.len() as u32,
+                    len: rabbit.out.len() as u32,
+                    via_alternate: r.via_alternate,
+                };
+                rabbit.kept.extend_from_slice(&rabbit.out);
+                routes[i] = Some(k);
+                k
+            }
+        };
+        rabbit.out.clear();
+        let (a, b) = (kept.start as usize, (kept.start + kept.len) as usize);
+        rabbit.out.extend_from_slice(&rabbit.kept[a..b]);
+        kept.via_alternate
+    }
+
+    /// Routes a message of producer `p` whose route may depend on its headers.
+    fn route_with_headers(&mut self, x: ExchangeIdx, p: usize, n: u64, msg: &Message) -> bool {
+        let Engine {
+            model,
+            rabbit,
+            producers,
+            ..
+        } = self;
+        let spec = &model.producers[p];
+        let st = &producers[p];
+        let i = key_number(
+            &spec.routing_key,
+            st.routing_seed,
+            n,
+            msg.key,
+            model.keys.len(),
+        );
+        write_key(&spec.routing_key, i, model, &mut rabbit.key);
+        let mut buf = [("", HeaderValue::Int(0)); MAX_HEADERS];
+        let len = fill_headers(spec, &st.header_seeds, n, &mut buf);
+        model
+            .router
+            .route(
+                x as u32,
+                &rabbit.key,
+                &buf[..len],
+                &mut rabbit.scratch,
+                &mut rabbit.out,
+            )
+            .via_alternate
+    }
+
+    /// Sends a copy of `msg` to each queue of the route in `out`.
+    fn deliver_routed(&mut self, x: ExchangeIdx, msg: &Message, via_alternate: bool) {
+        let comp = self.plan.exchange_comp + x as u32;
+        let mut out = std::mem::take(&mut self.rabbit.out);
+        if out.is_empty() {
+            self.rabbit.exchanges[x].x.unroutable += 1;
+            self.tracer.rec(
+                self.now,
+                TraceKind::Unroutable,
+                comp,
+                NA32,
+                Some(msg),
+                NA32,
+                NA64,
+                NA32,
+            );
+        } else if via_alternate {
+            self.rabbit.exchanges[x].x.via_alternate += 1;
+        }
+        for &q in &out {
+            self.rabbit.exchanges[x].x.routed += 1;
+            let target = self.plan.queue_comp + q;
+            self.tracer.rec(
+                self.now,
+                TraceKind::Route,
+                comp,
+                target,
+                Some(msg),
+                NA32,
+                NA64,
+                NA32,
+            );
+            let copy = Message {
+                produced_at: self.now,
+                ..*msg
+            };
+            self.sqs_send(q as usize, copy, 0);
+        }
+        out.clear();
+        self.rabbit.out = out;
+    }
+}
+
+/// Every queue a message published to exchange `x` could reach, through any binding
+/// or alternate exchange, ascending (the services behind an exchange, capacity's
+/// upper bound, the topology's edges).
+pub(crate) fn reachable_queues(router: &super::routing::Router, x: u32) -> Vec<u32> {
+    use super::routing::Dest;
+    let xs = router.exchanges();
+    let mut seen = vec![false; xs.len()];
+    let mut work = vec![x];
+    let mut out = Vec::new();
+    while let Some(e) = work.pop() {
+        let Some(ex) = xs.get(e as usize) else {
+            continue;
+        };
+        if std::mem::replace(&mut seen[e as usize], true) {
+            continue;
+        }
+        for b in &ex.bindings {
+            match b.dest {
+                Dest::Queue(q) => out.push(q),
+                Dest::Exchange(y) => work.push(y),
+            }
+        }
+        work.extend(ex.alternate);
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+impl super::routing::ExchangeKind {
+    /// As the scenario writes it.
+    pub fn name(self) -> &'static str {
+        use super::routing::ExchangeKind as K;
+        match self {
+            K::Direct => "direct",
+            K::Fanout => "fanout",
+            K::Topic => "topic",
+            K::Headers => "headers",
+        }
+    }
+}
+
+/// Messages routed to estimate a producer's shares.
+const SHARE_SAMPLE: u64 = 4_096;
+
+/// The share of producer `p`'s messages that exchange `x` routes to each queue, from
+/// its first [`SHARE_SAMPLE`] messages generated as the run generates them (routing
+/// keys and headers exactly; keys drawn from a stream of their own, so the estimate
+/// follows the key distribution, not the run's draws). Ascending by queue.
+pub(crate) fn route_shares(model: &Model, p: &ProducerModel, x: ExchangeIdx) -> Vec<(usize, f64)> {
+    if !model.router.reads_headers(x as u32)
+        && let Some(weights) = key_weights(model, p)
+    {
+        // The route depends on the routing key alone, whose distribution is known.
+        let mut scratch = RouteScratch::default();
+        let (mut out, mut buf) = (Vec::new(), String::new());
+        let mut shares: std::collections::BTreeMap<u32, f64> = std::collections::BTreeMap::new();
+        for (i, w) in weights {
+            write_key(&p.routing_key, i, model, &mut buf);
+            model
+                .router
+                .route(x as u32, &buf, &[], &mut scratch, &mut out);
+            for &q in &out {
+                *shares.entry(q).or_default() += w;
+            }
+        }
+        return shares.into_iter().map(|(q, f)| (q as usize, f)).collect();
+    }
+    sampled_shares(model, p, x)
+}
+
+/// The probability of each routing key number (see [`key_number`]) of producer `p`,
+/// where it is known exactly.
+fn key_weights(model: &Model, p: &ProducerModel) -> Option<Vec<(usize, f64)>> {
+    use crate::model::KeyDistModel;
+    Some(match &p.routing_key {
+        RoutingKeyGen::Empty | RoutingKeyGen::Fixed(_) => vec![(0, 1.0)],
+        RoutingKeyGen::Cycle(list) => {
+            let w = 1.0 / list.len() as f64;
+            (0..list.len()).map(|i| (i, w)).collect()
+        }
+        RoutingKeyGen::Choose(_, cum) => {
+            let mut prev = 0.0;
+            cum.iter()
+                .enumerate()
+                .map(|(i, &c)| {
+                    let w = c - prev;
+                    prev = c;
+                    (i, w)
+                })
+                .collect()
+        }
+        RoutingKeyGen::Format(_) => {
+            let Some(k) = p.keys else {
+                return Some(vec![(model.keys.len(), 1.0)]);
+            };
+            let space = model.keys.spaces.get(k.space)?;
+            let n = space.count as usize;
+            let raw: Vec<f64> = match k.dist {
+                KeyDistModel::Uniform | KeyDistModel::Sequential => vec![1.0; n],
+                KeyDistModel::Zipf(s) => (1..=n).map(|r| (r as f64).powf(-s)).collect(),
+            };
+            let total: f64 = raw.iter().sum();
+            raw.iter()
+                .enumerate()
+                .map(|(i, w)| (space.base as usize + i, w / total))
+                .collect()
+        }
+    })
+}
+
+/// Shares from a sample of messages, for routes that read headers.
+fn sampled_shares(model: &Model, p: &ProducerModel, x: ExchangeIdx) -> Vec<(usize, f64)> {
+    use crate::sim::draw::KeySampler;
+    let seed = routing_seed(model, p);
+    let seeds = header_seeds(model, p);
+    let mut keys = p.keys.and_then(|k| {
+        let space = model.keys.spaces.get(k.space)?;
+        Some((space.base, KeySampler::new(k.dist, space.count)))
+    });
+    let mut key_rng = rng::stream(model.seed, &p.name, "capacity/keys");
+    let mut scratch = RouteScratch::default();
+    let (mut out, mut buf) = (Vec::new(), String::new());
+    let mut counts: std::collections::BTreeMap<u32, u64> = std::collections::BTreeMap::new();
+    let mut heads = [("", HeaderValue::Int(0)); MAX_HEADERS];
+    for n in 0..SHARE_SAMPLE {
+        let key = match &mut keys {
+            Some((base, s)) => *base + s.draw(&mut key_rng),
+            None => NO_KEY,
+        };
+        let i = key_number(&p.routing_key, seed, n, key, model.keys.len());
+        write_key(&p.routing_key, i, model, &mut buf);
+        let len = fill_headers(p, &seeds, n, &mut heads);
+        model
+            .router
+            .route(x as u32, &buf, &heads[..len], &mut scratch, &mut out);
+        for &q in &out {
+            *counts.entry(q).or_default() += 1;
+        }
+    }
+    counts
+        .into_iter()
+        .map(|(q, c)| (q as usize, c as f64 / SHARE_SAMPLE as f64))
+        .collect()
+}
