@@ -7,7 +7,8 @@
 //! ```text
 //! { "scenario":  { "name", "seed", "duration_s", "metrics_interval_s" },
 //!   "topology":  { "producers": [...], "topics": [...], "queues": [...],
-//!                  "pubsubs": [...], "services": [...], "faults": [...] },
+//!                  "pubsubs": [...], "exchanges": [...], "services": [...],
+//!                  "faults": [...] },
 //!   "capacity":  [ { "service", "source", "instances", "concurrency",
 //!                    "usable_instances", "idle_instances", "slots", "limit",
 //!                    "mean_processing_ms", "attempts_per_message",
@@ -497,6 +498,34 @@ fn topology_json(m: &Model) -> Value {
             })
         })
         .collect();
+    let exchanges: Vec<Value> = m
+        .exchanges
+        .iter()
+        .enumerate()
+        .map(|(x, ex)| {
+            use crate::broker::rabbit::routing::Dest;
+            let bindings: Vec<Value> = m
+                .router
+                .exchanges()
+                .get(x)
+                .map_or(&[][..], |e| &e.bindings[..])
+                .iter()
+                .map(|b| {
+                    let (kind, name) = match b.dest {
+                        Dest::Queue(q) => ("queue", &m.queues[q as usize].name),
+                        Dest::Exchange(e) => ("exchange", &m.exchanges[e as usize].name),
+                    };
+                    json!({ "kind": kind, "destination": name, "key": b.key })
+                })
+                .collect();
+            json!({
+                "name": ex.name,
+                "kind": ex.kind.name(),
+                "alternate_exchange": ex.alternate.map(|a| &m.exchanges[a].name),
+                "bindings": bindings,
+            })
+        })
+        .collect();
     let services: Vec<Value> = m
         .services
         .iter()
@@ -534,6 +563,7 @@ fn topology_json(m: &Model) -> Value {
         "topics": topics,
         "queues": queues,
         "pubsubs": pubsubs,
+        "exchanges": exchanges,
         "services": services,
         "faults": faults,
     })

@@ -1,7 +1,10 @@
 //! The RabbitMQ-like broker: exchanges and the queues they route to. [`routing`] decides
 //! which queues receive a published message, as rabbitmq-server's exchange types,
 //! exchange-to-exchange bindings and alternate exchanges do; [`exchange`] publishes:
-//! a copy to each queue a route reaches, the unroutable counted.
+//! a copy to each queue a route reaches, the unroutable counted. [`queue`] is a
+//! RabbitMQ queue's bookkeeping (order, requeue, TTL, length and delivery limits),
+//! pure and tested, which the queues exchanges bind will run on.
 
 pub mod exchange;
+pub mod queue;
 pub mod routing;
