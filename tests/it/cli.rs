@@ -614,7 +614,13 @@ fn a_write_failure_mid_run_leaves_no_file() {
         .expect("run");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{err}");
-    assert!(err.contains("writing t.jsonl: File too large"), "{err}");
+    // Which file passes the limit first depends on when the shell drains its buffers
+    // (wall-clock pacing), not on the bytes: either one may.
+    assert!(
+        err.contains("writing t.jsonl: File too large")
+            || err.contains("writing m.csv: File too large"),
+        "{err}"
+    );
     assert!(files_in(&d).is_empty(), "{:?}", files_in(&d));
 }
 
