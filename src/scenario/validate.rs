@@ -146,6 +146,22 @@ impl<'i, T> Elem<'_, 'i, T> {
         }
         Some(cur.span())
     }
+
+    /// The span of `key` in element `i` of the array of tables `array` inside this
+    /// element (`[[pubsub.subscription]]`, `[[exchange.binding]]`), else of that
+    /// element, else of the array.
+    fn item_span(&self, array: &str, i: usize, key: &str) -> Option<Range<usize>> {
+        let item = self
+            .tree
+            .get_ref()
+            .get(array)
+            .and_then(|v| v.get_ref().as_array())
+            .and_then(|a| a.get(i));
+        item.and_then(|t| t.get_ref().get(key))
+            .map(|v| v.span())
+            .or_else(|| item.map(|t| t.span()))
+            .or_else(|| self.span(&[array]))
+    }
 }
 
 impl<T> Elem<'_, '_, T> {
@@ -1576,18 +1592,7 @@ fn exchange_models(
             f::ExchangeKindDef::Topic => r::ExchangeKind::Topic,
             f::ExchangeKindDef::Headers => r::ExchangeKind::Headers,
         };
-        let trees = x
-            .tree
-            .get_ref()
-            .get("binding")
-            .and_then(|v| v.get_ref().as_array());
-        let span_of = |i: usize, key: &str| -> Option<Range<usize>> {
-            let b = trees.and_then(|a| a.get(i));
-            b.and_then(|t| t.get_ref().get(key))
-                .map(|v| v.span())
-                .or_else(|| b.map(|t| t.span()))
-                .or_else(|| x.span(&["binding"]))
-        };
+        let span_of = |i: usize, key: &str| x.item_span("binding", i, key);
         if x.v.binding.len() > MAX_BINDINGS {
             cx.err(
                 x.span(&["binding"]),
@@ -1795,18 +1800,7 @@ fn pubsub_models(
     let mut subscribed: Vec<u32> = vec![0; services.len()];
     for (pi, p) in pubsubs.iter().enumerate() {
         let fifo = p.v.fifo.unwrap_or(false);
-        let trees = p
-            .tree
-            .get_ref()
-            .get("subscription")
-            .and_then(|v| v.get_ref().as_array());
-        let span_of = |i: usize, key: &str| -> Option<Range<usize>> {
-            let sub = trees.and_then(|a| a.get(i));
-            sub.and_then(|t| t.get_ref().get(key))
-                .map(|v| v.span())
-                .or_else(|| sub.map(|t| t.span()))
-                .or_else(|| p.span(&["subscription"]))
-        };
+        let span_of = |i: usize, key: &str| p.item_span("subscription", i, key);
         if p.v.subscription.len() > MAX_SUBSCRIPTIONS {
             cx.err(
                 p.span(&["subscription"]),

@@ -102,6 +102,23 @@ fn key_number(g: &RoutingKeyGen, seed: u64, n: u64, key: u32, nkeys: usize) -> u
     }
 }
 
+/// The routing key number of message `n` (`msg`) of producer `p`.
+fn message_key_number(
+    model: &Model,
+    producers: &[crate::sim::producer::ProducerState],
+    p: usize,
+    n: u64,
+    msg: &Message,
+) -> usize {
+    key_number(
+        &model.producers[p].routing_key,
+        producers[p].routing_seed,
+        n,
+        msg.key,
+        model.keys.len(),
+    )
+}
+
 /// Writes routing key number `i` of generator `g` into `buf` (a format's `{}` becomes
 /// the key's name, or nothing).
 fn write_key(g: &RoutingKeyGen, i: usize, model: &Model, buf: &mut String) {
@@ -202,13 +219,7 @@ impl Engine {
             ..
         } = self;
         let spec = &model.producers[p];
-        let i = key_number(
-            &spec.routing_key,
-            producers[p].routing_seed,
-            n,
-            msg.key,
-            model.keys.len(),
-        );
+        let i = message_key_number(model, producers, p, n, msg);
         let routes = &mut rabbit.routes[p].by_key;
         if routes.len() <= i {
             routes.resize(i + 1, None);
@@ -250,13 +261,7 @@ impl Engine {
         } = self;
         let spec = &model.producers[p];
         let st = &producers[p];
-        let i = key_number(
-            &spec.routing_key,
-            st.routing_seed,
-            n,
-            msg.key,
-            model.keys.len(),
-        );
+        let i = message_key_number(model, producers, p, n, msg);
         write_key(&spec.routing_key, i, model, &mut rabbit.key);
         let mut buf = [("", HeaderValue::Int(0)); MAX_HEADERS];
         let len = fill_headers(spec, &st.header_seeds, n, &mut buf);
