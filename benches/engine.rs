@@ -1,8 +1,9 @@
 //! Simulated events per second: edasim on `bench-mmc` (M/M/10 at rho = 0.9, about a
 //! million messages), on `bench-sqs` (the same M/M/10 through a standard queue with ten
-//! competing consumers) and on `flash-sale`, tracing off, beside a minimal hand-written M/M/10
-//! loop (binary heap of (time, seq, event), a VecDeque, the same generator) as the
-//! baseline, and the first 2 s of two stress scenarios (`tests/scenarios`) whose cost
+//! competing consumers), on `rabbit-topic-routing` (a topic exchange with an
+//! exchange-to-exchange binding and an alternate) and on `flash-sale`, tracing off,
+//! beside a minimal hand-written M/M/10 loop (binary heap of (time, seq, event), a
+//! VecDeque, the same generator) as the baseline, and the first 2 s of two stress scenarios (`tests/scenarios`) whose cost
 //! was once quadratic. divan prints each as items (events) per second.
 //!
 //! Run: `cargo bench`.
@@ -57,6 +58,18 @@ fn edasim_bench_sqs(b: Bencher) {
 #[divan::bench(sample_count = 5, sample_size = 1)]
 fn edasim_flash_sale(b: Bencher) {
     let model = bundled("flash-sale.toml");
+    let events = events_of(&model);
+    b.counter(ItemsCount::new(events)).bench(|| {
+        let mut e = Engine::new(model.clone(), Options::default());
+        e.run_to_end();
+        e.steps()
+    });
+}
+
+/// Exchange routing on the publish path (kept routes per routing key).
+#[divan::bench(sample_count = 5, sample_size = 1)]
+fn edasim_rabbit_topic_routing(b: Bencher) {
+    let model = bundled("rabbit-topic-routing.toml");
     let events = events_of(&model);
     b.counter(ItemsCount::new(events)).bench(|| {
         let mut e = Engine::new(model.clone(), Options::default());

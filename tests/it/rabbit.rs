@@ -182,6 +182,11 @@ queue = "unrouted"
     assert_eq!(x.counters.unroutable, 0);
     assert_eq!(x.counters.via_alternate, 10);
     assert_eq!(x.counters.routed, 40);
+    // What reached the downstream exchanges: k.eu and k.apac through the binding, the
+    // typo as the alternate.
+    assert_eq!(exchange(&s, "audit").counters.received, 20);
+    assert_eq!(exchange(&s, "ae").counters.received, 10);
+    assert_eq!(exchange(&s, "audit").published, 0);
 }
 
 #[test]

@@ -34,6 +34,9 @@ pub struct ExchangeCounters {
     pub unroutable: u64,
     /// Publishes that reached a queue only through an alternate exchange.
     pub via_alternate: u64,
+    /// Messages that reached this exchange from another one: through an
+    /// exchange-to-exchange binding, or as its alternate.
+    pub received: u64,
 }
 
 /// One exchange's state.
@@ -50,6 +53,9 @@ pub(crate) struct ExchangeState {
 struct Kept {
     start: u32,
     len: u32,
+    /// The exchanges it reached beyond the first, in [`Rabbit::kept_reached`].
+    reached_start: u32,
+    reached_len: u32,
     via_alternate: bool,
 }
 
@@ -69,6 +75,10 @@ pub(crate) struct Rabbit {
     routes: Vec<ProducerRoutes>,
     /// The queues of every kept route, back to back.
     kept: Vec<u32>,
+    /// The exchanges every kept route reached beyond the first, back to back.
+    kept_reached: Vec<u32>,
+    /// The exchanges the route under way reached beyond the first.
+    reached: Vec<u32>,
     scratch: RouteScratch,
     /// The queues of the route under way.
     out: Vec<u32>,
@@ -77,6 +87,13 @@ pub(crate) struct Rabbit {
 }
 
 impl Rabbit {
+    /// Keeps the exchanges the last route reached beyond the first.
+    fn note_reached(&mut self) {
+        self.reached.clear();
+        let beyond = self.scratch.reached().get(1..).unwrap_or(&[]);
+        self.reached.extend_from_slice(beyond);
+    }
+
     /// Idle exchanges for `model`.
     pub fn new(model: &Model) -> Rabbit {
         Rabbit {
@@ -203,6 +220,7 @@ impl Engine {
                     model
                         .router
                         .route(x as u32, key, &[], &mut rabbit.scratch, &mut rabbit.out);
+                rabbit.note_reached();
                 r.via_alternate
             }
         };
@@ -235,12 +253,16 @@ impl Engine {
                     &mut rabbit.scratch,
                     &mut rabbit.out,
                 );
+                let beyond = rabbit.scratch.reached().get(1..).unwrap_or(&[]);
                 let k = Kept {
                     start: rabbit.kept.len() as u32,
                     len: rabbit.out.len() as u32,
+                    reached_start: rabbit.kept_reached.len() as u32,
+                    reached_len: beyond.len() as u32,
                     via_alternate: r.via_alternate,
                 };
                 rabbit.kept.extend_from_slice(&rabbit.out);
+                rabbit.kept_reached.extend_from_slice(beyond);
                 routes[i] = Some(k);
                 k
             }
@@ -248,6 +270,12 @@ impl Engine {
         rabbit.out.clear();
         let (a, b) = (kept.start as usize, (kept.start + kept.len) as usize);
         rabbit.out.extend_from_slice(&rabbit.kept[a..b]);
+        let (a, b) = (
+            kept.reached_start as usize,
+            (kept.reached_start + kept.reached_len) as usize,
+        );
+        rabbit.reached.clear();
+        rabbit.reached.extend_from_slice(&rabbit.kept_reached[a..b]);
         kept.via_alternate
     }
 
@@ -265,21 +293,28 @@ impl Engine {
         write_key(&spec.routing_key, i, model, &mut rabbit.key);
         let mut buf = [("", HeaderValue::Int(0)); MAX_HEADERS];
         let len = fill_headers(spec, &st.header_seeds, n, &mut buf);
-        model
-            .router
-            .route(
-                x as u32,
-                &rabbit.key,
-                &buf[..len],
-                &mut rabbit.scratch,
-                &mut rabbit.out,
-            )
-            .via_alternate
+        let r = model.router.route(
+            x as u32,
+            &rabbit.key,
+            &buf[..len],
+            &mut rabbit.scratch,
+            &mut rabbit.out,
+        );
+        rabbit.note_reached();
+        r.via_alternate
     }
 
     /// Sends a copy of `msg` to each queue of the route in `out`.
     fn deliver_routed(&mut self, x: ExchangeIdx, msg: &Message, via_alternate: bool) {
         let comp = self.plan.exchange_comp + x as u32;
+        let Rabbit {
+            exchanges, reached, ..
+        } = &mut self.rabbit;
+        for &e in reached.iter() {
+            if let Some(st) = exchanges.get_mut(e as usize) {
+                st.x.received += 1;
+            }
+        }
         let mut out = std::mem::take(&mut self.rabbit.out);
         if out.is_empty() {
             self.rabbit.exchanges[x].x.unroutable += 1;

@@ -423,12 +423,15 @@ pub struct RouteScratch {
     epoch: u32,
     /// Exchanges reached but not evaluated yet.
     work: Vec<u32>,
+    /// Every exchange the current route reached, in the order it reached them.
+    reached: Vec<u32>,
 }
 
 impl RouteScratch {
     /// Starts a route over `exchanges` exchanges: nothing seen, nothing to do.
     fn begin(&mut self, exchanges: usize) {
         self.work.clear();
+        self.reached.clear();
         if self.seen.len() != exchanges {
             self.seen.clear();
             self.seen.resize(exchanges, 0);
@@ -440,6 +443,12 @@ impl RouteScratch {
         }
     }
 
+    /// The exchanges the last route reached (the one published to first), each once,
+    /// through bindings or as alternates.
+    pub fn reached(&self) -> &[u32] {
+        &self.reached
+    }
+
     /// Queues exchange `x` for evaluation unless this route has seen it already or it does
     /// not exist (`process_route/2` and `cons_if_present/2`); whether it was queued.
     fn reach(&mut self, x: u32) -> bool {
@@ -447,6 +456,7 @@ impl RouteScratch {
             Some(seen) if *seen != self.epoch => {
                 *seen = self.epoch;
                 self.work.push(x);
+                self.reached.push(x);
                 true
             }
             _ => false,
