@@ -1124,51 +1124,39 @@ fn check_producer_keys(
             |_| "publish to an [[exchange]] whose bindings match on it",
         );
     }
+    if let Some(kind @ (Channel::Exchange(_) | Channel::Pubsub(_))) = target {
+        let (a, help) = match kind {
+            Channel::Exchange(_) => (
+                "an exchange",
+                "an exchange routes at once; duplicate_rate publishes a message twice (a lost confirm)",
+            ),
+            _ => (
+                "a pubsub",
+                "a pubsub delivers at once; duplicate_rate publishes a message twice",
+            ),
+        };
+        p.refuse(
+            cx,
+            &[
+                ("acks", v.acks.is_some()),
+                ("idempotent", v.idempotent.is_some()),
+                ("retries", v.retries.is_some()),
+                ("ack_loss_rate", v.ack_loss_rate.is_some()),
+                ("delay", v.delay.is_some()),
+            ],
+            |key| format!("{key} does not apply to {a}, and `{}` is one", v.target),
+            |_| help,
+        );
+    }
     match target {
-        Some(Channel::Exchange(_)) => {
-            p.refuse(
-                cx,
-                &[
-                    ("acks", v.acks.is_some()),
-                    ("idempotent", v.idempotent.is_some()),
-                    ("retries", v.retries.is_some()),
-                    ("ack_loss_rate", v.ack_loss_rate.is_some()),
-                    ("delay", v.delay.is_some()),
-                ],
-                |key| {
-                    format!(
-                        "{key} does not apply to an exchange, and `{}` is one",
-                        v.target
-                    )
-                },
-                |_| "an exchange routes at once; duplicate_rate publishes a message twice (a lost confirm)",
+        Some(Channel::Pubsub(ps))
+            if pubsub_fifo.get(ps).copied().unwrap_or(false) && v.keys.is_none() =>
+        {
+            cx.err_help(
+                p.span(&["target"]),
+                format!("`{}` is a FIFO pubsub, and every message published to it needs a message group id", v.target),
+                "give the producer keys: the key is the message group id",
             );
-        }
-        Some(Channel::Pubsub(ps)) => {
-            p.refuse(
-                cx,
-                &[
-                    ("acks", v.acks.is_some()),
-                    ("idempotent", v.idempotent.is_some()),
-                    ("retries", v.retries.is_some()),
-                    ("ack_loss_rate", v.ack_loss_rate.is_some()),
-                    ("delay", v.delay.is_some()),
-                ],
-                |key| {
-                    format!(
-                        "{key} does not apply to a pubsub, and `{}` is one",
-                        v.target
-                    )
-                },
-                |_| "a pubsub delivers at once; duplicate_rate publishes a message twice",
-            );
-            if pubsub_fifo.get(ps).copied().unwrap_or(false) && v.keys.is_none() {
-                cx.err_help(
-                    p.span(&["target"]),
-                    format!("`{}` is a FIFO pubsub, and every message published to it needs a message group id", v.target),
-                    "give the producer keys: the key is the message group id",
-                );
-            }
         }
         Some(Channel::Topic(_)) => {
             p.refuse(
@@ -1216,7 +1204,7 @@ fn check_producer_keys(
                 );
             }
         }
-        None => {}
+        _ => {}
     }
 }
 
