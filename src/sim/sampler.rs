@@ -276,7 +276,6 @@ impl Engine {
     /// Per pubsub: what was published, routed, filtered out and deduplicated.
     fn sample_pubsubs(&mut self, out: &mut Out) {
         for p in 0..self.pubsub.topics.len() {
-            let idx = self.plan.pubsub_comp as usize + p;
             let st = &self.pubsub.topics[p];
             let c = Counters {
                 // Its own counters ride in spare fields of the delta.
@@ -285,20 +284,14 @@ impl Engine {
                 duplicates: st.p.deduplicated,
                 ..st.c
             };
-            let d = self.sampler.delta(idx, c);
-            let name = &self.plan.component_names[idx];
-            out.count(name, Metric::Produced, d.produced + d.copies);
-            out.rate(name, Metric::ThroughputIn, d.produced + d.copies);
-            out.count(name, Metric::Routed, d.delivered);
-            out.count(name, Metric::FilteredOut, d.failures);
-            out.count(name, Metric::Deduplicated, d.duplicates);
+            let idx = self.plan.pubsub_comp as usize + p;
+            self.sample_fan_out(out, idx, c, Metric::FilteredOut, true);
         }
     }
 
     /// Per exchange: what was published, routed and unroutable.
     fn sample_exchanges(&mut self, out: &mut Out) {
         for x in 0..self.rabbit.exchanges.len() {
-            let idx = self.plan.exchange_comp as usize + x;
             let st = &self.rabbit.exchanges[x];
             let c = Counters {
                 // Its own counters ride in spare fields of the delta.
@@ -306,12 +299,30 @@ impl Engine {
                 failures: st.x.unroutable,
                 ..st.c
             };
-            let d = self.sampler.delta(idx, c);
-            let name = &self.plan.component_names[idx];
-            out.count(name, Metric::Produced, d.produced + d.copies);
-            out.rate(name, Metric::ThroughputIn, d.produced + d.copies);
-            out.count(name, Metric::Routed, d.delivered);
-            out.count(name, Metric::Unroutable, d.failures);
+            let idx = self.plan.exchange_comp as usize + x;
+            self.sample_fan_out(out, idx, c, Metric::Unroutable, false);
+        }
+    }
+
+    /// The rows of a broker that stores nothing and copies each publish to its
+    /// endpoints (a pubsub, an exchange): publishes in, copies routed (`delivered`),
+    /// publishes taken by none (`failures`, as `untaken`), and duplicates dropped.
+    fn sample_fan_out(
+        &mut self,
+        out: &mut Out,
+        idx: usize,
+        c: Counters,
+        untaken: Metric,
+        dedup: bool,
+    ) {
+        let d = self.sampler.delta(idx, c);
+        let name = &self.plan.component_names[idx];
+        out.count(name, Metric::Produced, d.produced + d.copies);
+        out.rate(name, Metric::ThroughputIn, d.produced + d.copies);
+        out.count(name, Metric::Routed, d.delivered);
+        out.count(name, untaken, d.failures);
+        if dedup {
+            out.count(name, Metric::Deduplicated, d.duplicates);
         }
     }
 
