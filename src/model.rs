@@ -367,6 +367,11 @@ pub struct ProducerModel {
     pub payload: Payload,
     /// How it holds messages its target refuses.
     pub outbox: OutboxModel,
+    /// Publisher confirms, to an exchange or a RabbitMQ-like queue: a publish the
+    /// broker refuses (an outage, a cut link) is held and sent again, and a publish a
+    /// full queue rejects is known (`nacked`). Without them both are lost
+    /// (`lost_unconfirmed`). Other targets always confirm.
+    pub confirms: bool,
 }
 
 /// A circuit breaker, resolved (see [`crate::scenario::format::Breaker`]).
@@ -618,6 +623,44 @@ pub struct QueueModel {
     pub reader: Option<ServiceIdx>,
     /// Queues whose redrive policy names this one as their dead-letter queue.
     pub dlq_of: Vec<QueueIdx>,
+    /// A RabbitMQ-like queue (`type = "classic" | "quorum"`): its settings. `None`: an
+    /// SQS-like queue, whose settings are the fields above.
+    pub rabbit: Option<RabbitQueueModel>,
+}
+
+/// A RabbitMQ-like queue's settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RabbitQueueModel {
+    /// Type, TTL, length and delivery limits.
+    pub config: crate::broker::rabbit::queue::QueueConfig,
+    /// `x-dead-letter-exchange`: where rejected, expired and dropped messages go.
+    pub dead_letter_exchange: Option<ExchangeIdx>,
+    /// `x-dead-letter-routing-key`: their routing key there (default: their own).
+    pub dead_letter_routing_key: Option<String>,
+}
+
+/// What a consumer of a RabbitMQ-like queue sends when the last attempt on a message
+/// failed (and it has no `dead_letter` of its own).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NegativeAck {
+    /// `basic.reject` without requeue: to the queue's dead-letter exchange, or
+    /// discarded.
+    Reject,
+    /// `basic.reject` with requeue: back in the queue, a failed delivery (a quorum
+    /// queue's delivery limit counts it).
+    RejectRequeue,
+    /// `basic.nack` with requeue: back in the queue, not counted as a failed delivery.
+    NackRequeue,
+}
+
+/// How a service consumes a RabbitMQ-like queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RabbitConsumeModel {
+    /// `basic.qos` prefetch count: unacknowledged messages per instance at most (0:
+    /// unlimited, RabbitMQ's default).
+    pub prefetch: u32,
+    /// What it sends after the last failed attempt.
+    pub negative_ack: NegativeAck,
 }
 
 /// The FIFO deduplication window (SQS: five minutes).
@@ -745,6 +788,8 @@ pub struct ServiceModel {
     pub receive: ReceiveModel,
     /// A function: one instance per unit of `max_concurrency`, concurrency 1.
     pub function: Option<FunctionModel>,
+    /// A RabbitMQ-like queue's consumer: prefetch and negative acknowledgements.
+    pub rabbit: RabbitConsumeModel,
 }
 
 impl ServiceModel {

@@ -51,6 +51,11 @@ pub(crate) enum Lease {
     /// An event of a function's asynchronous event queue: Lambda holds nothing once
     /// the invocation has it.
     Async,
+    /// A message of a RabbitMQ-like queue: its delivery tag.
+    Rabbit {
+        /// The delivery tag.
+        tag: u32,
+    },
 }
 
 impl Lease {
@@ -59,7 +64,9 @@ impl Lease {
     pub fn position(&self) -> (u32, u64) {
         match *self {
             Lease::Kafka { partition, offset } => (partition, offset),
-            Lease::Sqs { .. } | Lease::Async => (crate::sim::trace::NA32, crate::sim::trace::NA64),
+            Lease::Sqs { .. } | Lease::Async | Lease::Rabbit { .. } => {
+                (crate::sim::trace::NA32, crate::sim::trace::NA64)
+            }
         }
     }
 
@@ -68,7 +75,7 @@ impl Lease {
     pub fn partition(&self) -> Option<u32> {
         match *self {
             Lease::Kafka { partition, .. } => Some(partition),
-            Lease::Sqs { .. } | Lease::Async => None,
+            Lease::Sqs { .. } | Lease::Async | Lease::Rabbit { .. } => None,
         }
     }
 }
@@ -111,6 +118,7 @@ impl Engine {
                 }
             }
             Lease::Async => {}
+            Lease::Rabbit { tag } => self.rabbit_ack(g, work.instance, tag),
         }
     }
 
@@ -127,6 +135,8 @@ impl Engine {
             // The message stays in flight until its visibility timeout.
             Lease::Sqs { .. } => self.sqs_release_key(g, work.instance, work.msg.key),
             Lease::Async => {}
+            // It returns to the queue when the instance's channel closes.
+            Lease::Rabbit { tag } => self.rabbit_release(g, work.instance, tag),
         }
     }
 
@@ -141,6 +151,9 @@ impl Engine {
             } => self.sqs_fate(g, slot, generation),
             // An invocation dropped without an outcome takes its event with it.
             Lease::Async => Fate::Lost,
+            // The queue takes back what a consumer held: it delivers it again, or its
+            // dead-lettering accounts for it.
+            Lease::Rabbit { .. } => Fate::Redelivered,
         }
     }
 }

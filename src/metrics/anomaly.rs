@@ -73,6 +73,21 @@ pub enum Cause {
     /// Redelivered after the group evicted an instance that a network partition cut
     /// off at this time (ns), its last offsets uncommitted.
     Evicted(u64),
+    /// A RabbitMQ-like queue delivers it again: it was requeued (a nack or reject with
+    /// requeue, or its consumer went away).
+    Requeued,
+    /// A RabbitMQ-like queue's message TTL passed, and the queue has no dead-letter
+    /// exchange.
+    MessageTtl,
+    /// A RabbitMQ-like queue's length limit dropped it (drop-head), and the queue has
+    /// no dead-letter exchange.
+    Overflow,
+    /// A quorum queue's delivery limit (this many) was passed, and the queue has no
+    /// dead-letter exchange.
+    DeliveryLimit(u32),
+    /// Its consumer rejected it after this many attempts, and the queue has no
+    /// dead-letter exchange.
+    Rejected(u32),
 }
 
 impl Cause {
@@ -96,6 +111,11 @@ impl Cause {
             Some(Cause::OutlivedVisibility) => (13, 0),
             Some(Cause::EventTooOld(t)) => (14, t),
             Some(Cause::Evicted(t)) => (15, t),
+            Some(Cause::Requeued) => (16, 0),
+            Some(Cause::MessageTtl) => (17, 0),
+            Some(Cause::Overflow) => (18, 0),
+            Some(Cause::DeliveryLimit(n)) => (19, u64::from(n)),
+            Some(Cause::Rejected(n)) => (20, u64::from(n)),
         }
     }
 
@@ -119,6 +139,11 @@ impl Cause {
             13 => Cause::OutlivedVisibility,
             14 => Cause::EventTooOld(val),
             15 => Cause::Evicted(val),
+            16 => Cause::Requeued,
+            17 => Cause::MessageTtl,
+            18 => Cause::Overflow,
+            19 => Cause::DeliveryLimit(n),
+            20 => Cause::Rejected(n),
             _ => return None,
         })
     }
@@ -199,7 +224,34 @@ impl Cause {
                 crate::time::SimDuration(age)
             ),
             Cause::Retention => "deleted by retention before it was consumed".to_string(),
+            Cause::Requeued => {
+                "requeued by the queue and delivered again (redelivered flag set)".to_string()
+            }
+            Cause::MessageTtl => {
+                "its message_ttl passed at the head of the queue, which has no dead_letter_exchange"
+                    .to_string()
+            }
+            Cause::Overflow => {
+                "dropped by the queue's max_length (drop-head), which has no dead_letter_exchange"
+                    .to_string()
+            }
+            Cause::DeliveryLimit(n) => format!(
+                "failed more deliveries than the quorum queue's delivery_limit ({n}), which has no dead_letter_exchange"
+            ),
+            Cause::Rejected(n) => format!(
+                "rejected by the consumer after {n} attempts (requeue false), and the queue has no dead_letter_exchange"
+            ),
             Cause::Upstream => "arrived out of order from upstream".to_string(),
+            Cause::CompetingConsumers
+                if s.and_then(|s| s.source.queue())
+                    .and_then(|q| model.queues.get(q))
+                    .is_some_and(|q| q.rabbit.is_some()) =>
+            {
+                format!(
+                    "a RabbitMQ queue delivers in order, but its {} parallel consumers finish out of order (a single consumer, or a consistent-hash exchange per key, would keep it)",
+                    s.map_or(1, |s| s.instances * s.concurrency)
+                )
+            }
             Cause::CompetingConsumers => format!(
                 "a standard queue keeps no order across its {} parallel consumers (a FIFO queue with the key as message group would)",
                 s.map_or(1, |s| s.instances * s.concurrency)

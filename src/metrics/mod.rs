@@ -58,6 +58,14 @@ pub struct Counters {
     /// Held publishes dropped after the delivery timeout (absent from JSON when none).
     #[serde(skip_serializing_if = "is_zero")]
     pub lost_delivery_timeout: u64,
+    /// Publishes a RabbitMQ-like broker refused, confirmed as such to a publisher with
+    /// confirms (absent from JSON when none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub nacked: u64,
+    /// Publishes a RabbitMQ-like broker refused or never got, from a publisher without
+    /// confirms: lost, and nobody knows (absent from JSON when none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub lost_unconfirmed: u64,
 }
 
 fn is_zero(v: &u64) -> bool {

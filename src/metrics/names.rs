@@ -66,6 +66,14 @@ pub enum Metric {
     FilteredOut,
     /// Publishes an exchange routed to no queue.
     Unroutable,
+    /// Deliveries of a RabbitMQ queue with the redelivered flag.
+    Redelivered,
+    /// Messages a RabbitMQ queue's drop-head length limit pushed out.
+    DroppedOverflow,
+    /// Messages whose TTL passed in a RabbitMQ queue.
+    ExpiredTtl,
+    /// Publishes a full RabbitMQ queue refused.
+    RejectedPublish,
     /// Function events that found every invocation busy.
     Throttled,
     /// Mean end-to-end latency of a flow, first produce to processed.
@@ -208,6 +216,10 @@ impl Metric {
         Metric::Routed,
         Metric::FilteredOut,
         Metric::Unroutable,
+        Metric::Redelivered,
+        Metric::DroppedOverflow,
+        Metric::ExpiredTtl,
+        Metric::RejectedPublish,
         Metric::Throttled,
         Metric::E2eLatencyP50,
         Metric::E2eLatencyP95,
@@ -262,6 +274,10 @@ impl Metric {
             Metric::Routed => "routed",
             Metric::FilteredOut => "filtered_out",
             Metric::Unroutable => "unroutable",
+            Metric::Redelivered => "redelivered",
+            Metric::DroppedOverflow => "dropped_overflow",
+            Metric::ExpiredTtl => "expired_ttl",
+            Metric::RejectedPublish => "rejected_publish",
             Metric::Throttled => "throttled",
             Metric::E2eLatencyMean => "e2e_latency_mean",
             Metric::E2eLatencyP50 => "e2e_latency_p50",
@@ -331,6 +347,10 @@ impl Metric {
             | Metric::Routed
             | Metric::FilteredOut
             | Metric::Unroutable
+            | Metric::Redelivered
+            | Metric::DroppedOverflow
+            | Metric::ExpiredTtl
+            | Metric::RejectedPublish
             | Metric::Throttled
             | Metric::DuplicatesSuppressed
             | Metric::SagaStarted
@@ -387,6 +407,10 @@ impl Metric {
             Metric::Routed => &[Pubsub, Exchange],
             Metric::FilteredOut => &[Pubsub],
             Metric::Unroutable => &[Exchange],
+            Metric::Redelivered
+            | Metric::DroppedOverflow
+            | Metric::ExpiredTtl
+            | Metric::RejectedPublish => &[Queue],
             Metric::Throttled => &[Service],
             Metric::FaultsActive => &[Total],
             Metric::DuplicatesSuppressed => &[Service, Total],
@@ -454,7 +478,7 @@ impl Metric {
                 "messages held by a publisher while its broker or the link refuses them (rows only in scenarios with outages or network partitions)"
             }
             Metric::PublishLost => {
-                "publishes dropped: the publisher's buffer was full, or a held message outlived its delivery timeout (rows as for buffered)"
+                "publishes dropped: the publisher's buffer was full, a held message outlived its delivery timeout, or a refused publish had no publisher confirms (rows as for buffered)"
             }
             Metric::DuplicatesSuppressed => {
                 "second deliveries an idempotent consumer acknowledged without their effect (rows only for idempotent consumers)"
@@ -500,6 +524,18 @@ impl Metric {
             Metric::FilteredOut => "publishes that no subscription's filter policy took",
             Metric::Unroutable => {
                 "publishes an exchange routed to no queue (dropped, with its alternate exchanges tried)"
+            }
+            Metric::Redelivered => {
+                "deliveries of a RabbitMQ queue with the redelivered flag (requeued by a nack, a reject or a consumer that went away)"
+            }
+            Metric::DroppedOverflow => {
+                "messages a RabbitMQ queue's max_length pushed out (drop-head), to its dead-letter exchange or discarded"
+            }
+            Metric::ExpiredTtl => {
+                "messages whose message_ttl passed at the head of a RabbitMQ queue, to its dead-letter exchange or discarded"
+            }
+            Metric::RejectedPublish => {
+                "publishes a full RabbitMQ queue refused (reject-publish: nacked with confirms, lost without)"
             }
             Metric::Throttled => {
                 "events that found every invocation of a function busy and waited in its event queue"

@@ -369,6 +369,58 @@ pub fn text(engine: &Engine) -> String {
         }
         t.write(&mut o);
     }
+    if !s.rabbit_queues.is_empty() {
+        let mut t = Table::new(&[
+            ("rabbit queue", 18),
+            ("type", 7),
+            ("sent", 8),
+            ("ready", 6),
+            ("unacked", 7),
+            ("delivered", 9),
+            ("redeliv", 7),
+            ("requeued", 8),
+            ("rejected", 8),
+            ("overflow", 8),
+            ("refused", 7),
+            ("ttl", 6),
+            ("limit", 6),
+            ("to dlx", 6),
+            ("discarded", 9),
+        ]);
+        for q in &s.rabbit_queues {
+            let c = &q.counters;
+            t.row(vec![
+                q.name.clone(),
+                q.kind.to_string(),
+                q.sent.to_string(),
+                q.ready.to_string(),
+                q.unacked.to_string(),
+                c.delivered.to_string(),
+                c.redelivered.to_string(),
+                c.requeued.to_string(),
+                c.rejected.to_string(),
+                c.dropped_overflow.to_string(),
+                c.rejected_publish.to_string(),
+                c.expired_ttl.to_string(),
+                c.delivery_limit.to_string(),
+                c.dead_lettered.to_string(),
+                c.discarded.to_string(),
+            ]);
+        }
+        t.write(&mut o);
+    }
+    for p in &s.producers {
+        if p.nacked + p.lost_unconfirmed > 0 {
+            let _ = writeln!(
+                o,
+                "{} had {} publishes refused by a RabbitMQ-like broker: {} nacked to it (publisher confirms), {} lost without its knowing (no confirms)\n",
+                p.name,
+                p.nacked + p.lost_unconfirmed,
+                p.nacked,
+                p.lost_unconfirmed
+            );
+        }
+    }
     if !s.pubsubs.is_empty() {
         let mut t = Table::new(&[
             ("pubsub", 18),
@@ -443,7 +495,12 @@ pub fn text(engine: &Engine) -> String {
                         .source
                         .queue()
                         .and_then(|q| m.queues.get(q))
-                        .is_some_and(|q| q.redrive.is_some())
+                        .is_some_and(|q| {
+                            q.redrive.is_some()
+                                || q.rabbit
+                                    .as_ref()
+                                    .is_some_and(|r| r.dead_letter_exchange.is_some())
+                        })
             });
             t.row(vec![
                 svc.name.clone(),

@@ -297,6 +297,12 @@ pub struct Producer {
     /// Kafka `retry.backoff.max.ms` (default "1s").
     #[serde(default)]
     pub retry_backoff_max: Option<Dur>,
+    /// Publisher confirms, to an exchange or a RabbitMQ-like queue (default false, as
+    /// a RabbitMQ channel starts): with them a publish the broker refuses (an outage, a
+    /// cut link) is held and sent again, and one a full queue rejects is nacked;
+    /// without them both are lost, and nobody knows.
+    #[serde(default)]
+    pub confirms: Option<bool>,
 }
 
 /// Arrival process of a producer.
@@ -496,6 +502,66 @@ pub struct Queue {
     /// (default queue).
     #[serde(default)]
     pub deduplication_scope: Option<DedupScope>,
+    /// A RabbitMQ-like queue: `classic` or `quorum` (absent: an SQS-like queue). Its
+    /// consumers get messages pushed, up to their `prefetch`, and acknowledge them.
+    #[serde(default, rename = "type")]
+    pub queue_type: Option<RabbitQueueType>,
+    /// RabbitMQ queues: `x-message-ttl`, how long a message may wait (a message that
+    /// reaches the head later expires, to the dead-letter exchange).
+    #[serde(default)]
+    pub message_ttl: Option<Dur>,
+    /// RabbitMQ queues: `x-max-length`, ready messages at most.
+    #[serde(default)]
+    pub max_length: Option<u64>,
+    /// RabbitMQ queues: what a full queue does, `drop-head` (default), `reject-publish`
+    /// or `reject-publish-dlx` (classic queues only).
+    #[serde(default)]
+    pub overflow: Option<OverflowDef>,
+    /// RabbitMQ queues: `x-dead-letter-exchange`, where rejected, expired and dropped
+    /// messages are published.
+    #[serde(default)]
+    pub dead_letter_exchange: Option<String>,
+    /// RabbitMQ queues: `x-dead-letter-routing-key` (default: the message's own).
+    #[serde(default)]
+    pub dead_letter_routing_key: Option<String>,
+    /// Quorum queues: `x-delivery-limit`, failed deliveries before a message is
+    /// dead-lettered (default 20, as RabbitMQ 4; -1: unlimited).
+    #[serde(default)]
+    pub delivery_limit: Option<i64>,
+}
+
+/// A RabbitMQ queue type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RabbitQueueType {
+    /// Requeued messages go back to their position; no delivery limit.
+    Classic,
+    /// Replicated; requeued messages are served first; a delivery limit.
+    Quorum,
+}
+
+/// `x-overflow`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum OverflowDef {
+    /// Drop (dead-letter) the oldest ready messages.
+    DropHead,
+    /// Refuse the new message.
+    RejectPublish,
+    /// Refuse it and dead-letter it.
+    RejectPublishDlx,
+}
+
+/// What a RabbitMQ consumer sends after the last failed attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum NegativeAckDef {
+    /// `basic.reject`, requeue false: to the dead-letter exchange, or discarded.
+    Reject,
+    /// `basic.reject`, requeue true: back in the queue, a failed delivery.
+    RejectRequeue,
+    /// `basic.nack`, requeue true: back in the queue, not counted as failed.
+    NackRequeue,
 }
 
 /// `[[pubsub]]`: an SNS-like topic.
@@ -748,6 +814,14 @@ pub struct Consumer {
     /// failure returns only them (default false: the whole batch returns).
     #[serde(default)]
     pub partial_batch_response: Option<bool>,
+    /// RabbitMQ queues: `basic.qos` prefetch count, unacknowledged messages per
+    /// instance at most (default 0: unlimited, as RabbitMQ's).
+    #[serde(default)]
+    pub prefetch: Option<u32>,
+    /// RabbitMQ queues: what the consumer sends when the last attempt failed and it has
+    /// no `dead_letter`: `reject` (default), `reject-requeue` or `nack-requeue`.
+    #[serde(default)]
+    pub negative_ack: Option<NegativeAckDef>,
 }
 
 /// What kind of consumer.

@@ -755,6 +755,7 @@ fn queue_models(
 ) -> Vec<QueueModel> {
     let mut models: Vec<QueueModel> = Vec::new();
     for q in queues {
+        let rabbit = rabbit_queue_model(q, channels, cx);
         let fifo = q.v.fifo.unwrap_or(false);
         let visibility_timeout = q.v.visibility_timeout.map_or(30 * NS, |d| d.0.0);
         check_range(
@@ -830,6 +831,7 @@ fn queue_models(
             dedup_scope: q.v.deduplication_scope.unwrap_or(DedupScope::Queue),
             reader: None,
             dlq_of: Vec::new(),
+            rabbit,
         });
     }
     // Kinds must match: SQS requires a FIFO queue's dead-letter queue to be FIFO, and a
@@ -855,6 +857,139 @@ fn queue_models(
         models[d].dlq_of.push(i);
     }
     models
+}
+
+/// A `[[queue]]` with a `type`: a RabbitMQ-like queue, whose SQS settings are refused
+/// (and an SQS-like queue's RabbitMQ settings), with RabbitMQ's rules: a quorum queue
+/// has a delivery limit and no `reject-publish-dlx`, a classic queue no delivery limit.
+fn rabbit_queue_model(
+    q: &Elem<'_, '_, f::Queue>,
+    channels: &Channels<'_>,
+    cx: &mut Cx,
+) -> Option<RabbitQueueModel> {
+    use crate::broker::rabbit::queue::{DEFAULT_DELIVERY_LIMIT, Overflow, QueueConfig, QueueType};
+    let v = &q.v;
+    let Some(t) = v.queue_type else {
+        q.refuse(
+            cx,
+            &[
+                ("message_ttl", v.message_ttl.is_some()),
+                ("max_length", v.max_length.is_some()),
+                ("overflow", v.overflow.is_some()),
+                ("dead_letter_exchange", v.dead_letter_exchange.is_some()),
+                (
+                    "dead_letter_routing_key",
+                    v.dead_letter_routing_key.is_some(),
+                ),
+                ("delivery_limit", v.delivery_limit.is_some()),
+            ],
+            |key| {
+                format!(
+                    "{key} applies to RabbitMQ queues, and `{}` is an SQS-like queue",
+                    v.name
+                )
+            },
+            |_| "add type = \"classic\" or \"quorum\" to make it a RabbitMQ queue",
+        );
+        return None;
+    };
+    q.refuse(
+        cx,
+        &[
+            ("fifo", v.fifo.is_some()),
+            ("visibility_timeout", v.visibility_timeout.is_some()),
+            ("retention", v.retention.is_some()),
+            ("delay", v.delay.is_some()),
+            ("wait_time", v.wait_time.is_some()),
+            ("dead_letter", v.dead_letter.is_some()),
+            (
+                "content_based_deduplication",
+                v.content_based_deduplication.is_some(),
+            ),
+            ("deduplication_scope", v.deduplication_scope.is_some()),
+        ],
+        |key| format!("{key} is an SQS setting, and `{}` is a RabbitMQ queue", v.name),
+        |key| match key {
+            "dead_letter" => "a RabbitMQ queue dead-letters to an exchange: dead_letter_exchange = ...",
+            "visibility_timeout" => "a RabbitMQ consumer holds a message until it acknowledges it; prefetch bounds how many",
+            _ => "remove it, or remove type to make it an SQS-like queue",
+        },
+    );
+    let kind = match t {
+        f::RabbitQueueType::Classic => QueueType::Classic,
+        f::RabbitQueueType::Quorum => QueueType::Quorum,
+    };
+    let overflow = match v.overflow {
+        None | Some(f::OverflowDef::DropHead) => Overflow::DropHead,
+        Some(f::OverflowDef::RejectPublish) => Overflow::RejectPublish,
+        Some(f::OverflowDef::RejectPublishDlx) => Overflow::RejectPublishDlx,
+    };
+    if kind == QueueType::Quorum && overflow == Overflow::RejectPublishDlx {
+        cx.err_help(
+            q.span(&["overflow"]),
+            "a quorum queue does not support overflow = \"reject-publish-dlx\"",
+            "RabbitMQ's quorum queues take drop-head or reject-publish",
+        );
+    }
+    let delivery_limit = match (kind, v.delivery_limit) {
+        (QueueType::Classic, Some(_)) => {
+            cx.err_help(
+                q.span(&["delivery_limit"]),
+                "delivery_limit applies to quorum queues",
+                "set type = \"quorum\", or remove it",
+            );
+            None
+        }
+        (QueueType::Classic, None) => None,
+        (QueueType::Quorum, None) => Some(DEFAULT_DELIVERY_LIMIT),
+        (QueueType::Quorum, Some(-1)) => None,
+        (QueueType::Quorum, Some(n)) if (0..=i64::from(u32::MAX)).contains(&n) => Some(n as u32),
+        (QueueType::Quorum, Some(n)) => {
+            cx.err(
+                q.span(&["delivery_limit"]),
+                format!(
+                    "delivery_limit must be -1 (unlimited) or from 0 to {}, found {n}",
+                    u32::MAX
+                ),
+            );
+            None
+        }
+    };
+    let dead_letter_exchange = v.dead_letter_exchange.as_ref().and_then(|x| {
+        let span = q.span(&["dead_letter_exchange"]);
+        match channels.find(x, span.clone(), "dead_letter_exchange", cx)? {
+            Channel::Exchange(e) => Some(e),
+            other => {
+                cx.err_help(
+                    span,
+                    format!(
+                        "dead_letter_exchange `{x}` is a {}, not an exchange",
+                        other.kind()
+                    ),
+                    "RabbitMQ dead-letters to an exchange, which routes to a queue bound to it",
+                );
+                None
+            }
+        }
+    });
+    if v.dead_letter_routing_key.is_some() && v.dead_letter_exchange.is_none() {
+        cx.err_help(
+            q.span(&["dead_letter_routing_key"]),
+            "dead_letter_routing_key needs a dead_letter_exchange",
+            "add dead_letter_exchange = ...",
+        );
+    }
+    Some(RabbitQueueModel {
+        config: QueueConfig {
+            kind,
+            message_ttl: v.message_ttl.map(|d| d.0.0),
+            max_length: v.max_length,
+            overflow,
+            delivery_limit,
+        },
+        dead_letter_exchange,
+        dead_letter_routing_key: v.dead_letter_routing_key.clone(),
+    })
 }
 
 /// `[[producer]]`: target, rate, phases, keys (into one key table) and the producer
@@ -971,6 +1106,7 @@ fn producer_models(
             headers,
             payload,
             outbox: outbox_model(p, cx),
+            confirms: p.v.confirms.unwrap_or(false),
         });
     }
     (producer_models, keys)
@@ -1148,6 +1284,19 @@ fn check_producer_keys(
             |_| help,
         );
     }
+    let rabbit_target = match target {
+        Some(Channel::Exchange(_)) | None => true,
+        Some(Channel::Queue(q)) => queues.get(q).is_none_or(|q| q.rabbit.is_some()),
+        Some(Channel::Topic(_) | Channel::Pubsub(_)) => false,
+    };
+    if !rabbit_target {
+        p.refuse(
+            cx,
+            &[("confirms", v.confirms.is_some())],
+            |_| format!("confirms are RabbitMQ's publisher confirms, and `{}` is not an exchange or a RabbitMQ queue", v.target),
+            |_| "a topic's producer is confirmed by its acks; an SQS or pubsub send always answers",
+        );
+    }
     match target {
         Some(Channel::Pubsub(ps))
             if pubsub_fifo.get(ps).copied().unwrap_or(false) && v.keys.is_none() =>
@@ -1189,6 +1338,13 @@ fn check_producer_keys(
                 |_| "for a queue, duplicate_rate sends a message twice",
             );
             let Some(qm) = queues.get(q) else { return };
+            if qm.rabbit.is_some() && v.delay.is_some() {
+                cx.err_help(
+                    p.span(&["delay"]),
+                    format!("delay is an SQS setting, and `{}` is a RabbitMQ queue", v.target),
+                    "a RabbitMQ queue delivers at once; message_ttl bounds how long a message waits",
+                );
+            }
             if qm.fifo && v.keys.is_none() {
                 cx.err_help(
                     p.span(&["target"]),
@@ -1283,6 +1439,7 @@ fn service_models(
         } else {
             check_consumer_keys(c, source, cx);
         }
+        let rabbit = rabbit_consume_model(c, source, queue_models, is_function, cx);
         let mut receive = receive_model(c, source, queue_models, is_function, cx);
         let group_id = c.v.group.clone().unwrap_or_else(|| c.v.name.clone());
         if group_ids.insert(group_id.clone(), ()).is_some() && group_id != STUB_NAME {
@@ -1455,9 +1612,68 @@ fn service_models(
             emits,
             receive,
             function,
+            rabbit,
         });
     }
     service_models
+}
+
+/// A consumer of a RabbitMQ-like queue: its prefetch and negative acknowledgement; SQS
+/// receive settings are refused there, and these two everywhere else.
+fn rabbit_consume_model(
+    c: &Elem<'_, '_, f::Consumer>,
+    source: Option<Channel>,
+    queues: &[QueueModel],
+    is_function: bool,
+    cx: &mut Cx,
+) -> RabbitConsumeModel {
+    let v = &c.v;
+    let rabbit = source
+        .and_then(Channel::queue)
+        .and_then(|q| queues.get(q))
+        .is_some_and(|q| q.rabbit.is_some());
+    if rabbit && is_function {
+        cx.err_help(
+            c.span(&["source"]),
+            format!("`{}` is a RabbitMQ queue, which a function does not read", v.source),
+            "functions are invoked from SQS-like queues and pubsubs; make it a service (remove kind)",
+        );
+    } else if rabbit {
+        c.refuse(
+            cx,
+            &[
+                ("batch_size", v.batch_size.is_some()),
+                ("wait_time", v.wait_time.is_some()),
+                ("poll_interval", v.poll_interval.is_some()),
+                ("visibility_heartbeat", v.visibility_heartbeat.is_some()),
+            ],
+            |key| {
+                format!(
+                    "{key} is an SQS receive setting, and `{}` is a RabbitMQ queue",
+                    v.source
+                )
+            },
+            |_| "a RabbitMQ queue pushes messages to its consumers, up to their prefetch",
+        );
+    } else {
+        c.refuse(
+            cx,
+            &[
+                ("prefetch", v.prefetch.is_some()),
+                ("negative_ack", v.negative_ack.is_some()),
+            ],
+            |key| format!("{key} applies to consumers of a RabbitMQ queue (type = \"classic\" or \"quorum\")"),
+            |_| "remove it, or read a [[queue]] with a type",
+        );
+    }
+    RabbitConsumeModel {
+        prefetch: v.prefetch.unwrap_or(0),
+        negative_ack: match v.negative_ack {
+            None | Some(f::NegativeAckDef::Reject) => NegativeAck::Reject,
+            Some(f::NegativeAckDef::RejectRequeue) => NegativeAck::RejectRequeue,
+            Some(f::NegativeAckDef::NackRequeue) => NegativeAck::NackRequeue,
+        },
+    }
 }
 
 /// Most retry topics of one consumer.

@@ -397,6 +397,7 @@ impl Engine {
         let incarnation = inst.incarnation;
         match self.model.services[g].source {
             Channel::Topic(_) => self.kafka_member_down(g, i, incarnation, cause),
+            Channel::Queue(q) if self.is_rabbit(q) => self.rabbit_member_down(g, i),
             Channel::Queue(_) => self.sqs_member_down(g, i),
             Channel::Pubsub(_) | Channel::Exchange(_) => {}
         }

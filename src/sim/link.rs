@@ -241,6 +241,22 @@ impl Engine {
             .map_or_else(OutboxModel::default, |p| p.outbox)
     }
 
+    /// Whether `out` is a producer's publish to an exchange or a RabbitMQ-like queue
+    /// without publisher confirms.
+    fn unconfirmed(&self, out: &Outgoing) -> bool {
+        let rabbit = match out.target {
+            Channel::Exchange(_) => true,
+            Channel::Queue(q) => self.model.queues[q].rabbit.is_some(),
+            Channel::Topic(_) | Channel::Pubsub(_) => false,
+        };
+        rabbit
+            && self
+                .model
+                .producers
+                .get(out.from as usize)
+                .is_some_and(|p| !p.confirms)
+    }
+
     /// The fault refusing `out` now, if any: its broker (or partition) is down, or the
     /// link from its publisher to it is cut.
     fn refused_by(&self, out: &Outgoing) -> Option<u32> {
@@ -368,6 +384,14 @@ impl Engine {
     fn hold(&mut self, out: Outgoing, fault: u32) {
         let cfg = self.outbox_model(out.from);
         let comp = self.publisher_comp(out.from);
+        if self.unconfirmed(&out) {
+            // Without publisher confirms nothing tells the producer: the publish is
+            // gone.
+            self.links.effects[fault as usize].dropped += 1;
+            self.publisher_counters(out.from).lost_unconfirmed += 1;
+            self.tr_outgoing(TraceKind::Unsent, comp, &out);
+            return;
+        }
         let ob = &mut self.links.outboxes[out.from as usize];
         if ob.len >= u64::from(cfg.buffer) {
             self.links.effects[fault as usize].dropped += 1;
@@ -518,7 +542,7 @@ impl Engine {
             }
             Channel::Queue(q) if out.from < np => {
                 let delay = self.model.producers[out.from as usize].delay;
-                self.sqs_send(q, m, delay);
+                self.queue_send(q, m, delay, Some((out.from, out.n)));
             }
             Channel::Queue(q) if out.origin != NO_ORIGIN => {
                 self.sqs_send_dead_letter(q, m, out.origin);

@@ -57,7 +57,8 @@ pub use fault::FaultSpan;
 pub use flow::{FlowSummary, MAX_FLOWS};
 pub use message::MAX_FLOW_PRODUCERS;
 pub use report::{
-    Conservation, ExchangeSummary, ProducerSummary, ServiceSummary, Summary, TopicSummary,
+    Conservation, ExchangeSummary, ProducerSummary, RabbitQueueSummary, ServiceSummary, Summary,
+    TopicSummary,
 };
 pub use trace::TRACE_BUFFER_LIMIT;
 
@@ -176,6 +177,9 @@ pub(crate) struct Plan {
     pub saga_step_names: Vec<Vec<String>>,
     /// Per service, the flow index of each origin producer (see [`flow::plan`]).
     pub flow_index: Vec<Vec<u32>>,
+    /// Per queue, the queues its dead-letter exchange can route to (a RabbitMQ-like
+    /// queue's dead letters; empty for the others).
+    pub rabbit_dlqs: Vec<Vec<usize>>,
 }
 
 /// The simulation state. Cheap to clone.
@@ -271,7 +275,23 @@ impl Engine {
             .collect();
         let ncomp = names.len() + 1;
         let (flows, flow_index) = flow::plan(&model);
+        let rabbit_dlqs = model
+            .queues
+            .iter()
+            .map(|q| {
+                q.rabbit
+                    .as_ref()
+                    .and_then(|r| r.dead_letter_exchange)
+                    .map_or_else(Vec::new, |x| {
+                        crate::broker::rabbit::exchange::reachable_queues(&model.router, x as u32)
+                            .into_iter()
+                            .map(|q| q as usize)
+                            .collect()
+                    })
+            })
+            .collect();
         let plan = Arc::new(Plan {
+            rabbit_dlqs,
             flow_index,
             segments,
             component_names: names,
@@ -636,6 +656,7 @@ impl Engine {
                 stamp,
             } => self.on_kafka_timer(timer, group as usize, instance as usize, stamp),
             Ev::Sqs { timer, a, b, stamp } => self.on_sqs_timer(timer, a, b, stamp),
+            Ev::RabbitTtl { queue, stamp } => self.on_rabbit_ttl(queue as usize, stamp),
             Ev::Sample => self.on_sample(),
         }
     }

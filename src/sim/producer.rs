@@ -207,7 +207,7 @@ impl Engine {
                 Channel::Topic(t) => {
                     self.append(t, partition, m);
                 }
-                Channel::Queue(q) => self.sqs_send(q, m, delay),
+                Channel::Queue(q) => self.queue_send(q, m, delay, Some((p as u32, n))),
                 Channel::Pubsub(t) => self.pubsub_publish(t, m, Some((p as u32, n))),
                 Channel::Exchange(x) => self.exchange_publish(x, m, Some((p as u32, n))),
             }
@@ -273,7 +273,7 @@ impl Engine {
             Channel::Topic(t) => {
                 self.append(t, r.partition, r.msg);
             }
-            Channel::Queue(q) => self.sqs_send(q, r.msg, spec.delay),
+            Channel::Queue(q) => self.queue_send(q, r.msg, spec.delay, Some((p as u32, r.n))),
             Channel::Pubsub(t) => self.pubsub_publish(t, r.msg, Some((p as u32, r.n))),
             Channel::Exchange(x) => self.exchange_publish(x, r.msg, Some((p as u32, r.n))),
         }

@@ -111,6 +111,13 @@ pub enum Ev {
         /// the work item's token; another one makes it moot.
         stamp: u32,
     },
+    /// A RabbitMQ-like queue's message TTL: the head expires (broker::rabbit).
+    RabbitTtl {
+        /// Queue index.
+        queue: u32,
+        /// The queue's timer stamp that set it; another one makes it moot.
+        stamp: u32,
+    },
     // ----- metrics (sim::sampler)
     /// Metrics are sampled.
     Sample,

@@ -11,7 +11,10 @@ impl Engine {
     pub(crate) fn source_produced(&self, g: usize) -> u64 {
         match self.model.services[g].source {
             Channel::Topic(t) => self.kafka.topics[t].c.produced,
-            Channel::Queue(q) => self.sqs.queues[q].c.produced,
+            Channel::Queue(q) => match &self.rabbit.rq.queues[q] {
+                Some(st) => st.c.produced,
+                None => self.sqs.queues[q].c.produced,
+            },
             Channel::Pubsub(_) => self.pubsub.fns[g].entries,
             Channel::Exchange(_) => 0,
         }
@@ -68,6 +71,17 @@ impl Engine {
             .queue()
             .and_then(|q| self.model.queues[q].redrive)
             .map(|(d, _)| Channel::Queue(d));
+        if spec.dead_letter.is_none()
+            && let Some(q) = spec.source.queue()
+            && !self.plan.rabbit_dlqs[q].is_empty()
+        {
+            // A RabbitMQ-like queue's dead letters: the queues its dead-letter
+            // exchange routes to.
+            return self.plan.rabbit_dlqs[q]
+                .iter()
+                .map(|&d| self.queue_depth(d))
+                .sum();
+        }
         spec.dead_letter
             .or(redrive)
             .map_or(0, |ch| self.channel_depth(ch))
@@ -77,6 +91,7 @@ impl Engine {
     /// `dead_letter`.
     pub(crate) fn is_dead_letter_queue(&self, q: usize) -> bool {
         !self.model.queues[q].dlq_of.is_empty()
+            || self.plan.rabbit_dlqs.iter().any(|d| d.contains(&q))
             || self
                 .model
                 .services
@@ -121,6 +136,8 @@ impl Engine {
                 copies: s.c.copies,
                 lost_buffer_full: s.c.lost_buffer_full,
                 lost_delivery_timeout: s.c.lost_delivery_timeout,
+                nacked: s.c.nacked,
+                lost_unconfirmed: s.c.lost_unconfirmed,
                 buffered: self.links.outboxes[p].len,
             })
             .collect();
@@ -178,7 +195,27 @@ impl Engine {
                 }
             })
             .collect();
+        let rabbit_queues = (0..self.sqs.queues.len())
+            .filter_map(|q| {
+                let st = self.rabbit.rq.queues[q].as_ref()?;
+                let (ready, unacked, oldest) = self.rabbit_gauges(q);
+                Some(RabbitQueueSummary {
+                    name: self.model.queues[q].name.clone(),
+                    kind: match st.q.config().kind {
+                        crate::broker::rabbit::queue::QueueType::Classic => "classic",
+                        crate::broker::rabbit::queue::QueueType::Quorum => "quorum",
+                    },
+                    sent: st.c.produced + st.c.copies,
+                    copies: st.c.copies,
+                    ready,
+                    unacked,
+                    oldest_s: oldest as f64 / 1e9,
+                    counters: st.r,
+                })
+            })
+            .collect();
         let queues = (0..self.sqs.queues.len())
+            .filter(|&q| !self.is_rabbit(q))
             .map(|q| {
                 let qs = &self.sqs.queues[q];
                 let (visible, in_flight, delayed, oldest) = self.queue_gauges(q);
@@ -238,6 +275,7 @@ impl Engine {
             producers,
             topics,
             queues,
+            rabbit_queues,
             pubsubs,
             exchanges,
             services,
@@ -345,6 +383,9 @@ pub struct Summary {
     /// Per queue (absent from JSON when there are none).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub queues: Vec<QueueSummary>,
+    /// Per RabbitMQ-like queue (absent from JSON when there are none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rabbit_queues: Vec<RabbitQueueSummary>,
     /// Per pubsub (absent from JSON when there are none).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub pubsubs: Vec<PubsubSummary>,
@@ -388,6 +429,12 @@ pub struct ProducerSummary {
     /// Held sends dropped after the delivery timeout (absent when none).
     #[serde(skip_serializing_if = "is_zero")]
     pub lost_delivery_timeout: u64,
+    /// Publishes a RabbitMQ-like broker refused, confirmed so (absent when none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub nacked: u64,
+    /// Publishes lost without publisher confirms (absent when none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub lost_unconfirmed: u64,
     /// Messages it holds now (absent when none).
     #[serde(skip_serializing_if = "is_zero")]
     pub buffered: u64,
@@ -496,6 +543,30 @@ pub struct ExchangeSummary {
     /// Routed, unroutable, through an alternate exchange.
     #[serde(flatten)]
     pub counters: crate::broker::rabbit::exchange::ExchangeCounters,
+}
+
+/// A RabbitMQ-like queue's totals.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct RabbitQueueSummary {
+    /// Name.
+    pub name: String,
+    /// `classic` or `quorum`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Messages enqueued, copies included (refused publishes are not).
+    pub sent: u64,
+    /// Copies among them.
+    pub copies: u64,
+    /// Ready at the end.
+    pub ready: u64,
+    /// Unacknowledged at the end (pushed to consumers).
+    pub unacked: u64,
+    /// Age of the oldest ready message at the end, seconds.
+    pub oldest_s: f64,
+    /// Deliveries, acknowledgements, requeues, rejections, what was dropped, refused,
+    /// expired and dead-lettered.
+    #[serde(flatten)]
+    pub counters: crate::broker::rabbit::consume::RabbitQueueCounters,
 }
 
 /// A service's totals.

@@ -203,7 +203,7 @@ impl Engine {
             out.count(name, Metric::Duplicates, d.copies);
             if self.links.possible {
                 let held = self.links.outboxes[p].len;
-                let lost = d.lost_buffer_full + d.lost_delivery_timeout;
+                let lost = d.lost_buffer_full + d.lost_delivery_timeout + d.lost_unconfirmed;
                 total.buffered += held;
                 total.c.lost_buffer_full += lost;
                 out.count(name, Metric::Buffered, held);
@@ -241,6 +241,10 @@ impl Engine {
     /// the receive counters.
     fn sample_queues(&mut self, out: &mut Out, total: &mut Totals) {
         for q in 0..self.sqs.queues.len() {
+            if self.is_rabbit(q) {
+                self.sample_rabbit_queue(q, out, total);
+                continue;
+            }
             let idx = self.plan.queue_comp as usize + q;
             let qs = &self.sqs.queues[q];
             let c = Counters {
@@ -271,6 +275,41 @@ impl Engine {
             out.count(name, Metric::Deduplicated, d.duplicates);
             out.count(name, Metric::DeadLettered, d.dead_lettered);
         }
+    }
+
+    /// A RabbitMQ-like queue: what came in, ready and unacknowledged messages, the age
+    /// of the oldest ready one, and what it redelivered, dropped, expired, refused and
+    /// dead-lettered.
+    fn sample_rabbit_queue(&mut self, q: usize, out: &mut Out, total: &mut Totals) {
+        let idx = self.plan.queue_comp as usize + q;
+        let Some(st) = self.rabbit.rq.queues[q].as_ref() else {
+            return;
+        };
+        let c = Counters {
+            // Its own counters ride in spare fields of the delta.
+            delivered: st.r.redelivered,
+            failures: st.r.dropped_overflow,
+            retries: st.r.expired_ttl,
+            duplicates: st.r.rejected_publish,
+            dead_lettered: st.r.dead_lettered,
+            ..st.c
+        };
+        let d = self.sampler.delta(idx, c);
+        let (ready, unacked, oldest) = self.rabbit_gauges(q);
+        if self.is_dead_letter_queue(q) {
+            total.dlq += ready + unacked;
+        }
+        let name = &self.plan.component_names[idx];
+        out.count(name, Metric::Produced, d.produced + d.copies);
+        out.rate(name, Metric::ThroughputIn, d.produced + d.copies);
+        out.count(name, Metric::QueueDepth, ready);
+        out.count(name, Metric::InFlight, unacked);
+        out.secs(name, Metric::LagTime, oldest);
+        out.count(name, Metric::Redelivered, d.delivered);
+        out.count(name, Metric::DroppedOverflow, d.failures);
+        out.count(name, Metric::ExpiredTtl, d.retries);
+        out.count(name, Metric::RejectedPublish, d.duplicates);
+        out.count(name, Metric::DeadLettered, d.dead_lettered);
     }
 
     /// Per pubsub: what was published, routed, filtered out and deduplicated.
@@ -498,5 +537,7 @@ fn delta(now: &Counters, prev: &Counters) -> Counters {
         suppressed: now.suppressed - prev.suppressed,
         lost_buffer_full: now.lost_buffer_full - prev.lost_buffer_full,
         lost_delivery_timeout: now.lost_delivery_timeout - prev.lost_delivery_timeout,
+        nacked: now.nacked - prev.nacked,
+        lost_unconfirmed: now.lost_unconfirmed - prev.lost_unconfirmed,
     }
 }

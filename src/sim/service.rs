@@ -485,6 +485,7 @@ impl Engine {
                     }
                     let d = match self.model.services[g].source {
                         Channel::Pubsub(_) => self.fn_fetch(g, i),
+                        Channel::Queue(q) if self.is_rabbit(q) => self.rabbit_fetch(g, i),
                         _ => self.sqs_fetch(g, i),
                     };
                     let Some(d) = d else {
@@ -719,6 +720,18 @@ impl Engine {
     /// Returns whether the broker should settle the work item (delete the message).
     fn give_up(&mut self, g: usize, work: &Work) -> bool {
         let spec = &self.model.services[g];
+        if let (None, Lease::Rabbit { .. }) = (spec.dead_letter, work.lease) {
+            // A negative acknowledgement: the queue dead-letters it (and accounts for
+            // it) or delivers it again.
+            self.tr_work(TraceKind::Fail, g, work);
+            if !self.sagas.stats.is_empty()
+                && self.model.services[g].rabbit.negative_ack == NegativeAck::Reject
+            {
+                self.saga_gave_up(g, work);
+            }
+            self.rabbit_give_up(g, work);
+            return false;
+        }
         if let (None, Channel::Queue(q)) = (spec.dead_letter, spec.source) {
             let fifo = self.model.queues[q].fifo;
             self.tr_work(TraceKind::Fail, g, work);

@@ -12,10 +12,11 @@
 
 use std::fmt::Write as _;
 
+use super::consume::{Item, NO_EXCHANGE};
 use super::routing::{HeaderValue, RouteScratch};
 use crate::broker::pubsub::{Origin, generate};
 use crate::metrics::Counters;
-use crate::model::{AttrValue, ExchangeIdx, Model, NO_KEY, ProducerModel, RoutingKeyGen};
+use crate::model::{AttrValue, ExchangeIdx, Model, NO_KEY, ProducerModel, QueueIdx, RoutingKeyGen};
 use crate::rng;
 use crate::sim::Engine;
 use crate::sim::message::Message;
@@ -84,6 +85,8 @@ pub(crate) struct Rabbit {
     out: Vec<u32>,
     /// A formatted routing key.
     key: String,
+    /// The RabbitMQ-like queues and their consumers.
+    pub rq: super::consume::RabbitQueues,
 }
 
 impl Rabbit {
@@ -99,6 +102,7 @@ impl Rabbit {
         Rabbit {
             exchanges: vec![ExchangeState::default(); model.exchanges.len()],
             routes: vec![ProducerRoutes::default(); model.producers.len()],
+            rq: super::consume::RabbitQueues::new(model),
             ..Rabbit::default()
         }
     }
@@ -224,7 +228,81 @@ impl Engine {
                 r.via_alternate
             }
         };
-        self.deliver_routed(x, &msg, via_alternate);
+        let item = Item {
+            msg,
+            origin,
+            via: x as u32,
+            died: 0,
+            rejected: false,
+        };
+        self.deliver_routed(x, &item, via_alternate);
+    }
+
+    /// Dead-lettering: queue `from` publishes `item` to its dead-letter exchange `x`,
+    /// with its dead-letter routing key, or the message's own routing key (a
+    /// producer's, from its generator; a service's event name; the queue's name for a
+    /// message sent to it directly) and a producer's message's headers.
+    pub(crate) fn exchange_dead_letter(&mut self, x: ExchangeIdx, from: QueueIdx, item: Item) {
+        let st = &mut self.rabbit.exchanges[x];
+        if item.msg.is_copy() {
+            st.c.copies += 1;
+        } else {
+            st.c.produced += 1;
+        }
+        let Engine {
+            model,
+            rabbit,
+            producers,
+            ..
+        } = self;
+        let spec = model.queues[from].rabbit.as_ref();
+        rabbit.key.clear();
+        let producer = item
+            .origin
+            .filter(|&(p, _)| (p as usize) < model.producers.len());
+        match (
+            spec.and_then(|s| s.dead_letter_routing_key.as_deref()),
+            producer,
+        ) {
+            (Some(k), _) => rabbit.key.push_str(k),
+            _ if item.via == NO_EXCHANGE => rabbit.key.push_str(&model.queues[from].name),
+            (None, Some((p, n))) => {
+                let i = message_key_number(model, producers, p as usize, n, &item.msg);
+                write_key(
+                    &model.producers[p as usize].routing_key,
+                    i,
+                    model,
+                    &mut rabbit.key,
+                );
+            }
+            (None, None) => rabbit.key.push_str(
+                model
+                    .events
+                    .get(item.msg.event as usize)
+                    .map_or("", String::as_str),
+            ),
+        }
+        let mut buf = [("", HeaderValue::Int(0)); MAX_HEADERS];
+        let len = match producer {
+            Some((p, n)) => {
+                let p = p as usize;
+                fill_headers(&model.producers[p], &producers[p].header_seeds, n, &mut buf)
+            }
+            None => 0,
+        };
+        let r = model.router.route(
+            x as u32,
+            &rabbit.key,
+            &buf[..len],
+            &mut rabbit.scratch,
+            &mut rabbit.out,
+        );
+        rabbit.note_reached();
+        let item = Item {
+            via: x as u32,
+            ..item
+        };
+        self.deliver_routed(x, &item, r.via_alternate);
     }
 
     /// Routes a message of producer `p` by its routing key alone, from the kept routes
@@ -304,8 +382,9 @@ impl Engine {
         r.via_alternate
     }
 
-    /// Sends a copy of `msg` to each queue of the route in `out`.
-    fn deliver_routed(&mut self, x: ExchangeIdx, msg: &Message, via_alternate: bool) {
+    /// Sends a copy of `item` to each queue of the route in `out`.
+    fn deliver_routed(&mut self, x: ExchangeIdx, item: &Item, via_alternate: bool) {
+        let msg = &item.msg;
         let comp = self.plan.exchange_comp + x as u32;
         let Rabbit {
             exchanges, reached, ..
@@ -348,7 +427,12 @@ impl Engine {
                 produced_at: self.now,
                 ..*msg
             };
-            self.sqs_send(q as usize, copy, 0);
+            let q = q as usize;
+            if !self.is_rabbit(q) {
+                self.sqs_send(q, copy, 0);
+            } else if !self.rabbit_cycle_drop(q, item) {
+                self.rabbit_publish(q, Item { msg: copy, ..*item });
+            }
         }
         out.clear();
         self.rabbit.out = out;

@@ -21,9 +21,10 @@
 //!   and nothing otherwise); `reject-publish-dlx` also dead-letters it. A requeue may
 //!   go over the limit: drop-head then trims the head, reject-publish keeps it.
 //! - **Delivery limit** (quorum queues, RabbitMQ 4.x, default 20): a message whose
-//!   failed deliveries (a consumer that went away, a reject with requeue) exceed the
-//!   limit is dead-lettered as `delivery_limit`; a plain nack with requeue does not
-//!   count (4.3's `delivery-count`, not `acquired-count`).
+//!   failed deliveries (a `basic.reject` with requeue) exceed the limit is
+//!   dead-lettered as `delivery_limit`; a `basic.nack` with requeue, and a consumer
+//!   that went away, do not count (4.3's `delivery-count`, not `acquired-count`: "only
+//!   when pretty sure the processing failed").
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -301,7 +302,7 @@ impl<T: Copy> RabbitQueue<T> {
 
     /// Puts an unacknowledged message back (a nack or reject with requeue, or its
     /// consumer went away). `failed` says whether it counts as a failed delivery (a
-    /// reject or a lost consumer; a plain nack does not). Returns the entry when the
+    /// reject does; a nack or a lost consumer does not). Returns the entry when the
     /// delivery limit is passed instead (to dead-letter as
     /// [`Reason::DeliveryLimit`]); messages a drop-head limit then pushes out go to
     /// `dropped`.
@@ -337,6 +338,21 @@ impl<T: Copy> RabbitQueue<T> {
     /// tests).
     pub fn ready_items(&self) -> impl Iterator<Item = &Entry<T>> {
         self.returns.iter().chain(self.ready.values())
+    }
+
+    /// Every unacknowledged message, by tag.
+    pub fn unacked_items(&self) -> impl Iterator<Item = &Entry<T>> {
+        self.unacked.iter().flatten()
+    }
+
+    /// The unacknowledged message behind `tag`.
+    pub fn unacked(&self, tag: Tag) -> Option<&Entry<T>> {
+        self.unacked.get(tag as usize)?.as_ref()
+    }
+
+    /// The head's entry (the next to be delivered), if any.
+    pub fn peek(&self) -> Option<&Entry<T>> {
+        self.head()
     }
 }
 

@@ -296,12 +296,20 @@ impl Engine {
     /// delay). An original is numbered and enters its reader's ledger; a FIFO queue drops
     /// a message whose deduplication id it saw in the last five minutes.
     pub(crate) fn sqs_send(&mut self, q: QueueIdx, msg: Message, delay: u64) {
+        if self.is_rabbit(q) {
+            // A service's write to a RabbitMQ-like queue (through the default exchange).
+            let item = crate::broker::rabbit::consume::Item::direct(msg, None);
+            return self.rabbit_publish(q, item);
+        }
         self.sqs_enqueue(q, msg, delay, self.now, true, NO_ORIGIN);
     }
 
     /// A consumer of queue `origin` sends a message it gave up on to queue `q`, its
     /// `dead_letter`: a redrive of `q` returns it to `origin`.
     pub(crate) fn sqs_send_dead_letter(&mut self, q: QueueIdx, msg: Message, origin: u32) {
+        if self.is_rabbit(q) {
+            return self.sqs_send(q, msg, 0);
+        }
         self.sqs_enqueue(q, msg, 0, self.now, true, origin);
     }
 
@@ -734,6 +742,9 @@ impl Engine {
 
     /// Whether queue `q` has visible messages.
     pub(crate) fn sqs_has_visible(&self, q: QueueIdx) -> bool {
+        if self.is_rabbit(q) {
+            return self.rabbit_gauges(q).0 > 0;
+        }
         self.sqs.queues[q].n_visible > 0
     }
 
@@ -1091,6 +1102,9 @@ impl Engine {
     /// Messages became visible in queue `q`: long-polling instances receive them, in
     /// the order they started waiting.
     pub(crate) fn sqs_serve_waiters(&mut self, q: QueueIdx) {
+        if self.is_rabbit(q) {
+            return self.rabbit_push(q);
+        }
         let Some(g) = self.model.queues[q].reader else {
             return;
         };
@@ -1142,6 +1156,9 @@ impl Engine {
         let Channel::Queue(q) = self.model.services[g].source else {
             return 0;
         };
+        if self.is_rabbit(q) {
+            return self.rabbit_held_unaccounted(g, q);
+        }
         let ledger = &self.services[g].ledger;
         let open = |m: &Message| !m.is_copy() && !ledger.is_settled(m.entry);
         let qs = &self.sqs.queues[q];
@@ -1154,7 +1171,7 @@ impl Engine {
             Lease::Sqs {
                 slot, generation, ..
             } => !qs.holds(slot, generation),
-            Lease::Kafka { .. } | Lease::Async => false,
+            Lease::Kafka { .. } | Lease::Async | Lease::Rabbit { .. } => false,
         };
         let mut deleted: Vec<u64> = self.services[g]
             .works
@@ -1176,6 +1193,11 @@ impl Engine {
 
     /// Queue `q`'s depth (visible, in flight, delayed) and the age of its oldest message.
     pub(crate) fn queue_gauges(&self, q: QueueIdx) -> (u64, u64, u64, u64) {
+        if self.is_rabbit(q) {
+            // Ready, unacknowledged; nothing is delayed.
+            let (ready, unacked, oldest) = self.rabbit_gauges(q);
+            return (ready, unacked, 0, oldest);
+        }
         let qs = &self.sqs.queues[q];
         // The oldest message is the one whose retention ends first.
         let retention = self.model.queues[q].retention;
@@ -1193,6 +1215,10 @@ impl Engine {
 
     /// Messages in queue `q` in any state.
     pub(crate) fn queue_depth(&self, q: QueueIdx) -> u64 {
+        if self.is_rabbit(q) {
+            let (ready, unacked, _) = self.rabbit_gauges(q);
+            return ready + unacked;
+        }
         let qs = &self.sqs.queues[q];
         qs.n_visible + qs.n_in_flight + qs.n_delayed
     }

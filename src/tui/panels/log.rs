@@ -91,6 +91,10 @@ pub fn describe_event(app: &App, ev: crate::sim::queue::Ev) -> String {
             "retention {}",
             m.topics.get(t as usize).map_or("?", |x| x.name.as_str())
         ),
+        Ev::RabbitTtl { queue: q, .. } => format!(
+            "ttl {}",
+            m.queues.get(q as usize).map_or("?", |x| x.name.as_str())
+        ),
         Ev::Sqs {
             timer: SqsTimer::Queue,
             a: q,
