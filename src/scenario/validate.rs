@@ -840,6 +840,14 @@ fn queue_models(
         let Some((d, _)) = models[i].redrive else {
             continue;
         };
+        if models[d].rabbit.is_some() {
+            cx.err_help(
+                q.span(&["dead_letter", "queue"]),
+                format!("`{}` is a RabbitMQ queue, and a redrive policy moves messages to an SQS queue", models[d].name),
+                "name an SQS-like [[queue]] (no type), or route dead letters through a RabbitMQ queue's dead_letter_exchange",
+            );
+            continue;
+        }
         if models[d].fifo != models[i].fifo {
             let kind = |f: bool| if f { "FIFO" } else { "standard" };
             cx.err_help(
@@ -2034,6 +2042,14 @@ fn pubsub_models(
                     .find_queue(q, span_of(i, "queue"), "subscription queue", cx)
                     .and_then(|q| {
                         let qm = queues.get(q)?;
+                        if qm.rabbit.is_some() {
+                            cx.err_help(
+                                span_of(i, "queue"),
+                                format!("`{}` is a RabbitMQ queue, and a pubsub delivers to SQS-like queues", qm.name),
+                                "bind it to an [[exchange]] instead, or subscribe an SQS-like [[queue]] (no type)",
+                            );
+                            return None;
+                        }
                         if qm.fifo && !fifo {
                             cx.err_help(
                                 span_of(i, "queue"),
@@ -3076,6 +3092,18 @@ fn action_models(
             a.v.to
                 .as_ref()
                 .and_then(|t| channels.find_queue(t, a.span(&["to"]), "redrive destination", cx));
+        if let Some(t) = to
+            && queues[t].rabbit.is_some()
+        {
+            cx.err_help(
+                a.span(&["to"]),
+                format!(
+                    "`{}` is a RabbitMQ queue, and a redrive moves messages between SQS queues",
+                    queues[t].name
+                ),
+                "name an SQS-like [[queue]] (no type)",
+            );
+        }
         if let (Some(f), Some(t)) = (from, to)
             && queues[f].fifo != queues[t].fifo
         {
