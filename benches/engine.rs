@@ -1,7 +1,9 @@
 //! Simulated events per second: edasim on `bench-mmc` (M/M/10 at rho = 0.9, about a
 //! million messages), on `bench-sqs` (the same M/M/10 through a standard queue with ten
 //! competing consumers), on `rabbit-topic-routing` (a topic exchange with an
-//! exchange-to-exchange binding and an alternate) and on `flash-sale`, tracing off,
+//! exchange-to-exchange binding and an alternate), on `rabbit-overflow` (RabbitMQ
+//! queues under a burst: prefetch, overflow, TTL, requeues, dead-lettering) and on
+//! `flash-sale`, tracing off,
 //! beside a minimal hand-written M/M/10 loop (binary heap of (time, seq, event), a
 //! VecDeque, the same generator) as the baseline, and the first 2 s of two stress scenarios (`tests/scenarios`) whose cost
 //! was once quadratic. divan prints each as items (events) per second.
@@ -70,6 +72,19 @@ fn edasim_flash_sale(b: Bencher) {
 #[divan::bench(sample_count = 5, sample_size = 1)]
 fn edasim_rabbit_topic_routing(b: Bencher) {
     let model = bundled("rabbit-topic-routing.toml");
+    let events = events_of(&model);
+    b.counter(ItemsCount::new(events)).bench(|| {
+        let mut e = Engine::new(model.clone(), Options::default());
+        e.run_to_end();
+        e.steps()
+    });
+}
+
+/// RabbitMQ queues under a burst: push with prefetch, drop-head, reject-publish, TTL
+/// and a quorum queue's requeues, dead-lettered through an exchange.
+#[divan::bench(sample_count = 5, sample_size = 1)]
+fn edasim_rabbit_overflow(b: Bencher) {
+    let model = bundled("rabbit-overflow.toml");
     let events = events_of(&model);
     b.counter(ItemsCount::new(events)).bench(|| {
         let mut e = Engine::new(model.clone(), Options::default());

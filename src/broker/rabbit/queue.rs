@@ -26,7 +26,7 @@
 //!   that went away, do not count (4.3's `delivery-count`, not `acquired-count`: "only
 //!   when pretty sure the processing failed").
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 /// Classic or quorum.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -138,9 +138,11 @@ pub type Tag = u32;
 pub struct RabbitQueue<T> {
     cfg: QueueConfig,
     next_seq: u64,
-    /// Classic: every ready message, by position. Quorum: the ready messages never
-    /// returned, in order (kept in the same map, by sequence).
-    ready: BTreeMap<u64, Entry<T>>,
+    /// Classic: every ready message, by position (publish sequence, ascending).
+    /// Quorum: the ready messages never returned, in order. A deque: publishes append,
+    /// deliveries take the front, and a classic requeue goes back near the front (it
+    /// was delivered recently), where an insert shifts only the few before it.
+    ready: VecDeque<Entry<T>>,
     /// Quorum: returned messages, served first, in the order they came back.
     returns: VecDeque<Entry<T>>,
     /// Unacknowledged messages, by tag (a slab: freed tags are reused).
@@ -155,7 +157,7 @@ impl<T: Copy> RabbitQueue<T> {
         RabbitQueue {
             cfg,
             next_seq: 0,
-            ready: BTreeMap::new(),
+            ready: VecDeque::new(),
             returns: VecDeque::new(),
             unacked: Vec::new(),
             free: Vec::new(),
@@ -203,8 +205,7 @@ impl<T: Copy> RabbitQueue<T> {
         };
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.ready.insert(
-            seq,
+        self.ready.push_back(
             Entry {
                 item,
                 seq,
@@ -238,13 +239,13 @@ impl<T: Copy> RabbitQueue<T> {
         if let Some(e) = self.returns.pop_front() {
             return Some(e);
         }
-        self.ready.pop_first().map(|(_, e)| e)
+        self.ready.pop_front()
     }
 
     fn head(&self) -> Option<&Entry<T>> {
         self.returns
             .front()
-            .or_else(|| self.ready.first_key_value().map(|(_, e)| e))
+            .or_else(|| self.ready.front())
     }
 
     /// Moves expired messages at the head to `expired` (to dead-letter as
@@ -319,7 +320,8 @@ impl<T: Copy> RabbitQueue<T> {
         }
         match self.cfg.kind {
             QueueType::Classic => {
-                self.ready.insert(e.seq, e);
+                let at = self.ready.partition_point(|r| r.seq < e.seq);
+                self.ready.insert(at, e);
             }
             QueueType::Quorum => {
                 if let Some(limit) = self.cfg.delivery_limit
@@ -337,7 +339,7 @@ impl<T: Copy> RabbitQueue<T> {
     /// Every ready message, in the order they would be delivered (for gauges and
     /// tests).
     pub fn ready_items(&self) -> impl Iterator<Item = &Entry<T>> {
-        self.returns.iter().chain(self.ready.values())
+        self.returns.iter().chain(self.ready.iter())
     }
 
     /// Every unacknowledged message, by tag.
