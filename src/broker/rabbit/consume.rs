@@ -182,6 +182,7 @@ impl Engine {
     }
 
     /// Sends `msg` to queue `q` directly (a producer's message, with its `origin`).
+    #[inline(never)]
     pub(crate) fn queue_send(&mut self, q: QueueIdx, msg: Message, delay: u64, origin: Origin) {
         if self.is_rabbit(q) {
             self.rabbit_publish(q, Item::direct(msg, origin));
@@ -198,6 +199,7 @@ impl Engine {
 
     /// Queue `q` takes `item`: enqueued (an original is numbered and enters its
     /// reader's ledger), or refused by a full queue's reject-publish.
+    #[inline(never)]
     pub(crate) fn rabbit_publish(&mut self, q: QueueIdx, item: Item) {
         let now = self.now;
         let mut gone = std::mem::take(&mut self.rabbit.rq.gone);
@@ -255,6 +257,7 @@ impl Engine {
 
     /// Queue `q` pushes ready messages to consumers with room, round robin, until it
     /// has none or they have no room.
+    #[inline(never)]
     pub(crate) fn rabbit_push(&mut self, q: QueueIdx) {
         let Some(g) = self.model.queues[q].reader else {
             return;
@@ -328,6 +331,7 @@ impl Engine {
 
     /// The next pushed message instance `i` of service `g` may start (after asking its
     /// queue to push, when it holds none).
+    #[inline(never)]
     pub(crate) fn rabbit_fetch(&mut self, g: usize, i: usize) -> Option<Delivery> {
         if let Some(d) = self.rabbit.rq.consumers[g][i].inbox.pop_front() {
             return Some(d);
@@ -341,6 +345,7 @@ impl Engine {
 
     /// `basic.ack` for a work item of service `g`: the message leaves, the consumer
     /// has room again.
+    #[inline(never)]
     pub(crate) fn rabbit_ack(&mut self, g: usize, instance: u32, tag: Tag) {
         let Channel::Queue(q) = self.model.services[g].source else {
             return;
@@ -359,6 +364,7 @@ impl Engine {
 
     /// A work item of service `g` was dropped by its instance's crash: its message
     /// returns when the instance's channel closes ([`Engine::rabbit_member_down`]).
+    #[inline(never)]
     pub(crate) fn rabbit_release(&mut self, g: usize, instance: u32, tag: Tag) {
         if let Some(c) = self.rabbit.rq.consumers[g].get_mut(instance as usize) {
             c.returns.push(tag);
@@ -367,6 +373,7 @@ impl Engine {
 
     /// Instance `i` of service `g` crashed: its channel closes and every message it
     /// held returns to the queue (in delivery order), redelivered.
+    #[inline(never)]
     pub(crate) fn rabbit_member_down(&mut self, g: usize, i: usize) {
         let Channel::Queue(q) = self.model.services[g].source else {
             return;
@@ -409,6 +416,7 @@ impl Engine {
 
     /// The last attempt on `work` failed and service `g` has no dead letter of its
     /// own: it sends its negative acknowledgement.
+    #[inline(never)]
     pub(crate) fn rabbit_give_up(&mut self, g: usize, work: &Work) {
         let (Channel::Queue(q), Lease::Rabbit { tag }) =
             (self.model.services[g].source, work.lease)

@@ -205,15 +205,13 @@ impl<T: Copy> RabbitQueue<T> {
         };
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.ready.push_back(
-            Entry {
-                item,
-                seq,
-                expires_at: ttl.map_or(u64::MAX, |t| now.saturating_add(t)),
-                redelivered: false,
-                failed: 0,
-            },
-        );
+        self.ready.push_back(Entry {
+            item,
+            seq,
+            expires_at: ttl.map_or(u64::MAX, |t| now.saturating_add(t)),
+            redelivered: false,
+            failed: 0,
+        });
         self.trim(dropped);
         Published::Enqueued
     }
@@ -243,9 +241,7 @@ impl<T: Copy> RabbitQueue<T> {
     }
 
     fn head(&self) -> Option<&Entry<T>> {
-        self.returns
-            .front()
-            .or_else(|| self.ready.front())
+        self.returns.front().or_else(|| self.ready.front())
     }
 
     /// Moves expired messages at the head to `expired` (to dead-letter as
