@@ -307,6 +307,10 @@ pub fn topology(m: &Model) -> String {
         );
     }
     for q in &m.queues {
+        if let Some(r) = &q.rabbit {
+            queue_line_rabbit(&mut o, m, &q.name, r);
+            continue;
+        }
         let _ = write!(
             o,
             "  queue {} ({}, visibility timeout {}, retention {}",
@@ -364,6 +368,22 @@ pub fn topology(m: &Model) -> String {
                     o,
                     "  consumer {} <- topic {} (group {}, {pool})",
                     svc.name, m.topics[t].name, svc.group_id
+                );
+            }
+            Channel::Queue(q) if m.queues[q].rabbit.is_some() => {
+                let prefetch = match svc.rabbit.prefetch {
+                    0 => "prefetch unlimited".to_string(),
+                    n => format!("prefetch {n}"),
+                };
+                let nack = match svc.rabbit.negative_ack {
+                    crate::model::NegativeAck::Reject => "reject",
+                    crate::model::NegativeAck::RejectRequeue => "reject-requeue",
+                    crate::model::NegativeAck::NackRequeue => "nack-requeue",
+                };
+                let _ = write!(
+                    o,
+                    "  consumer {} <- queue {} ({pool}, {prefetch}, negative ack {nack})",
+                    svc.name, m.queues[q].name
                 );
             }
             Channel::Queue(q) => {
@@ -994,4 +1014,44 @@ fn report(a: &RunArgs, engine: &Engine, trace_truncated: bool) -> u8 {
         return EXIT_CHECK_FAILED;
     }
     EXIT_OK
+}
+
+/// The topology line of a RabbitMQ-like queue: its type and limits.
+fn queue_line_rabbit(o: &mut String, m: &Model, name: &str, r: &crate::model::RabbitQueueModel) {
+    use std::fmt::Write as _;
+
+    use crate::broker::rabbit::queue::{Overflow, QueueType};
+    let c = &r.config;
+    let mut parts = vec![match c.kind {
+        QueueType::Classic => "RabbitMQ classic".to_string(),
+        QueueType::Quorum => "RabbitMQ quorum".to_string(),
+    }];
+    if let Some(t) = c.message_ttl {
+        parts.push(format!("message TTL {}", crate::time::SimDuration(t)));
+    }
+    if let Some(max) = c.max_length {
+        let mode = match c.overflow {
+            Overflow::DropHead => "drop-head",
+            Overflow::RejectPublish => "reject-publish",
+            Overflow::RejectPublishDlx => "reject-publish-dlx",
+        };
+        parts.push(format!("max length {max} {mode}"));
+    }
+    if c.kind == QueueType::Quorum {
+        parts.push(match c.delivery_limit {
+            Some(n) => format!("delivery limit {n}"),
+            None => "no delivery limit".to_string(),
+        });
+    }
+    if let Some(x) = r.dead_letter_exchange {
+        let key = r
+            .dead_letter_routing_key
+            .as_deref()
+            .map_or_else(String::new, |k| format!(" as \"{k}\""));
+        parts.push(format!(
+            "dead letters -> exchange {}{key}",
+            m.exchanges.get(x).map_or("?", |e| e.name.as_str())
+        ));
+    }
+    let _ = writeln!(o, "  queue {name} ({})", parts.join(", "));
 }

@@ -222,8 +222,55 @@ fn service_lines(model: &Model, a: &Analysis, s: &ServiceLoad) -> Vec<String> {
             secs(p.mean_latency_s)
         ));
     }
+    let rabbit = svc
+        .source
+        .queue()
+        .and_then(|q| model.queues.get(q))
+        .and_then(|q| q.rabbit.as_ref());
     for b in &s.backlogs {
         lines.push(format!("  {}", backlog_phrase(b)));
+        if let Some(r) = rabbit {
+            lines.extend(rabbit_backlog_lines(r, b, s.capacity_messages_per_second));
+        }
+    }
+    lines
+}
+
+/// What a RabbitMQ-like queue's length limit and message TTL make of a backlog: the
+/// part beyond `max_length` is dropped or refused, and a message that waits longer
+/// than the TTL (the backlog over the capacity) expires.
+fn rabbit_backlog_lines(
+    r: &crate::model::RabbitQueueModel,
+    b: &super::Backlog,
+    capacity: f64,
+) -> Vec<String> {
+    use crate::broker::rabbit::queue::Overflow;
+    let mut lines = Vec::new();
+    if let Some(max) = r.config.max_length
+        && b.peak_messages > max as f64
+    {
+        let over = b.peak_messages - max as f64;
+        let what = match r.config.overflow {
+            Overflow::DropHead => "dropped, the oldest first (drop-head)",
+            Overflow::RejectPublish => "refused as they arrive (reject-publish)",
+            Overflow::RejectPublishDlx => "refused and dead-lettered (reject-publish-dlx)",
+        };
+        lines.push(format!(
+            "  max_length {} caps it: about {} messages {what}",
+            num(max as f64),
+            num(over)
+        ));
+    }
+    if let Some(ttl) = r.config.message_ttl
+        && capacity > 0.0
+        && b.peak_messages / capacity > ttl as f64 / 1e9
+    {
+        lines.push(format!(
+            "  message_ttl {}: at its peak a message would wait about {}, so what waits beyond about {} messages expires",
+            crate::time::SimDuration(ttl),
+            secs(b.peak_messages / capacity),
+            num(capacity * ttl as f64 / 1e9)
+        ));
     }
     lines
 }

@@ -576,3 +576,40 @@ duration = "3s"
     assert_eq!(s.producers[0].lost_unconfirmed, 0);
     assert_eq!(service(&s, "reader").counters.processed_once, 100);
 }
+
+/// `edasim check` caps a RabbitMQ queue's backlog at its `max_length` and says what
+/// the excess becomes; the run drops or refuses about that many (the fluid model
+/// against the simulated burst of rabbit-overflow, within 3%).
+#[test]
+fn the_capacity_check_predicts_what_a_length_limit_drops() {
+    let model = crate::bundled("rabbit-overflow.toml");
+    let a = edasim::capacity::analyse(&model);
+    let text = edasim::capacity::text(&model, &a);
+    assert!(
+        text.contains("max_length 5000 caps it: about 55k messages dropped, the oldest first"),
+        "{text}"
+    );
+    assert!(
+        text.contains("max_length 5000 caps it: about 55k messages refused as they arrive"),
+        "{text}"
+    );
+    let predicted = a
+        .services
+        .iter()
+        .find(|s| model.services[s.service].name == "newest-first")
+        .and_then(|s| s.backlogs.first())
+        .map(|b| b.peak_messages - 5000.0)
+        .expect("a backlog");
+    let e = crate::run(model, edasim::sim::Options::default());
+    let s = e.summary();
+    for (queue, got) in [
+        ("drop-head", rq(&s, "drop-head").counters.dropped_overflow),
+        (
+            "reject-publish",
+            rq(&s, "reject-publish").counters.rejected_publish,
+        ),
+    ] {
+        let err = (got as f64 - predicted).abs() / predicted;
+        assert!(err < 0.03, "{queue}: {got} against {predicted}");
+    }
+}
