@@ -1371,3 +1371,25 @@ fn an_exchange_draws_its_bindings_with_their_keys_and_lists_them_when_small() {
     );
     assert!(s.contains("q quit"), "{s}");
 }
+
+#[test]
+fn a_rabbitmq_queue_shows_ready_and_unacknowledged_messages() {
+    let mut app = App::new(bundled("rabbit-overflow.toml"));
+    run_to(&mut app, 50);
+    let s = screen(&app, 120, 40);
+    for needle in [
+        "5000 rdy 40 unack",
+        "dead-letters direct",
+        "─overflow─▶ overflow-dlq",
+        "─poison─▶ poison-dlq",
+        "✗1 down",
+    ] {
+        assert!(s.contains(needle), "no {needle:?} in\n{s}");
+    }
+    assert!(!s.contains(" vis "), "{s}");
+    let s = screen(&app, 80, 24);
+    assert!(
+        s.contains("dead-letters ─▶ overflow-dlq, expired-dlq, poison-dlq"),
+        "{s}"
+    );
+}

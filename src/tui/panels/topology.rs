@@ -180,6 +180,19 @@ pub(crate) fn topology_graph(app: &App, theme: Theme) -> DiGraph<NodeView, EdgeV
             })
         })
         .collect();
+    // The queues a RabbitMQ-like queue's dead-letter exchange routes to.
+    let mut rabbit_dlq = vec![false; m.queues.len()];
+    for x in m
+        .queues
+        .iter()
+        .filter_map(|q| q.rabbit.as_ref()?.dead_letter_exchange)
+    {
+        for d in crate::broker::rabbit::exchange::reachable_queues(&m.router, x as u32) {
+            if let Some(f) = rabbit_dlq.get_mut(d as usize) {
+                *f = true;
+            }
+        }
+    }
     let queues: Vec<NodeIndex> = m
         .queues
         .iter()
@@ -188,7 +201,14 @@ pub(crate) fn topology_graph(app: &App, theme: Theme) -> DiGraph<NodeView, EdgeV
             let (visible, in_flight) = last
                 .and_then(|s| s.queue_depth.get(q).copied())
                 .unwrap_or((0, 0));
+            // A RabbitMQ-like queue's messages are ready or unacknowledged.
+            let (vis, fly) = if spec.rabbit.is_some() {
+                ("rdy", "unack")
+            } else {
+                ("vis", "fly")
+            };
             let dead = !spec.dlq_of.is_empty()
+                || rabbit_dlq[q]
                 || m.services
                     .iter()
                     .any(|x| x.dead_letter == Some(Channel::Queue(q)));
@@ -202,7 +222,7 @@ pub(crate) fn topology_graph(app: &App, theme: Theme) -> DiGraph<NodeView, EdgeV
                 title_style: Style::new().add_modifier(Modifier::BOLD),
                 detail: faults::channel_mark(app, Channel::Queue(q)).unwrap_or_else(|| {
                     format!(
-                        "{} vis {} fly",
+                        "{} {vis} {} {fly}",
                         compact(visible as f64),
                         compact(in_flight as f64)
                     )
