@@ -17,6 +17,7 @@ mod metrics_table;
 mod properties;
 mod pubsub;
 mod rabbit;
+mod rabbit_properties;
 mod rabbit_queues;
 mod retry_storm;
 mod sagas;
