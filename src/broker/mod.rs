@@ -55,6 +55,9 @@ pub(crate) enum Lease {
     Rabbit {
         /// The delivery tag.
         tag: u32,
+        /// The tag's generation (a tag is reused once settled; a delivery whose
+        /// channel closed holds an older one).
+        generation: u32,
     },
 }
 
@@ -118,7 +121,7 @@ impl Engine {
                 }
             }
             Lease::Async => {}
-            Lease::Rabbit { tag } => self.rabbit_ack(g, work.instance, tag),
+            Lease::Rabbit { tag, generation } => self.rabbit_ack(g, work.instance, tag, generation),
         }
     }
 
@@ -136,7 +139,9 @@ impl Engine {
             Lease::Sqs { .. } => self.sqs_release_key(g, work.instance, work.msg.key),
             Lease::Async => {}
             // It returns to the queue when the instance's channel closes.
-            Lease::Rabbit { tag } => self.rabbit_release(g, work.instance, tag),
+            Lease::Rabbit { tag, generation } => {
+                self.rabbit_release(g, work.instance, tag, generation)
+            }
         }
     }
 

@@ -714,6 +714,10 @@ impl Engine {
     /// group; healed, it joins again.
     fn cut_deliveries(&mut self, g: usize, instance: Option<u32>, start: bool) {
         let kafka = self.model.services[g].source.topic().is_some();
+        let rabbit = self.model.services[g]
+            .source
+            .queue()
+            .is_some_and(|q| self.is_rabbit(q));
         let mut rejoined = false;
         let targets = match instance {
             Some(i) => i as usize..i as usize + 1,
@@ -724,6 +728,11 @@ impl Engine {
             if start {
                 inst.cut += 1;
                 inst.cut_since.get_or_insert(self.now);
+                if rabbit && inst.cut == 1 {
+                    self.rabbit_cut(g, i, true);
+                    continue;
+                }
+                let inst = &mut self.services[g].insts[i];
                 if kafka && inst.alive {
                     let incarnation = inst.incarnation;
                     self.kafka_member_unreachable(g, i, incarnation);
@@ -732,7 +741,11 @@ impl Engine {
                 inst.cut = inst.cut.saturating_sub(1);
                 if inst.cut == 0 {
                     inst.cut_since = None;
+                    if rabbit {
+                        self.rabbit_cut(g, i, false);
+                    }
                 }
+                let inst = &self.services[g].insts[i];
                 if inst.cut > 0 || !inst.alive {
                     continue;
                 }

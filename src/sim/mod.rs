@@ -657,6 +657,11 @@ impl Engine {
             } => self.on_kafka_timer(timer, group as usize, instance as usize, stamp),
             Ev::Sqs { timer, a, b, stamp } => self.on_sqs_timer(timer, a, b, stamp),
             Ev::RabbitTtl { queue, stamp } => self.on_rabbit_ttl(queue as usize, stamp),
+            Ev::RabbitHeartbeat {
+                service,
+                instance,
+                stamp,
+            } => self.on_rabbit_heartbeat(service as usize, instance as usize, stamp),
             Ev::Sample => self.on_sample(),
         }
     }

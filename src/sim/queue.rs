@@ -118,6 +118,16 @@ pub enum Ev {
         /// The queue's timer stamp that set it; another one makes it moot.
         stamp: u32,
     },
+    /// A RabbitMQ-like consumer cut off from its queue reaches the heartbeat timeout:
+    /// its connection closes (broker::rabbit).
+    RabbitHeartbeat {
+        /// Service index.
+        service: u32,
+        /// Instance.
+        instance: u32,
+        /// The consumer's stamp when it was cut off; another one makes it moot.
+        stamp: u32,
+    },
     // ----- metrics (sim::sampler)
     /// Metrics are sampled.
     Sample,

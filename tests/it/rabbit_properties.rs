@@ -35,6 +35,7 @@ struct Case {
     confirms: bool,
     crash: Option<(u32, u32, u32)>,
     outage: Option<(u32, u32)>,
+    cut: Option<(u32, u32, u32)>,
 }
 
 impl Case {
@@ -45,7 +46,7 @@ impl Case {
             r#"[scenario]
 name = "prop"
 seed = {seed}
-duration = "60s"
+duration = "120s"
 
 [[producer]]
 name = "p"
@@ -146,6 +147,13 @@ retry = {{ max_attempts = {att}, initial = "5ms", max = "50ms" }}
                 inst % self.instances + 1
             );
         }
+        if let Some((at, inst, dur)) = self.cut {
+            let _ = write!(
+                t,
+                "\n[[fault]]\nkind = \"network_partition\"\ntarget = \"q\"\npeer = \"c#{}\"\nat = \"{at}s\"\nduration = \"{dur}s\"\n",
+                inst % self.instances + 1
+            );
+        }
         if let Some((at, dur)) = self.outage {
             let _ = write!(
                 t,
@@ -183,6 +191,7 @@ fn any_case() -> impl Strategy<Value = Case> {
         ),
         prop::option::of((1u32..50, 0u32..4, 1u32..20)),
         prop::option::of((1u32..50, 1u32..10)),
+        prop::option::of((1u32..30, 0u32..4, prop_oneof![1u32..20, 55u32..80])),
     )
         .prop_map(
             |(
@@ -201,6 +210,7 @@ fn any_case() -> impl Strategy<Value = Case> {
                 ),
                 crash,
                 outage,
+                cut,
             )| Case {
                 seed,
                 rate,
@@ -223,6 +233,7 @@ fn any_case() -> impl Strategy<Value = Case> {
                 confirms,
                 crash,
                 outage,
+                cut,
             },
         )
 }

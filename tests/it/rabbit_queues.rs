@@ -613,3 +613,66 @@ fn the_capacity_check_predicts_what_a_length_limit_drops() {
         assert!(err < 0.03, "{queue}: {got} against {predicted}");
     }
 }
+
+/// A consumer cut off from its queue gets no pushes and its acknowledgements wait. Healed
+/// within the heartbeat timeout (60 s), they arrive: nothing is delivered twice. Cut
+/// off longer, the broker closes its connection at 60 s: what it held, including what
+/// it processed meanwhile, returns to the queue and the other instance processes it
+/// again (duplicates, redelivered).
+#[test]
+fn a_cut_off_consumer_keeps_its_messages_until_the_heartbeat_timeout() {
+    let run = |cut_s: u32| {
+        let text = format!(
+            r##"
+[scenario]
+name = "t"
+seed = 9
+duration = "200s"
+
+[[producer]]
+name = "p"
+target = "q"
+rate = {{ dist = "constant", per_second = 20 }}
+phases = [{{ at = "120s", per_second = 0 }}]
+
+[[queue]]
+name = "q"
+type = "classic"
+
+[[consumer]]
+name = "c"
+source = "q"
+instances = 2
+prefetch = 5
+processing = {{ dist = "constant", value = "90ms" }}
+
+[[fault]]
+kind = "network_partition"
+target = "q"
+peer = "c#1"
+at = "10s"
+duration = "{cut_s}s"
+"##
+        );
+        let (e, _) = run_traced(load(&text));
+        e.summary()
+    };
+    let s = run(10);
+    let g = &service(&s, "c").counters;
+    assert_eq!(g.duplicates, 0);
+    assert_eq!(g.processed_once, 2400);
+    assert_eq!(rq(&s, "q").counters.requeued, 0);
+    let s = run(90);
+    let g = &service(&s, "c").counters;
+    let q = &rq(&s, "q").counters;
+    assert_eq!(g.processed_once, 2400);
+    // What the cut-off instance held returns at 60 s: the one it was processing when
+    // cut off (done since, its acknowledgement lost with the connection) is processed
+    // again by the other instance, a duplicate.
+    assert!(q.requeued >= 1, "{q:?}");
+    assert_eq!(q.redelivered, q.requeued);
+    assert!(
+        g.duplicates >= 1 && g.duplicates <= q.requeued,
+        "{g:?} {q:?}"
+    );
+}

@@ -124,9 +124,24 @@ pub(crate) struct Consumer {
     pub inbox: VecDeque<Delivery>,
     /// Messages it holds unacknowledged (in the inbox or being worked on).
     pub unacked: u32,
-    /// Tags of work dropped by a crash, returned when its channel closes.
-    returns: Vec<Tag>,
+    /// Tags (and generations) of work dropped by a crash, returned when its channel
+    /// closes.
+    returns: Vec<(Tag, u32)>,
+    /// Acknowledgements made while cut off from the queue, in order: tag, generation,
+    /// and [`LATE_ACK`] or a negative acknowledgement's attempts.
+    late: Vec<(Tag, u32, u32)>,
+    /// Bumped when the instance is cut off, heals or its channel closes: a heartbeat
+    /// timeout of another stamp is moot.
+    stamp: u32,
 }
+
+/// A late operation that is an acknowledgement (others are negative ones, by their
+/// attempts).
+const LATE_ACK: u32 = u32::MAX;
+
+/// RabbitMQ's default heartbeat timeout (60 s): a connection silent that long is
+/// closed, and its channels' unacknowledged messages return to their queues.
+pub(crate) const HEARTBEAT_TIMEOUT: u64 = 60_000_000_000;
 
 /// Every RabbitMQ-like queue (`None` for SQS-like ones) and their consumers.
 #[derive(Clone, Debug, Default)]
@@ -301,6 +316,7 @@ impl Engine {
             let Some(st) = self.rabbit.rq.queues[q].as_mut() else {
                 break;
             };
+            let gen_of_tag = st.q.generation(tag);
             st.next = (i + 1) as u32;
             st.r.delivered += 1;
             if e.redelivered {
@@ -309,7 +325,10 @@ impl Engine {
             let c = &mut self.rabbit.rq.consumers[g][i];
             c.unacked += 1;
             c.inbox.push_back(Delivery {
-                lease: Lease::Rabbit { tag },
+                lease: Lease::Rabbit {
+                    tag,
+                    generation: gen_of_tag,
+                },
                 msg: e.item.msg,
                 redelivery: e.redelivered.then_some(Cause::Requeued),
             });
@@ -344,12 +363,42 @@ impl Engine {
     }
 
     /// `basic.ack` for a work item of service `g`: the message leaves, the consumer
-    /// has room again.
+    /// has room again. An acknowledgement from a consumer cut off from the queue waits
+    /// for the network to heal; one for a delivery whose channel has closed since (a
+    /// stale tag) is ignored.
     #[inline(never)]
-    pub(crate) fn rabbit_ack(&mut self, g: usize, instance: u32, tag: Tag) {
+    pub(crate) fn rabbit_ack(&mut self, g: usize, instance: u32, tag: Tag, generation: u32) {
         let Channel::Queue(q) = self.model.services[g].source else {
             return;
         };
+        if !self.rabbit_holds(q, tag, generation) {
+            return;
+        }
+        if self.rabbit_late(g, instance, tag, generation, LATE_ACK) {
+            return;
+        }
+        self.rabbit_apply_ack(g, q, instance, tag);
+    }
+
+    fn rabbit_holds(&self, q: QueueIdx, tag: Tag, generation: u32) -> bool {
+        self.rabbit.rq.queues[q]
+            .as_ref()
+            .is_some_and(|st| st.q.holds(tag, generation))
+    }
+
+    /// Keeps an acknowledgement (`op`: [`LATE_ACK`] or a negative one's attempts) of
+    /// instance `i` while it is cut off from its queue. True if kept.
+    fn rabbit_late(&mut self, g: usize, i: u32, tag: Tag, generation: u32, op: u32) -> bool {
+        if self.services[g].insts[i as usize].cut == 0 {
+            return false;
+        }
+        if let Some(c) = self.rabbit.rq.consumers[g].get_mut(i as usize) {
+            c.late.push((tag, generation, op));
+        }
+        true
+    }
+
+    fn rabbit_apply_ack(&mut self, g: usize, q: QueueIdx, instance: u32, tag: Tag) {
         let Some(st) = self.rabbit.rq.queues[q].as_mut() else {
             return;
         };
@@ -365,9 +414,9 @@ impl Engine {
     /// A work item of service `g` was dropped by its instance's crash: its message
     /// returns when the instance's channel closes ([`Engine::rabbit_member_down`]).
     #[inline(never)]
-    pub(crate) fn rabbit_release(&mut self, g: usize, instance: u32, tag: Tag) {
+    pub(crate) fn rabbit_release(&mut self, g: usize, instance: u32, tag: Tag, generation: u32) {
         if let Some(c) = self.rabbit.rq.consumers[g].get_mut(instance as usize) {
-            c.returns.push(tag);
+            c.returns.push((tag, generation));
         }
     }
 
@@ -375,24 +424,46 @@ impl Engine {
     /// held returns to the queue (in delivery order), redelivered.
     #[inline(never)]
     pub(crate) fn rabbit_member_down(&mut self, g: usize, i: usize) {
+        self.rabbit_close_channel(g, i, false);
+    }
+
+    /// Instance `i`'s channel closes: every message it holds (pushed, being processed
+    /// when `running`, acknowledged while cut off, or dropped by a crash) returns to
+    /// the queue in delivery order, redelivered, not as a failed delivery (RabbitMQ
+    /// 4.3). Work still running keeps going, and its acknowledgement will find a stale
+    /// tag.
+    fn rabbit_close_channel(&mut self, g: usize, i: usize, running: bool) {
         let Channel::Queue(q) = self.model.services[g].source else {
             return;
         };
         let c = &mut self.rabbit.rq.consumers[g][i];
+        c.stamp = c.stamp.wrapping_add(1);
         let mut tags = std::mem::take(&mut c.returns);
         tags.extend(c.inbox.drain(..).filter_map(|d| match d.lease {
-            Lease::Rabbit { tag } => Some(tag),
+            Lease::Rabbit { tag, generation } => Some((tag, generation)),
             _ => None,
         }));
+        tags.extend(c.late.drain(..).map(|(t, g2, _)| (t, g2)));
         c.unacked = 0;
+        if running {
+            tags.extend(self.services[g].works.iter().filter_map(|w| {
+                match (
+                    w.state != crate::sim::service::WorkState::Free,
+                    w.instance == i as u32,
+                    w.lease,
+                ) {
+                    (true, true, Lease::Rabbit { tag, generation }) => Some((tag, generation)),
+                    _ => None,
+                }
+            }));
+        }
         let mut gone = std::mem::take(&mut self.rabbit.rq.gone);
         let mut over = Vec::new();
         if let Some(st) = self.rabbit.rq.queues[q].as_mut() {
-            tags.sort_by_key(|&t| st.q.unacked(t).map_or(u64::MAX, |e| e.seq));
-            for &t in &tags {
-                if st.q.unacked(t).is_none() {
-                    continue;
-                }
+            tags.retain(|&(t, g2)| st.q.holds(t, g2));
+            tags.sort_by_key(|&(t, _)| st.q.unacked(t).map_or(u64::MAX, |e| e.seq));
+            tags.dedup();
+            for &(t, _) in &tags {
                 st.r.requeued += 1;
                 // Not a failed delivery: never newly over the limit.
                 if let Some(e) = st.q.requeue(t, false, &mut gone) {
@@ -414,16 +485,80 @@ impl Engine {
         self.rabbit_push(q);
     }
 
+    /// A fault cuts instance `i` of service `g` off from its queue (`start`), or the
+    /// network heals. Cut off, it gets no pushes and its acknowledgements wait; if the
+    /// cut lasts the heartbeat timeout, the broker closes its connection and its
+    /// messages return to the queue. Healed in time, the waiting acknowledgements
+    /// arrive.
+    pub(crate) fn rabbit_cut(&mut self, g: usize, i: usize, start: bool) {
+        let Some(c) = self.rabbit.rq.consumers[g].get_mut(i) else {
+            return;
+        };
+        c.stamp = c.stamp.wrapping_add(1);
+        let stamp = c.stamp;
+        if start {
+            let at = self.now.saturating_add(HEARTBEAT_TIMEOUT);
+            if at < self.model.duration.0 {
+                self.queue.push(
+                    at,
+                    Ev::RabbitHeartbeat {
+                        service: g as u32,
+                        instance: i as u32,
+                        stamp,
+                    },
+                );
+            }
+            return;
+        }
+        let late = std::mem::take(&mut c.late);
+        let Channel::Queue(q) = self.model.services[g].source else {
+            return;
+        };
+        for &(tag, generation, op) in &late {
+            if !self.rabbit_holds(q, tag, generation) {
+                continue;
+            }
+            if op == LATE_ACK {
+                self.rabbit_apply_ack(g, q, i as u32, tag);
+            } else {
+                self.rabbit_apply_nack(g, q, i as u32, tag, op);
+            }
+        }
+    }
+
+    /// The heartbeat timeout of instance `i`'s connection, cut off since: the broker
+    /// closes it.
+    pub(crate) fn on_rabbit_heartbeat(&mut self, g: usize, i: usize, stamp: u32) {
+        let live = self.rabbit.rq.consumers[g]
+            .get(i)
+            .is_some_and(|c| c.stamp == stamp);
+        if live && self.services[g].insts[i].cut > 0 {
+            self.rabbit_close_channel(g, i, true);
+        }
+    }
+
     /// The last attempt on `work` failed and service `g` has no dead letter of its
     /// own: it sends its negative acknowledgement.
     #[inline(never)]
     pub(crate) fn rabbit_give_up(&mut self, g: usize, work: &Work) {
-        let (Channel::Queue(q), Lease::Rabbit { tag }) =
+        let (Channel::Queue(q), Lease::Rabbit { tag, generation }) =
             (self.model.services[g].source, work.lease)
         else {
             return;
         };
-        if let Some(c) = self.rabbit.rq.consumers[g].get_mut(work.instance as usize) {
+        if !self.rabbit_holds(q, tag, generation) {
+            return;
+        }
+        if self.rabbit_late(g, work.instance, tag, generation, work.attempt) {
+            return;
+        }
+        self.rabbit_apply_nack(g, q, work.instance, tag, work.attempt);
+    }
+
+    /// The negative acknowledgement of `tag` by instance `instance` of service `g`,
+    /// after `attempts` attempts.
+    fn rabbit_apply_nack(&mut self, g: usize, q: QueueIdx, instance: u32, tag: Tag, attempts: u32) {
+        if let Some(c) = self.rabbit.rq.consumers[g].get_mut(instance as usize) {
             c.unacked = c.unacked.saturating_sub(1);
         }
         let nack = self.model.services[g].rabbit.negative_ack;
@@ -458,7 +593,7 @@ impl Engine {
             }
         };
         if let Some((e, reason)) = out {
-            self.rabbit_dead_letter(q, e, reason, true, work.attempt);
+            self.rabbit_dead_letter(q, e, reason, true, attempts);
         }
         for e in gone.drain(..) {
             self.rabbit_dead_letter(q, e, Reason::Maxlen, true, 0);
@@ -508,7 +643,13 @@ impl Engine {
             _ => !msg.is_copy(),
         };
         if let (Some(g), true, true) = (reader, entered, first) {
-            let work = Work::detached(Lease::Rabbit { tag: NA32 }, msg);
+            let work = Work::detached(
+                Lease::Rabbit {
+                    tag: NA32,
+                    generation: 0,
+                },
+                msg,
+            );
             match (dlx, reason) {
                 (Some(_), _) => self.services[g].c.dead_lettered += 1,
                 (None, Reason::Expired) => {

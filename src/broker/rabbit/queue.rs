@@ -147,6 +147,8 @@ pub struct RabbitQueue<T> {
     returns: VecDeque<Entry<T>>,
     /// Unacknowledged messages, by tag (a slab: freed tags are reused).
     unacked: Vec<Option<Entry<T>>>,
+    /// Per tag, bumped when it is settled: an older holder's tag is stale.
+    gens: Vec<u32>,
     free: Vec<Tag>,
     n_unacked: u64,
 }
@@ -160,6 +162,7 @@ impl<T: Copy> RabbitQueue<T> {
             ready: VecDeque::new(),
             returns: VecDeque::new(),
             unacked: Vec::new(),
+            gens: Vec::new(),
             free: Vec::new(),
             n_unacked: 0,
         }
@@ -272,6 +275,7 @@ impl<T: Copy> RabbitQueue<T> {
             }
             None => {
                 self.unacked.push(Some(e));
+                self.gens.push(0);
                 (self.unacked.len() - 1) as Tag
             }
         };
@@ -281,6 +285,7 @@ impl<T: Copy> RabbitQueue<T> {
 
     fn release(&mut self, tag: Tag) -> Option<Entry<T>> {
         let e = self.unacked.get_mut(tag as usize)?.take()?;
+        self.gens[tag as usize] = self.gens[tag as usize].wrapping_add(1);
         self.free.push(tag);
         self.n_unacked -= 1;
         Some(e)
@@ -341,6 +346,17 @@ impl<T: Copy> RabbitQueue<T> {
     /// Every unacknowledged message, by tag.
     pub fn unacked_items(&self) -> impl Iterator<Item = &Entry<T>> {
         self.unacked.iter().flatten()
+    }
+
+    /// The generation of `tag`: bumped each time the message behind it is settled, so
+    /// that a holder of an older delivery cannot settle a newer one.
+    pub fn generation(&self, tag: Tag) -> u32 {
+        self.gens.get(tag as usize).copied().unwrap_or(0)
+    }
+
+    /// Whether `tag` of generation `generation` is still unacknowledged.
+    pub fn holds(&self, tag: Tag, generation: u32) -> bool {
+        self.unacked(tag).is_some() && self.generation(tag) == generation
     }
 
     /// The unacknowledged message behind `tag`.

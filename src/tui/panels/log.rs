@@ -91,6 +91,11 @@ pub fn describe_event(app: &App, ev: crate::sim::queue::Ev) -> String {
             "retention {}",
             m.topics.get(t as usize).map_or("?", |x| x.name.as_str())
         ),
+        Ev::RabbitHeartbeat {
+            service: g,
+            instance,
+            ..
+        } => format!("heartbeat timeout {}#{}", service(g), instance + 1),
         Ev::RabbitTtl { queue: q, .. } => format!(
             "ttl {}",
             m.queues.get(q as usize).map_or("?", |x| x.name.as_str())
