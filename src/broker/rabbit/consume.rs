@@ -262,10 +262,7 @@ impl Engine {
                 }
             }
         }
-        for e in gone.drain(..) {
-            self.rabbit_dead_letter(q, e, Reason::Maxlen, true, 0);
-        }
-        self.rabbit.rq.gone = gone;
+        self.rabbit_give_back(q, gone, Reason::Maxlen);
         self.rabbit_arm(q);
         self.rabbit_push(q);
     }
@@ -306,10 +303,7 @@ impl Engine {
                 break;
             };
             let got = st.q.take(now, &mut gone);
-            for e in gone.drain(..) {
-                self.rabbit_dead_letter(q, e, Reason::Expired, true, 0);
-            }
-            self.rabbit.rq.gone = gone;
+            self.rabbit_give_back(q, gone, Reason::Expired);
             let Some((tag, e)) = got else {
                 break;
             };
@@ -475,10 +469,7 @@ impl Engine {
         for e in over {
             self.rabbit_dead_letter(q, e, Reason::DeliveryLimit, true, 0);
         }
-        for e in gone.drain(..) {
-            self.rabbit_dead_letter(q, e, Reason::Maxlen, true, 0);
-        }
-        self.rabbit.rq.gone = gone;
+        self.rabbit_give_back(q, gone, Reason::Maxlen);
         tags.clear();
         self.rabbit.rq.consumers[g][i].returns = tags;
         self.rabbit_arm(q);
@@ -595,12 +586,18 @@ impl Engine {
         if let Some((e, reason)) = out {
             self.rabbit_dead_letter(q, e, reason, true, attempts);
         }
-        for e in gone.drain(..) {
-            self.rabbit_dead_letter(q, e, Reason::Maxlen, true, 0);
-        }
-        self.rabbit.rq.gone = gone;
+        self.rabbit_give_back(q, gone, Reason::Maxlen);
         self.rabbit_arm(q);
         self.rabbit_push(q);
+    }
+
+    /// Dead-letters every entry queue `q` gave up on into `gone` (for `reason`), and
+    /// keeps the emptied buffer for the next operation.
+    fn rabbit_give_back(&mut self, q: QueueIdx, mut gone: Vec<Entry<Item>>, reason: Reason) {
+        for e in gone.drain(..) {
+            self.rabbit_dead_letter(q, e, reason, true, 0);
+        }
+        self.rabbit.rq.gone = gone;
     }
 
     /// Queue `q` gives `e` up for `reason`: its reader accounts for it (dead-lettered
@@ -748,10 +745,7 @@ impl Engine {
         }
         st.timer_at = u64::MAX;
         st.q.expire(now, &mut gone);
-        for e in gone.drain(..) {
-            self.rabbit_dead_letter(q, e, Reason::Expired, true, 0);
-        }
-        self.rabbit.rq.gone = gone;
+        self.rabbit_give_back(q, gone, Reason::Expired);
         self.rabbit_arm(q);
     }
 
