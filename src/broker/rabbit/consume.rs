@@ -115,6 +115,9 @@ pub(crate) struct RabbitQueueState {
     /// The pending TTL timer (`u64::MAX`: none) and its stamp.
     timer_at: u64,
     timer_stamp: u32,
+    /// A push is under way: a fetch from one of its consumers does not start another
+    /// (a dead letter it makes may still push from another queue).
+    pushing: bool,
 }
 
 /// One instance of a service reading a RabbitMQ-like queue: a consumer.
@@ -151,8 +154,6 @@ pub(crate) struct RabbitQueues {
     pub consumers: Vec<Vec<Consumer>>,
     /// Entries a queue gave up on, to dead-letter (scratch).
     gone: Vec<Entry<Item>>,
-    /// A push is under way: a fetch does not start another.
-    pushing: bool,
 }
 
 impl RabbitQueues {
@@ -170,6 +171,7 @@ impl RabbitQueues {
                         next: 0,
                         timer_at: u64::MAX,
                         timer_stamp: 0,
+                        pushing: false,
                     })
                 })
                 .collect(),
@@ -184,7 +186,6 @@ impl RabbitQueues {
                 })
                 .collect(),
             gone: Vec::new(),
-            pushing: false,
         }
     }
 }
@@ -274,10 +275,10 @@ impl Engine {
         let Some(g) = self.model.queues[q].reader else {
             return;
         };
-        if self.rabbit.rq.pushing {
-            return;
+        match self.rabbit.rq.queues[q].as_mut() {
+            Some(st) if !st.pushing => st.pushing = true,
+            _ => return,
         }
-        self.rabbit.rq.pushing = true;
         let prefetch = self.model.services[g].rabbit.prefetch;
         let n = self.services[g].insts.len();
         let now = self.now;
@@ -338,7 +339,9 @@ impl Engine {
             );
             self.try_dispatch(g, i);
         }
-        self.rabbit.rq.pushing = false;
+        if let Some(st) = self.rabbit.rq.queues[q].as_mut() {
+            st.pushing = false;
+        }
         self.rabbit_arm(q);
     }
 
