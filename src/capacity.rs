@@ -170,6 +170,7 @@ struct Nodes {
     queues: usize,
     pubsubs: usize,
     exchanges: usize,
+    buses: usize,
 }
 
 impl Nodes {
@@ -179,10 +180,11 @@ impl Nodes {
             queues: m.queues.len(),
             pubsubs: m.pubsubs.len(),
             exchanges: m.exchanges.len(),
+            buses: m.buses.len(),
         }
     }
     fn len(&self) -> usize {
-        self.topics + self.queues + self.pubsubs + self.exchanges
+        self.topics + self.queues + self.pubsubs + self.exchanges + self.buses
     }
     fn idx(&self, c: Channel) -> Option<usize> {
         let (i, base, n) = match c {
@@ -190,6 +192,11 @@ impl Nodes {
             Channel::Queue(q) => (q, self.topics, self.queues),
             Channel::Pubsub(p) => (p, self.topics + self.queues, self.pubsubs),
             Channel::Exchange(x) => (x, self.topics + self.queues + self.pubsubs, self.exchanges),
+            Channel::Bus(b) => (
+                b,
+                self.topics + self.queues + self.pubsubs + self.exchanges,
+                self.buses,
+            ),
         };
         (i < n).then_some(base + i)
     }
@@ -200,8 +207,10 @@ impl Nodes {
             Channel::Queue(i - self.topics)
         } else if i < self.topics + self.queues + self.pubsubs {
             Channel::Pubsub(i - self.topics - self.queues)
-        } else {
+        } else if i < self.topics + self.queues + self.pubsubs + self.exchanges {
             Channel::Exchange(i - self.topics - self.queues - self.pubsubs)
+        } else {
+            Channel::Bus(i - self.topics - self.queues - self.pubsubs - self.exchanges)
         }
     }
 }
@@ -403,9 +412,34 @@ fn external_load(model: &Model, nodes: &Nodes, segments: &[(u64, u64)]) -> Vec<V
     load
 }
 
-/// Adds each pubsub's inflow to the queues subscribed to it (functions read the pubsub
-/// itself). A queue's inflow does not flow on to other channels, so one pass is enough.
+/// Adds each bus's own inflow to its rules' targets (every pattern counted as matching
+/// every event; a bus target passes it on), then each pubsub's inflow to the queues
+/// subscribed to it (functions read the pubsub or bus itself). A queue's inflow does
+/// not flow on to other channels, so one pass is enough.
 fn fan_out(model: &Model, nodes: &Nodes, load: &mut [Vec<f64>]) {
+    fn push(model: &Model, nodes: &Nodes, b: usize, from: &[f64], load: &mut [Vec<f64>]) {
+        for t in model.buses[b].rules.iter().flat_map(|r| &r.targets) {
+            let Some(c) = t.channel() else { continue };
+            let Some(dst) = nodes.idx(c) else { continue };
+            for (d, v) in load[dst].iter_mut().zip(from) {
+                *d += v;
+            }
+            // Validation refuses a loop of buses.
+            if let Channel::Bus(x) = c {
+                push(model, nodes, x, from, load);
+            }
+        }
+    }
+    let own: Vec<Vec<f64>> = (0..model.buses.len())
+        .map(|b| {
+            nodes
+                .idx(Channel::Bus(b))
+                .map_or_else(Vec::new, |i| load[i].clone())
+        })
+        .collect();
+    for (b, from) in own.iter().enumerate() {
+        push(model, nodes, b, from, load);
+    }
     for (p, ps) in model.pubsubs.iter().enumerate() {
         let Some(src) = nodes.idx(Channel::Pubsub(p)) else {
             continue;
@@ -536,6 +570,16 @@ fn key_reach(model: &Model, nodes: &Nodes) -> KeyReach {
                 if let SubTarget::Queue(q) = sub.target
                     && let Some(dst) = nodes.idx(Channel::Queue(q))
                 {
+                    edges.push((src, dst));
+                }
+            }
+        }
+        for (b, bus) in model.buses.iter().enumerate() {
+            let Some(src) = nodes.idx(Channel::Bus(b)) else {
+                continue;
+            };
+            for t in bus.rules.iter().flat_map(|r| &r.targets) {
+                if let Some(dst) = t.channel().and_then(|c| nodes.idx(c)) {
                     edges.push((src, dst));
                 }
             }
@@ -698,17 +742,25 @@ fn static_load(
     }
 }
 
-/// Whether a filter policy stands between a pubsub and `source`.
+/// Whether a filter policy (or a bus's event pattern) stands between a pubsub (or a
+/// bus) and `source`.
 fn filtered(model: &Model, source: Channel) -> bool {
-    model.pubsubs.iter().enumerate().any(|(p, ps)| {
-        ps.subscriptions.iter().any(|sub| {
-            sub.filter.is_some()
-                && match sub.target {
-                    SubTarget::Queue(q) => source == Channel::Queue(q),
-                    SubTarget::Function(_) => source == Channel::Pubsub(p),
-                }
+    let by_bus = model.buses.iter().enumerate().any(|(b, bus)| {
+        bus.rules.iter().flat_map(|r| &r.targets).any(|t| match *t {
+            crate::model::BusTarget::Function(_) => source == Channel::Bus(b),
+            other => other.channel() == Some(source),
         })
-    })
+    });
+    by_bus
+        || model.pubsubs.iter().enumerate().any(|(p, ps)| {
+            ps.subscriptions.iter().any(|sub| {
+                sub.filter.is_some()
+                    && match sub.target {
+                        SubTarget::Queue(q) => source == Channel::Queue(q),
+                        SubTarget::Function(_) => source == Channel::Pubsub(p),
+                    }
+            })
+        })
 }
 
 /// The fluid queue: per segment, what is processed given the offered rate `offered`,
@@ -862,6 +914,14 @@ fn reaches(model: &Model, from: Channel, to: Channel) -> bool {
                     .into_iter()
                     .any(|q| Channel::Queue(q as usize) == to)
             }
+            // Validation refuses a loop of buses.
+            Channel::Bus(b) => model.buses.get(b).is_some_and(|bus| {
+                bus.rules
+                    .iter()
+                    .flat_map(|r| &r.targets)
+                    .filter_map(|t| t.channel())
+                    .any(|c| reaches(model, c, to))
+            }),
             _ => false,
         }
 }

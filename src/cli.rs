@@ -403,6 +403,16 @@ pub fn topology(m: &Model) -> String {
                     count(svc.retry.max_attempts, "attempt", "attempts")
                 );
             }
+            Channel::Bus(b) => {
+                let _ = write!(
+                    o,
+                    "  function {} <- bus {} (max concurrency {}, {})",
+                    svc.name,
+                    m.buses[b].name,
+                    svc.instances,
+                    count(svc.retry.max_attempts, "attempt", "attempts")
+                );
+            }
             // Validation refuses a service reading an exchange.
             Channel::Exchange(_) => {}
         }

@@ -19,6 +19,8 @@ pub type QueueIdx = usize;
 pub type PubsubIdx = usize;
 /// Index of an exchange in [`Model::exchanges`] (and in [`Model::router`]).
 pub type ExchangeIdx = usize;
+/// Index of an event bus in [`Model::buses`].
+pub type BusIdx = usize;
 /// Index of a service in [`Model::services`].
 pub type ServiceIdx = usize;
 /// Index of an event name in [`Model::events`].
@@ -39,6 +41,8 @@ pub enum Channel {
     Pubsub(PubsubIdx),
     /// A RabbitMQ-like exchange: it routes, and stores nothing.
     Exchange(ExchangeIdx),
+    /// An EventBridge-like event bus: its rules route, and only its archive stores.
+    Bus(BusIdx),
 }
 
 impl Channel {
@@ -74,13 +78,22 @@ impl Channel {
         }
     }
 
-    /// "topic", "queue", "pubsub" or "exchange".
+    /// The event bus, if this is one.
+    pub fn bus(self) -> Option<BusIdx> {
+        match self {
+            Channel::Bus(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// "topic", "queue", "pubsub", "exchange" or "bus".
     pub fn kind(self) -> &'static str {
         match self {
             Channel::Topic(_) => "topic",
             Channel::Queue(_) => "queue",
             Channel::Pubsub(_) => "pubsub",
             Channel::Exchange(_) => "exchange",
+            Channel::Bus(_) => "bus",
         }
     }
 
@@ -91,6 +104,7 @@ impl Channel {
             Channel::Queue(q) => &model.queues[q].name,
             Channel::Pubsub(p) => &model.pubsubs[p].name,
             Channel::Exchange(x) => &model.exchanges[x].name,
+            Channel::Bus(b) => &model.buses[b].name,
         }
     }
 }
@@ -120,6 +134,8 @@ pub struct Model {
     pub exchanges: Vec<ExchangeModel>,
     /// Every exchange's bindings, by exchange index, and how a message is routed.
     pub router: Router,
+    /// EventBridge-like event buses.
+    pub buses: Vec<BusModel>,
     /// Services (one per `[[consumer]]`).
     pub services: Vec<ServiceModel>,
     /// Scheduled failures.
@@ -372,6 +388,10 @@ pub struct ProducerModel {
     /// full queue rejects is known (`nacked`). Without them both are lost
     /// (`lost_unconfirmed`). Other targets always confirm.
     pub confirms: bool,
+    /// Publishing to an event bus: the events' `source` (default: the producer's name).
+    pub source: String,
+    /// Publishing to an event bus: the events' `detail-type` (default: the event name).
+    pub detail_type: String,
 }
 
 /// A circuit breaker, resolved (see [`crate::scenario::format::Breaker`]).
@@ -472,8 +492,9 @@ pub enum Payload {
     /// Fields generated per message, by dotted path.
     Fields(Vec<(String, AttrGen)>),
     /// Sample events (one JSON object per line of a file), cycled in order; each line
-    /// flattened to (dotted path, value).
-    Lines(Vec<Vec<(String, AttrOwned)>>),
+    /// flattened to (dotted path, value), and as written (an event bus's patterns read
+    /// the JSON itself: nulls, booleans, arrays of objects).
+    Lines(Vec<Vec<(String, AttrOwned)>>, Vec<serde_json::Value>),
 }
 
 pub use crate::broker::pubsub::filter::{AttrValue, Policy, Scalar};
@@ -504,6 +525,68 @@ pub enum RoutingKeyGen {
     /// A format in which `{}` stands for the message's key (its empty string when the
     /// message has none).
     Format(String),
+}
+
+/// An EventBridge-like event bus after validation.
+#[derive(Clone, Debug)]
+pub struct BusModel {
+    /// Component name.
+    pub name: String,
+    /// Rules, in declaration order: each event is matched against every one.
+    pub rules: Vec<RuleModel>,
+    /// The archive, if the bus keeps its events for replays.
+    pub archive: Option<ArchiveModel>,
+}
+
+/// One rule of an event bus.
+#[derive(Clone, Debug)]
+pub struct RuleModel {
+    /// Rule name, unique on its bus.
+    pub name: String,
+    /// The event pattern (every rule has one).
+    pub pattern: Policy,
+    /// Where a matching event goes: 1 to 5 targets.
+    pub targets: Vec<BusTarget>,
+    /// Retry policy: `MaximumRetryAttempts` (0 to 185).
+    pub max_attempts: u32,
+    /// Retry policy: `MaximumEventAgeInSeconds` (60 s to 24 h), ns.
+    pub max_age: u64,
+    /// The dead-letter queue of what could not be delivered (an SQS-like queue).
+    pub dead_letter: Option<QueueIdx>,
+}
+
+/// A target of a rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BusTarget {
+    /// An SQS-like queue.
+    Queue(QueueIdx),
+    /// An SNS-like pubsub.
+    Pubsub(PubsubIdx),
+    /// A function (its source is the bus), invoked asynchronously.
+    Function(ServiceIdx),
+    /// Another event bus.
+    Bus(BusIdx),
+}
+
+impl BusTarget {
+    /// The broker it is, or `None` for a function.
+    pub fn channel(self) -> Option<Channel> {
+        match self {
+            BusTarget::Queue(q) => Some(Channel::Queue(q)),
+            BusTarget::Pubsub(p) => Some(Channel::Pubsub(p)),
+            BusTarget::Bus(b) => Some(Channel::Bus(b)),
+            BusTarget::Function(_) => None,
+        }
+    }
+}
+
+/// A bus's archive.
+#[derive(Clone, Debug)]
+pub struct ArchiveModel {
+    /// Only events that match this pattern are archived (none: every event).
+    pub pattern: Option<Policy>,
+    /// How long an event is kept, ns (0: indefinitely).
+    pub retention: u64,
 }
 
 /// An SNS-like topic after validation.
@@ -820,6 +903,19 @@ pub enum ActionModelKind {
         to: Option<QueueIdx>,
         /// Gap between two moves, ns; 0: all at once.
         gap: u64,
+    },
+    /// An event bus replays the events its archive holds from a time window.
+    Replay {
+        /// The bus (its archive is the source and the bus the destination).
+        bus: BusIdx,
+        /// Events first received from this time, ns.
+        from: u64,
+        /// Up to (not including) this time, ns.
+        until: u64,
+        /// Gap between two replayed events, ns; 0: all at once.
+        gap: u64,
+        /// Only these rules of the bus receive them (a bit per rule; all ones: every rule).
+        rules: u64,
     },
 }
 

@@ -18,9 +18,11 @@
 //! FIFO; [`pubsub`] SNS-like topics with filtered subscriptions and the asynchronous
 //! event queues of the functions they invoke; [`rabbit`] RabbitMQ-like exchanges
 //! (direct, fanout, topic, headers; exchange-to-exchange bindings, alternate
-//! exchanges), which route into queues and store nothing. EventBridge-like buses and
-//! Redis-like streams each get a sibling module and a variant of [`Lease`].
+//! exchanges), which route into queues and store nothing; [`bus`] EventBridge-like
+//! event buses: rules with event patterns, targets, retries with backoff, an archive
+//! and replays. Redis-like streams get a sibling module and a variant of [`Lease`].
 
+pub mod bus;
 pub mod kafka;
 pub mod pubsub;
 pub mod rabbit;

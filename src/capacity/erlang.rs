@@ -137,7 +137,7 @@ pub fn erlang_c_prediction(model: &Model, service: ServiceIdx) -> Option<MmcPred
             }
             s.instances.checked_mul(s.concurrency)?
         }
-        Channel::Pubsub(_) | Channel::Exchange(_) => return None,
+        Channel::Pubsub(_) | Channel::Exchange(_) | Channel::Bus(_) => return None,
     };
     mmc(servers, p.base_rate, 1.0 / mean_s)
 }

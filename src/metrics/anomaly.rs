@@ -88,6 +88,8 @@ pub enum Cause {
     /// Its consumer rejected it after this many attempts, and the queue has no
     /// dead-letter exchange.
     Rejected(u32),
+    /// A copy an event bus replayed from its archive.
+    Replayed,
 }
 
 impl Cause {
@@ -116,6 +118,7 @@ impl Cause {
             Some(Cause::Overflow) => (18, 0),
             Some(Cause::DeliveryLimit(n)) => (19, u64::from(n)),
             Some(Cause::Rejected(n)) => (20, u64::from(n)),
+            Some(Cause::Replayed) => (21, 0),
         }
     }
 
@@ -144,6 +147,7 @@ impl Cause {
             18 => Cause::Overflow,
             19 => Cause::DeliveryLimit(n),
             20 => Cause::Rejected(n),
+            21 => Cause::Replayed,
             _ => return None,
         })
     }
@@ -241,6 +245,10 @@ impl Cause {
             Cause::Rejected(n) => format!(
                 "rejected by the consumer after {n} attempts (requeue false), and the queue has no dead_letter_exchange"
             ),
+            Cause::Replayed => {
+                "replayed from an event bus's archive after its original had reached this service"
+                    .to_string()
+            }
             Cause::Upstream => "arrived out of order from upstream".to_string(),
             Cause::CompetingConsumers
                 if s.and_then(|s| s.source.queue())

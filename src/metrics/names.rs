@@ -76,6 +76,18 @@ pub enum Metric {
     RejectedPublish,
     /// Function events that found every invocation busy.
     Throttled,
+    /// Events a bus's rule (or at least one rule of a bus) matched.
+    Matched,
+    /// Events no rule of a bus matched.
+    Unmatched,
+    /// Deliveries of a bus a target refused.
+    FailedInvocations,
+    /// Deliveries of a bus waiting for a retry.
+    Retrying,
+    /// Events a bus's archive holds.
+    Archived,
+    /// Events a bus replayed from its archive.
+    Replayed,
     /// Mean end-to-end latency of a flow, first produce to processed.
     E2eLatencyMean,
     /// Median end-to-end latency of a flow.
@@ -146,6 +158,10 @@ pub enum Scope {
     Partition,
     /// A flow from a producer to a service behind another, as `producer→consumer`.
     Flow,
+    /// An event bus, by its name.
+    Bus,
+    /// One rule of an event bus, as `bus/rule`.
+    Rule,
     /// A saga.
     Saga,
     /// One step of a saga, as `saga/step`.
@@ -166,6 +182,8 @@ impl Scope {
             Scope::Service => "consumer",
             Scope::Partition => "`consumer/P`",
             Scope::Flow => "`producer→consumer`",
+            Scope::Bus => "bus",
+            Scope::Rule => "`bus/rule`",
             Scope::Saga => "saga",
             Scope::SagaStep => "`saga/step`",
             Scope::Total => "total",
@@ -221,6 +239,12 @@ impl Metric {
         Metric::ExpiredTtl,
         Metric::RejectedPublish,
         Metric::Throttled,
+        Metric::Matched,
+        Metric::Unmatched,
+        Metric::FailedInvocations,
+        Metric::Retrying,
+        Metric::Archived,
+        Metric::Replayed,
         Metric::E2eLatencyP50,
         Metric::E2eLatencyP95,
         Metric::E2eLatencyP99,
@@ -279,6 +303,12 @@ impl Metric {
             Metric::ExpiredTtl => "expired_ttl",
             Metric::RejectedPublish => "rejected_publish",
             Metric::Throttled => "throttled",
+            Metric::Matched => "matched",
+            Metric::Unmatched => "unmatched",
+            Metric::FailedInvocations => "failed_invocations",
+            Metric::Retrying => "retrying",
+            Metric::Archived => "archived",
+            Metric::Replayed => "replayed",
             Metric::E2eLatencyMean => "e2e_latency_mean",
             Metric::E2eLatencyP50 => "e2e_latency_p50",
             Metric::FaultsActive => "faults_active",
@@ -352,6 +382,10 @@ impl Metric {
             | Metric::ExpiredTtl
             | Metric::RejectedPublish
             | Metric::Throttled
+            | Metric::Matched
+            | Metric::Unmatched
+            | Metric::FailedInvocations
+            | Metric::Replayed
             | Metric::DuplicatesSuppressed
             | Metric::SagaStarted
             | Metric::SagaCompleted
@@ -369,6 +403,8 @@ impl Metric {
             | Metric::BreakerOpen
             | Metric::SagaInProgress
             | Metric::SagaCompensating
+            | Metric::Retrying
+            | Metric::Archived
             | Metric::DrainTime => MetricKind::Gauge,
             Metric::ThroughputIn | Metric::ThroughputOut => MetricKind::Rate,
             Metric::LatencyP50
@@ -390,8 +426,10 @@ impl Metric {
     pub fn scopes(self) -> &'static [Scope] {
         use Scope::*;
         match self {
-            Metric::Produced => &[Producer, Topic, Queue, Pubsub, Exchange, Service, Total],
-            Metric::ThroughputIn => &[Topic, Queue, Pubsub, Exchange, Service],
+            Metric::Produced => &[
+                Producer, Topic, Queue, Pubsub, Exchange, Bus, Service, Total,
+            ],
+            Metric::ThroughputIn => &[Topic, Queue, Pubsub, Exchange, Bus, Service],
             Metric::ThroughputOut => &[Producer, Service],
             Metric::Lag => &[Service, Partition, Total],
             Metric::LagTime => &[Service, Partition, Topic, Queue],
@@ -399,12 +437,14 @@ impl Metric {
             Metric::Duplicates => &[Producer, Service, Total],
             Metric::Expired => &[Topic, Queue, Service, Total],
             Metric::InFlight => &[Queue, Service, Total],
-            Metric::DeadLettered => &[Queue, Service, Total],
+            Metric::DeadLettered => &[Queue, Bus, Rule, Service, Total],
             Metric::Delayed | Metric::Receives | Metric::EmptyReceives | Metric::Redeliveries => {
                 &[Queue]
             }
             Metric::Deduplicated => &[Queue, Pubsub],
-            Metric::Routed => &[Pubsub, Exchange],
+            Metric::Routed => &[Pubsub, Exchange, Bus, Rule],
+            Metric::Matched | Metric::FailedInvocations => &[Bus, Rule],
+            Metric::Unmatched | Metric::Retrying | Metric::Archived | Metric::Replayed => &[Bus],
             Metric::FilteredOut => &[Pubsub],
             Metric::Unroutable => &[Exchange],
             Metric::Redelivered
@@ -435,11 +475,10 @@ impl Metric {
             | Metric::LatencyP99
             | Metric::LatencyMax
             | Metric::LatencyMean => &[Service],
-            Metric::Processed
-            | Metric::Retries
-            | Metric::DlqDepth
-            | Metric::Lost
-            | Metric::OrderingViolations => &[Service, Total],
+            Metric::Processed | Metric::Retries | Metric::DlqDepth | Metric::OrderingViolations => {
+                &[Service, Total]
+            }
+            Metric::Lost => &[Bus, Rule, Service, Total],
         }
     }
 
@@ -519,7 +558,7 @@ impl Metric {
                 "sends a FIFO queue (or publishes a FIFO pubsub) dropped within its 5-minute window"
             }
             Metric::Routed => {
-                "copies a pubsub delivered to the subscriptions whose filter took them, or an exchange to the queues its bindings led to"
+                "copies a pubsub delivered to the subscriptions whose filter took them, an exchange to the queues its bindings led to, or a bus's rules to their targets"
             }
             Metric::FilteredOut => "publishes that no subscription's filter policy took",
             Metric::Unroutable => {
@@ -540,6 +579,16 @@ impl Metric {
             Metric::Throttled => {
                 "events that found every invocation of a function busy and waited in its event queue"
             }
+            Metric::Matched => {
+                "events a rule's event pattern matched (a bus: events at least one rule matched)"
+            }
+            Metric::Unmatched => "events no rule of a bus matched",
+            Metric::FailedInvocations => {
+                "deliveries of a bus a target refused (down, or its link cut); each retry counts"
+            }
+            Metric::Retrying => "deliveries of a bus waiting for their next retry",
+            Metric::Archived => "events a bus's archive holds",
+            Metric::Replayed => "archived events a replay sent to the bus again",
             Metric::E2eLatencyMean => "mean latency of a flow, first produce to processed",
             Metric::E2eLatencyP50 => "median latency of a flow, first produce to processed",
             Metric::E2eLatencyP95 => {

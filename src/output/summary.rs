@@ -472,6 +472,85 @@ pub fn text(engine: &Engine) -> String {
         }
         t.write(&mut o);
     }
+    if !s.buses.is_empty() {
+        let mut t = Table::new(&[
+            ("bus / rule", 22),
+            ("received", 8),
+            ("matched", 8),
+            ("unmatched", 9),
+            ("delivered", 9),
+            ("failed", 7),
+            ("retrying", 8),
+            ("to dlq", 7),
+            ("lost", 6),
+            ("replayed", 8),
+        ]);
+        for b in &s.buses {
+            let c = &b.counters;
+            t.row(vec![
+                b.name.clone(),
+                (b.received + c.replayed).to_string(),
+                c.matched.to_string(),
+                c.unmatched.to_string(),
+                c.delivered.to_string(),
+                c.failed_invocations.to_string(),
+                b.retrying.to_string(),
+                c.dead_lettered.to_string(),
+                c.lost.to_string(),
+                c.replayed.to_string(),
+            ]);
+            for r in &b.rules {
+                let c = &r.counters;
+                t.row(vec![
+                    format!("  {}", r.name),
+                    "-".to_string(),
+                    c.matched.to_string(),
+                    "-".to_string(),
+                    c.delivered.to_string(),
+                    c.failed_invocations.to_string(),
+                    "-".to_string(),
+                    c.dead_lettered.to_string(),
+                    c.lost.to_string(),
+                    "-".to_string(),
+                ]);
+            }
+        }
+        t.write(&mut o);
+        for b in &s.buses {
+            let c = &b.counters;
+            let _ = writeln!(
+                o,
+                "bus {}: routed {} = delivered {} + dead-lettered {} + lost {} + retrying {}  {}{}",
+                b.name,
+                c.routed,
+                c.delivered,
+                c.dead_lettered,
+                c.lost,
+                b.retrying,
+                if b.conserved() {
+                    "holds"
+                } else {
+                    "DOES NOT HOLD"
+                },
+                {
+                    let mut extra = String::new();
+                    if c.lost > 0 {
+                        extra += &format!(
+                            "; lost: {} past max_attempts, {} past max_age",
+                            c.lost_attempts, c.lost_age
+                        );
+                    }
+                    if let Some(a) = b.archive {
+                        extra += &format!(
+                            "; archive holds {a} of {} events, {} replayed",
+                            c.archived, c.replayed
+                        );
+                    }
+                    extra
+                },
+            );
+        }
+    }
     if !s.services.is_empty() {
         // `dead-lettered` counts the moves, `dlq depth` is what the dead-letter topic or
         // queue holds at the end: the TUI's `dlq`.

@@ -152,7 +152,9 @@ pub(crate) fn payload(v: &Value, read: FileReader<'_>) -> Result<Payload, AttrEr
         let err = |e: String| (vec!["file".to_string()], e);
         let text =
             read(path).map_err(|e| err(format!("cannot read payload file {path:?}: {e}")))?;
-        return lines(&text).map(Payload::Lines).map_err(err);
+        return lines(&text)
+            .map(|(flat, json)| Payload::Lines(flat, json))
+            .map_err(err);
     }
     let mut out = Vec::new();
     fields("", v, &mut Vec::new(), &mut out)?;
@@ -314,8 +316,11 @@ fn value(v: &Value) -> Result<AttrOwned, String> {
 }
 
 /// The lines of a JSON Lines file, each flattened. Blank lines are skipped.
-fn lines(text: &str) -> Result<Vec<Vec<(String, AttrOwned)>>, String> {
+type Lines = (Vec<Vec<(String, AttrOwned)>>, Vec<Value>);
+
+fn lines(text: &str) -> Result<Lines, String> {
     let mut out = Vec::new();
+    let mut json = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -328,6 +333,7 @@ fn lines(text: &str) -> Result<Vec<Vec<(String, AttrOwned)>>, String> {
         let mut flat = Vec::new();
         flatten("", &v, &mut flat);
         out.push(flat);
+        json.push(v);
         if out.len() > MAX_LINES {
             return Err(format!("more than {MAX_LINES} sample events"));
         }
@@ -335,7 +341,7 @@ fn lines(text: &str) -> Result<Vec<Vec<(String, AttrOwned)>>, String> {
     if out.is_empty() {
         return Err("the file holds no event".to_string());
     }
-    Ok(out)
+    Ok((out, json))
 }
 
 /// A JSON body as (dotted path, value), sorted by path: nested objects become dotted
@@ -439,7 +445,7 @@ mod tests {
         let read = |_: &str| -> Result<String, String> {
             Ok("{\"order\": {\"total\": 12.5, \"items\": [{\"sku\": \"a\"}, {\"sku\": \"b\"}]}, \"ok\": true}\n\n{\"order\": {\"total\": 3}}\n".to_string())
         };
-        let Ok(Payload::Lines(l)) = payload(&json!({"file": "x.jsonl"}), &read) else {
+        let Ok(Payload::Lines(l, _)) = payload(&json!({"file": "x.jsonl"}), &read) else {
             panic!("file payload");
         };
         assert_eq!(l.len(), 2);

@@ -70,6 +70,10 @@ pub struct ScenarioFile {
     /// RabbitMQ-like exchanges: a publish goes to every queue whose binding matches.
     #[serde(default)]
     pub exchange: Vec<Exchange>,
+    /// EventBridge-like event buses: each rule whose event pattern matches an event
+    /// sends it to its targets.
+    #[serde(default)]
+    pub bus: Vec<Bus>,
     /// Services: each is one consumer group of one or more instances.
     #[serde(default)]
     pub consumer: Vec<Consumer>,
@@ -169,17 +173,33 @@ pub struct SagaStep {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Action {
-    /// What: `redrive` (SQS's StartMessageMoveTask).
+    /// What: `redrive` (SQS's StartMessageMoveTask) or `replay` (EventBridge's
+    /// StartReplay).
     pub kind: ActionKind,
     /// When it starts.
     pub at: Dur,
     /// Redrive: the dead-letter queue whose messages move.
-    pub queue: String,
+    #[serde(default)]
+    pub queue: Option<String>,
+    /// Replay: the bus whose archive is replayed (to the same bus).
+    #[serde(default)]
+    pub bus: Option<String>,
+    /// Replay: the window's start, as a time of the run (events the bus received from
+    /// then on).
+    #[serde(default)]
+    pub from: Option<Dur>,
+    /// Replay: the window's end (default: when the replay starts).
+    #[serde(default)]
+    pub until: Option<Dur>,
+    /// Replay: only these rules of the bus receive the replayed events (default: all).
+    #[serde(default)]
+    pub rules: Option<Vec<String>>,
     /// Redrive: where they go (default: each message's source queue).
     #[serde(default)]
     pub to: Option<String>,
     /// Redrive: messages moved per second (`MaxNumberOfMessagesPerSecond`, at most
-    /// 500; default: all at once).
+    /// 500; default: all at once). Replay: events replayed per second (default: all at
+    /// once).
     #[serde(default)]
     pub rate: Option<f64>,
 }
@@ -190,6 +210,8 @@ pub struct Action {
 pub enum ActionKind {
     /// Moves a dead-letter queue's messages back to their source queue (or `to`).
     Redrive,
+    /// Sends a bus's archived events of a time window to the bus again.
+    Replay,
 }
 
 /// `[scenario]`: the run as a whole.
@@ -303,6 +325,14 @@ pub struct Producer {
     /// without them both are lost, and nobody knows.
     #[serde(default)]
     pub confirms: Option<bool>,
+    /// Publishing to an event bus: each event's `source` field (default: the
+    /// producer's name), which rules' event patterns can match.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// Publishing to an event bus: each event's `detail-type` field (default: the
+    /// producer's `event` name).
+    #[serde(default)]
+    pub detail_type: Option<String>,
 }
 
 /// Arrival process of a producer.
@@ -598,6 +628,78 @@ pub struct Exchange {
     /// Bindings, each to a queue or to another exchange.
     #[serde(default)]
     pub binding: Vec<BindingDef>,
+}
+
+/// `[[bus]]`: an EventBridge-like event bus. It stores nothing but its archive: an
+/// event goes at once to the targets of every rule whose pattern matches it; a delivery
+/// that fails is retried with backoff until the rule's retry policy gives up.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Bus {
+    /// Unique component name.
+    pub name: String,
+    /// Keep the bus's events (or those matching `pattern`) for `[[action]] kind =
+    /// "replay"`.
+    #[serde(default)]
+    pub archive: Option<Archive>,
+    /// Rules, each with an event pattern and up to 5 targets.
+    #[serde(default)]
+    pub rule: Vec<Rule>,
+}
+
+/// A bus's archive.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Archive {
+    /// Archive only the events this event pattern matches (default: every event).
+    #[serde(default)]
+    pub pattern: Option<serde_json::Value>,
+    /// How long an event is kept (default: indefinitely).
+    #[serde(default)]
+    pub retention: Option<Dur>,
+}
+
+/// One rule of an event bus.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// Rule name, unique on its bus.
+    pub name: String,
+    /// An EventBridge event pattern, as a TOML table or a JSON string. The event's
+    /// fields are `source`, `detail-type` and `detail` (the producer's payload).
+    pub event_pattern: serde_json::Value,
+    /// Where a matching event goes: 1 to 5 targets, each `{ queue = "..." }`,
+    /// `{ pubsub = "..." }`, `{ function = "..." }` or `{ bus = "..." }`.
+    pub targets: Vec<RuleTarget>,
+    /// Retry policy: retries of a failed delivery, 0 to 185 (default 185).
+    #[serde(default)]
+    pub max_attempts: Option<u32>,
+    /// Retry policy: the age of an event past which it is no longer retried, 60 s to
+    /// 24 h (default "24h").
+    #[serde(default)]
+    pub max_age: Option<Dur>,
+    /// The SQS-like queue that takes what the retries could not deliver (default:
+    /// none, such events are lost).
+    #[serde(default)]
+    pub dead_letter: Option<String>,
+}
+
+/// One target of a rule.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleTarget {
+    /// An SQS-like queue.
+    #[serde(default)]
+    pub queue: Option<String>,
+    /// An SNS-like pubsub.
+    #[serde(default)]
+    pub pubsub: Option<String>,
+    /// A function (a consumer with `kind = "function"` whose source is this bus).
+    #[serde(default)]
+    pub function: Option<String>,
+    /// Another event bus.
+    #[serde(default)]
+    pub bus: Option<String>,
 }
 
 /// The type of an exchange.

@@ -43,9 +43,9 @@ pub const MAX_ATTEMPTS: u32 = 1_000;
 pub const KAFKA_MAX_COMMIT_INTERVAL_MS: u64 = i32::MAX as u64;
 
 /// The sections a scenario file may have.
-const SECTIONS: [&str; 10] = [
-    "scenario", "producer", "topic", "queue", "pubsub", "exchange", "consumer", "fault", "action",
-    "saga",
+const SECTIONS: [&str; 11] = [
+    "scenario", "producer", "topic", "queue", "pubsub", "exchange", "bus", "consumer", "fault",
+    "action", "saga",
 ];
 
 /// Parses and validates a scenario. `path` is only used in messages.
@@ -205,15 +205,16 @@ fn load_inner<'i>(
     let queues: Vec<Elem<'_, '_, f::Queue>> = elements(root, "queue", cx);
     let pubsubs: Vec<Elem<'_, '_, f::Pubsub>> = elements(root, "pubsub", cx);
     let exchanges: Vec<Elem<'_, '_, f::Exchange>> = elements(root, "exchange", cx);
+    let buses: Vec<Elem<'_, '_, f::Bus>> = elements(root, "bus", cx);
     let consumers: Vec<Elem<'_, '_, f::Consumer>> = elements(root, "consumer", cx);
     let faults: Vec<Elem<'_, '_, f::Fault>> = elements(root, "fault", cx);
     let actions: Vec<Elem<'_, '_, f::Action>> = elements(root, "action", cx);
     let sagas: Vec<Elem<'_, '_, f::Saga>> = elements(root, "saga", cx);
 
     claim_names(
-        text, &producers, &topics, &queues, &pubsubs, &exchanges, &consumers, &sagas, cx,
+        text, &producers, &topics, &queues, &pubsubs, &exchanges, &buses, &consumers, &sagas, cx,
     );
-    let channels = Channels::new(&topics, &queues, &pubsubs, &exchanges);
+    let channels = Channels::new(&topics, &queues, &pubsubs, &exchanges, &buses);
     let until = flags.iter().find(|f| matches!(f.target, Target::Until));
     let times = run_times(scenario.as_ref(), until, cx);
     let mut events = Events::default();
@@ -245,6 +246,14 @@ fn load_inner<'i>(
         cx,
     );
     let (exchange_models, router) = exchange_models(&exchanges, &channels, &queue_models, cx);
+    let bus_models = bus_models(
+        &buses,
+        &channels,
+        &queue_models,
+        &service_models,
+        &consumers,
+        cx,
+    );
     retry_topics(
         &consumers,
         &mut topic_models,
@@ -263,7 +272,14 @@ fn load_inner<'i>(
         channels: &channels,
     };
     let fault_models = fault_models(&faults, &scope, times.declared, cx);
-    let action_models = action_models(&actions, &channels, &queue_models, times.declared, cx);
+    let action_models = action_models(
+        &actions,
+        &channels,
+        &queue_models,
+        &bus_models,
+        times.declared,
+        cx,
+    );
     note_flags(root, flags, &mut cx.problems);
 
     // No "producers but no [[topic]]" check: every producer's target already fails to
@@ -281,6 +297,7 @@ fn load_inner<'i>(
         pubsubs: pubsub_models,
         exchanges: exchange_models,
         router,
+        buses: bus_models,
         services: service_models,
         faults: fault_models,
         actions: action_models,
@@ -382,6 +399,7 @@ fn claim_names(
     queues: &[Elem<'_, '_, f::Queue>],
     pubsubs: &[Elem<'_, '_, f::Pubsub>],
     exchanges: &[Elem<'_, '_, f::Exchange>],
+    buses: &[Elem<'_, '_, f::Bus>],
     consumers: &[Elem<'_, '_, f::Consumer>],
     sagas: &[Elem<'_, '_, f::Saga>],
     cx: &mut Cx,
@@ -409,6 +427,7 @@ fn claim_names(
                 .iter()
                 .map(|x| (x.v.name.as_str(), x.span(&["name"]))),
         )
+        .chain(buses.iter().map(|b| (b.v.name.as_str(), b.span(&["name"]))))
         .chain(
             consumers
                 .iter()
@@ -430,13 +449,13 @@ fn claim_names(
         if let Some(first) = names.get(name) {
             let help = match first {
                 Some(f) if is_flag_span(f) => {
-                    "it is first given by a --set; producers, topics, queues, pubsubs, exchanges, consumers and sagas share one namespace"
+                    "it is first given by a --set; producers, topics, queues, pubsubs, exchanges, buses, consumers and sagas share one namespace"
                         .to_string()
                 }
                 _ => {
                     let line = first.as_ref().map_or(0, |f| line_col(text, f.start).0);
                     format!(
-                        "it is first used on line {line}; producers, topics, queues, pubsubs, exchanges, consumers and sagas share one namespace"
+                        "it is first used on line {line}; producers, topics, queues, pubsubs, exchanges, buses, consumers and sagas share one namespace"
                     )
                 }
             };
@@ -463,6 +482,7 @@ impl<'a> Channels<'a> {
         queues: &'a [Elem<'_, '_, f::Queue>],
         pubsubs: &'a [Elem<'_, '_, f::Pubsub>],
         exchanges: &'a [Elem<'_, '_, f::Exchange>],
+        buses: &'a [Elem<'_, '_, f::Bus>],
     ) -> Channels<'a> {
         let topics = topics
             .iter()
@@ -482,8 +502,17 @@ impl<'a> Channels<'a> {
             .iter()
             .enumerate()
             .map(|(i, x)| (x.v.name.as_str(), Channel::Exchange(i)));
+        let buses = buses
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (b.v.name.as_str(), Channel::Bus(i)));
         let mut idx = BTreeMap::new();
-        for (name, ch) in topics.chain(queues).chain(pubsubs).chain(exchanges) {
+        for (name, ch) in topics
+            .chain(queues)
+            .chain(pubsubs)
+            .chain(exchanges)
+            .chain(buses)
+        {
             idx.entry(name).or_insert(ch);
         }
         Channels { idx, pubsub_fifo }
@@ -505,7 +534,8 @@ impl<'a> Channels<'a> {
             None if cx.is_broken("topic", name)
                 || cx.is_broken("queue", name)
                 || cx.is_broken("pubsub", name)
-                || cx.is_broken("exchange", name) =>
+                || cx.is_broken("exchange", name)
+                || cx.is_broken("bus", name) =>
             {
                 None
             }
@@ -514,18 +544,18 @@ impl<'a> Channels<'a> {
                 let known: Vec<String> = names.iter().map(|k| format!("`{k}`")).collect();
                 cx.err_help(
                     span,
-                    format!("{what} `{name}` is not a topic, queue, pubsub or exchange"),
+                    format!("{what} `{name}` is not a topic, queue, pubsub, exchange or bus"),
                     match suggest(name, &names) {
                         _ if known.is_empty() => {
-                            "declare it with [[topic]], [[queue]], [[pubsub]] or [[exchange]] name = ..."
+                            "declare it with [[topic]], [[queue]], [[pubsub]], [[exchange]] or [[bus]] name = ..."
                                 .to_string()
                         }
                         Some(close) => format!(
-                            "did you mean `{close}`? known topics, queues, pubsubs and exchanges: {}",
+                            "did you mean `{close}`? known topics, queues, pubsubs, exchanges and buses: {}",
                             known.join(", ")
                         ),
                         None => format!(
-                            "known topics, queues, pubsubs and exchanges: {}",
+                            "known topics, queues, pubsubs, exchanges and buses: {}",
                             known.join(", ")
                         ),
                     },
@@ -1115,6 +1145,12 @@ fn producer_models(
             payload,
             outbox: outbox_model(p, cx),
             confirms: p.v.confirms.unwrap_or(false),
+            source: p.v.source.clone().unwrap_or_else(|| p.v.name.clone()),
+            detail_type: p
+                .v
+                .detail_type
+                .clone()
+                .unwrap_or_else(|| events.names[usize::from(event)].clone()),
         });
     }
     (producer_models, keys)
@@ -1241,7 +1277,7 @@ fn check_producer_keys(
             cx,
             &[
                 ("attributes", v.attributes.is_some()),
-                ("payload", v.payload.is_some()),
+                ("payload", v.payload.is_some() && target.and_then(Channel::bus).is_none()),
             ],
             |key| {
                 format!(
@@ -1249,7 +1285,28 @@ fn check_producer_keys(
                     v.target
                 )
             },
-            |_| "publish to a [[pubsub]] whose subscriptions filter on them",
+            |key| match key {
+                "attributes" if target.and_then(Channel::bus).is_some() => {
+                    "an EventBridge event has no message attributes: put the fields in payload (the event's detail)"
+                }
+                _ => "publish to a [[pubsub]] whose subscriptions filter on them (or to a [[bus]], whose rules match the payload)",
+            },
+        );
+    }
+    if !matches!(target, Some(Channel::Bus(_)) | None) {
+        p.refuse(
+            cx,
+            &[
+                ("source", v.source.is_some()),
+                ("detail_type", v.detail_type.is_some()),
+            ],
+            |key| {
+                format!(
+                    "{key} is a field of an EventBridge event, and `{}` is not an event bus",
+                    v.target
+                )
+            },
+            |_| "publish to a [[bus]] whose rules match on it",
         );
     }
     if !matches!(target, Some(Channel::Exchange(_)) | None) {
@@ -1268,11 +1325,15 @@ fn check_producer_keys(
             |_| "publish to an [[exchange]] whose bindings match on it",
         );
     }
-    if let Some(kind @ (Channel::Exchange(_) | Channel::Pubsub(_))) = target {
+    if let Some(kind @ (Channel::Exchange(_) | Channel::Pubsub(_) | Channel::Bus(_))) = target {
         let (a, help) = match kind {
             Channel::Exchange(_) => (
                 "an exchange",
                 "an exchange routes at once; duplicate_rate publishes a message twice (a lost confirm)",
+            ),
+            Channel::Bus(_) => (
+                "an event bus",
+                "a bus routes at once; duplicate_rate publishes an event twice",
             ),
             _ => (
                 "a pubsub",
@@ -1295,7 +1356,7 @@ fn check_producer_keys(
     let rabbit_target = match target {
         Some(Channel::Exchange(_)) | None => true,
         Some(Channel::Queue(q)) => queues.get(q).is_none_or(|q| q.rabbit.is_some()),
-        Some(Channel::Topic(_) | Channel::Pubsub(_)) => false,
+        Some(Channel::Topic(_) | Channel::Pubsub(_) | Channel::Bus(_)) => false,
     };
     if !rabbit_target {
         p.refuse(
@@ -1590,9 +1651,16 @@ fn service_models(
                 format!("`{}` is an exchange, which routes and stores nothing", c.v.source),
                 "bind a queue to the exchange ([[exchange.binding]] queue = ...) and let the consumer read the queue",
             ),
+            Some(Channel::Bus(_)) if !is_function => cx.err_help(
+                c.span(&["source"]),
+                format!("`{}` is an event bus, which a service does not read directly", c.v.source),
+                "make a queue a target of one of the bus's rules and let the consumer read the queue, or make the consumer kind = \"function\"",
+            ),
             _ => {}
         }
-        let source = source.filter(|s| !matches!(s, Channel::Exchange(_)));
+        let source = source.filter(|s| {
+            !matches!(s, Channel::Exchange(_)) && (is_function || !matches!(s, Channel::Bus(_)))
+        });
         service_models.push(ServiceModel {
             name: c.v.name.clone(),
             group_id,
@@ -1783,6 +1851,365 @@ fn retry_topics(
 
 /// Most bindings of one exchange (every publish may visit each of them).
 const MAX_BINDINGS: usize = 1_000;
+
+/// EventBridge's quota of targets per rule.
+pub const BUS_MAX_TARGETS: usize = 5;
+/// Rules on one bus here (EventBridge's default quota is 300; a replay names its rules
+/// as bits of one word).
+pub const BUS_MAX_RULES: usize = 64;
+/// A rule's `RetryPolicy`: `MaximumRetryAttempts` 0 to 185 (default 185),
+/// `MaximumEventAgeInSeconds` 60 s to 24 h (default 24 h).
+const BUS_MAX_RETRIES: u32 = 185;
+const BUS_MIN_EVENT_AGE: u64 = 60 * NS;
+const BUS_MAX_EVENT_AGE: u64 = 86_400 * NS;
+
+impl<T> Elem<'_, '_, T> {
+    /// The span of `key` in the table `j` of the inline array `list` of element `i` of
+    /// the array of tables `array` (`[[bus.rule]]`'s `targets`), else of the nearest
+    /// enclosing value found.
+    fn nested_span(
+        &self,
+        array: &str,
+        i: usize,
+        list: &str,
+        j: usize,
+        key: &str,
+    ) -> Option<Range<usize>> {
+        let item = self
+            .tree
+            .get_ref()
+            .get(array)
+            .and_then(|v| v.get_ref().as_array())
+            .and_then(|a| a.get(i));
+        let entry = item
+            .and_then(|t| t.get_ref().get(list))
+            .and_then(|v| v.get_ref().as_array())
+            .and_then(|a| a.get(j));
+        entry
+            .and_then(|t| t.get_ref().get(key))
+            .map(|v| v.span())
+            .or_else(|| entry.map(|t| t.span()))
+            .or_else(|| self.item_span(array, i, list))
+    }
+}
+
+/// An event pattern, written as a TOML table or a JSON string, parsed as EventBridge
+/// would, or reported at `span`.
+fn event_pattern(
+    v: &serde_json::Value,
+    what: &str,
+    span: Option<Range<usize>>,
+    cx: &mut Cx,
+) -> Option<Policy> {
+    let parsed;
+    let v = match v {
+        serde_json::Value::String(text) => match serde_json::from_str(text) {
+            Ok(x) => {
+                parsed = x;
+                &parsed
+            }
+            Err(e) => {
+                cx.err(span, format!("{what} is not JSON: {e}"));
+                return None;
+            }
+        },
+        other => other,
+    };
+    Policy::parse_event_pattern(v)
+        .map_err(|e| {
+            cx.err_help(
+                span,
+                format!("EventBridge would refuse this {what}: {e}"),
+                "see the event pattern rules in the README",
+            )
+        })
+        .ok()
+}
+
+/// `[[bus]]`: rules with unique names, each with an event pattern EventBridge would
+/// accept, 1 to 5 targets (an SQS-like queue, a pubsub, a function that reads this bus,
+/// another bus, with no loop of buses), a retry policy within EventBridge's limits and
+/// a standard SQS-like dead-letter queue. Every function that reads a bus must be the
+/// target of one of its rules.
+fn bus_models(
+    buses: &[Elem<'_, '_, f::Bus>],
+    channels: &Channels<'_>,
+    queues: &[QueueModel],
+    services: &[ServiceModel],
+    consumers: &[Elem<'_, '_, f::Consumer>],
+    cx: &mut Cx,
+) -> Vec<BusModel> {
+    let mut out = Vec::new();
+    let mut targeted = vec![false; services.len()];
+    for (bi, b) in buses.iter().enumerate() {
+        if b.v.rule.len() > BUS_MAX_RULES {
+            cx.err(
+                b.span(&["rule"]),
+                format!("a bus has at most {BUS_MAX_RULES} rules here"),
+            );
+        }
+        let mut rules = Vec::new();
+        for (i, r) in b.v.rule.iter().enumerate() {
+            let span_of = |key: &str| b.item_span("rule", i, key);
+            if b.v.rule[..i].iter().any(|o| o.name == r.name) {
+                cx.err(
+                    span_of("name"),
+                    format!("rule `{}` is declared twice on `{}`", r.name, b.v.name),
+                );
+            }
+            let pattern = event_pattern(
+                &r.event_pattern,
+                "event pattern",
+                span_of("event_pattern"),
+                cx,
+            );
+            if r.targets.is_empty() || r.targets.len() > BUS_MAX_TARGETS {
+                cx.err_help(
+                    span_of("targets"),
+                    format!(
+                        "a rule has 1 to {BUS_MAX_TARGETS} targets, `{}` has {}",
+                        r.name,
+                        r.targets.len()
+                    ),
+                    "EventBridge's quota is 5 targets per rule: split them over two rules with the same pattern",
+                );
+            }
+            let mut targets = Vec::new();
+            for (j, t) in r.targets.iter().enumerate() {
+                let tspan = |key: &str| b.nested_span("rule", i, "targets", j, key);
+                let given: Vec<(&str, &String)> = [
+                    ("queue", &t.queue),
+                    ("pubsub", &t.pubsub),
+                    ("function", &t.function),
+                    ("bus", &t.bus),
+                ]
+                .into_iter()
+                .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
+                .collect();
+                let (key, name) = match given.as_slice() {
+                    [one] => *one,
+                    [] => {
+                        cx.err_help(
+                            tspan("queue"),
+                            "a target names no endpoint",
+                            "write { queue = \"...\" }, { pubsub = \"...\" }, { function = \"...\" } or { bus = \"...\" }",
+                        );
+                        continue;
+                    }
+                    [_, (second, _), ..] => {
+                        cx.err_help(
+                            tspan(second),
+                            "a target names one endpoint",
+                            "give each endpoint its own entry in targets",
+                        );
+                        continue;
+                    }
+                };
+                let span = tspan(key);
+                let target = match key {
+                    "function" => {
+                        let found = services.iter().position(|s| &s.name == name);
+                        match found {
+                            None => {
+                                if !cx.is_broken("consumer", name) {
+                                    cx.err_help(
+                                        span,
+                                        format!("target function `{name}` is not a consumer"),
+                                        "declare it with [[consumer]] kind = \"function\", source = the bus",
+                                    );
+                                }
+                                None
+                            }
+                            Some(g) if services[g].function.is_none() => {
+                                cx.err_help(
+                                    span,
+                                    format!("`{name}` is a service, not a function"),
+                                    "make a queue the target and let the service read it, or set kind = \"function\"",
+                                );
+                                None
+                            }
+                            Some(g) if services[g].source != Channel::Bus(bi) => {
+                                cx.err_help(
+                                    span,
+                                    format!(
+                                        "function `{name}` reads `{}`, not `{}`",
+                                        channels.name_of(services[g].source),
+                                        b.v.name
+                                    ),
+                                    "set the function's source to this bus",
+                                );
+                                None
+                            }
+                            Some(g) => {
+                                targeted[g] = true;
+                                Some(BusTarget::Function(g))
+                            }
+                        }
+                    }
+                    _ => match channels.find(name, span.clone(), "rule target", cx) {
+                        None => None,
+                        Some(Channel::Queue(q)) if queues[q].rabbit.is_some() => {
+                            cx.err_help(
+                                span,
+                                format!("`{name}` is a RabbitMQ queue, and a bus delivers to SQS-like queues"),
+                                "target an SQS-like [[queue]] (no type)",
+                            );
+                            None
+                        }
+                        Some(Channel::Queue(q)) => Some(BusTarget::Queue(q)),
+                        Some(Channel::Pubsub(p)) => Some(BusTarget::Pubsub(p)),
+                        Some(Channel::Bus(x)) if x == bi => {
+                            cx.err_help(
+                                span,
+                                format!("a rule of `{name}` targets its own bus"),
+                                "every event it matches would come back to the same rule: target another bus",
+                            );
+                            None
+                        }
+                        Some(Channel::Bus(x)) => Some(BusTarget::Bus(x)),
+                        Some(other) => {
+                            cx.err_help(
+                                span,
+                                format!("`{name}` is a {}, which a rule does not target", other.kind()),
+                                "a rule's targets are SQS-like queues, pubsubs, functions and other buses",
+                            );
+                            None
+                        }
+                    },
+                };
+                if let Some(t) = target {
+                    if key != "function" && key != t.channel().map_or("function", Channel::kind) {
+                        cx.err_help(
+                            tspan(key),
+                            format!(
+                                "`{name}` is a {}, not a {key}",
+                                t.channel().map_or("function", Channel::kind)
+                            ),
+                            "name the endpoint under the key of its kind",
+                        );
+                    }
+                    if targets.contains(&t) {
+                        cx.err(
+                            tspan(key),
+                            format!("`{name}` is a target of `{}` twice", r.name),
+                        );
+                    }
+                    targets.push(t);
+                }
+            }
+            let max_attempts = r.max_attempts.unwrap_or(BUS_MAX_RETRIES);
+            if max_attempts > BUS_MAX_RETRIES {
+                cx.err(
+                    span_of("max_attempts"),
+                    format!("max_attempts must be between 0 and {BUS_MAX_RETRIES} (EventBridge's MaximumRetryAttempts), found {max_attempts}"),
+                );
+            }
+            let max_age = r.max_age.map_or(BUS_MAX_EVENT_AGE, |d| d.0.0);
+            if !(BUS_MIN_EVENT_AGE..=BUS_MAX_EVENT_AGE).contains(&max_age) {
+                cx.err(
+                    span_of("max_age"),
+                    format!(
+                        "max_age must be between 60s and 24h (EventBridge's MaximumEventAgeInSeconds), found {}",
+                        SimDuration(max_age)
+                    ),
+                );
+            }
+            let dead_letter = r.dead_letter.as_ref().and_then(|d| {
+                let q = channels.find_queue(d, span_of("dead_letter"), "dead-letter queue", cx)?;
+                if queues[q].rabbit.is_some() || queues[q].fifo {
+                    cx.err_help(
+                        span_of("dead_letter"),
+                        format!("`{d}` is not a standard SQS-like queue"),
+                        "EventBridge's dead-letter queues are standard SQS queues",
+                    );
+                    return None;
+                }
+                Some(q)
+            });
+            if let Some(pattern) = pattern {
+                rules.push(RuleModel {
+                    name: r.name.clone(),
+                    pattern,
+                    targets,
+                    max_attempts: max_attempts.min(BUS_MAX_RETRIES),
+                    max_age: max_age.clamp(BUS_MIN_EVENT_AGE, BUS_MAX_EVENT_AGE),
+                    dead_letter,
+                });
+            }
+        }
+        let archive = b.v.archive.as_ref().map(|a| ArchiveModel {
+            pattern: a.pattern.as_ref().and_then(|p| {
+                event_pattern(p, "archive pattern", b.span(&["archive", "pattern"]), cx)
+            }),
+            retention: a.retention.map_or(0, |d| d.0.0),
+        });
+        rules.truncate(BUS_MAX_RULES);
+        out.push(BusModel {
+            name: b.v.name.clone(),
+            rules,
+            archive,
+        });
+    }
+    // A loop of buses would pass an event round for ever.
+    for (bi, b) in buses.iter().enumerate() {
+        if let Some(path) = bus_loop(&out, bi) {
+            let names: Vec<&str> = path.iter().map(|&x| out[x].name.as_str()).collect();
+            cx.err_help(
+                b.span(&["name"]),
+                format!(
+                    "buses target each other in a loop: {} → {}",
+                    names.join(" → "),
+                    b.v.name
+                ),
+                "an event matched on each would go round for ever: break the loop",
+            );
+            break;
+        }
+    }
+    for (g, c) in consumers.iter().enumerate() {
+        let Some(svc) = services.get(g) else { continue };
+        if let (Some(_), Channel::Bus(b)) = (svc.function, svc.source)
+            && !targeted[g]
+            && let Some(bus) = buses.get(b)
+        {
+            cx.err_help(
+                c.span(&["source"]),
+                format!(
+                    "function `{}` reads `{}`, and no rule of it targets the function",
+                    svc.name, bus.v.name
+                ),
+                format!(
+                    "add {{ function = \"{}\" }} to the targets of a [[bus.rule]] of `{}`",
+                    svc.name, bus.v.name
+                ),
+            );
+        }
+    }
+    out
+}
+
+/// The buses from `start` round to `start` again through bus targets, if they loop.
+fn bus_loop(buses: &[BusModel], start: BusIdx) -> Option<Vec<BusIdx>> {
+    fn walk(buses: &[BusModel], at: BusIdx, start: BusIdx, path: &mut Vec<BusIdx>) -> bool {
+        if path.contains(&at) {
+            return false;
+        }
+        path.push(at);
+        for r in &buses[at].rules {
+            for t in &r.targets {
+                if let BusTarget::Bus(next) = *t
+                    && (next == start || walk(buses, next, start, path))
+                {
+                    return true;
+                }
+            }
+        }
+        path.pop();
+        false
+    }
+    let mut path = Vec::new();
+    walk(buses, start, start, &mut path).then_some(path)
+}
 
 /// `[[exchange]]`: each binding leads to one queue or exchange, with a binding key
 /// for direct and topic exchanges and arguments for headers exchanges; an alternate
@@ -2259,7 +2686,7 @@ fn check_function_keys(c: &Elem<'_, '_, f::Consumer>, source: Option<Channel>, c
         },
     );
     let (wrong, how): (Vec<(&str, bool)>, &str) = match source {
-        Some(Channel::Pubsub(_)) => (
+        Some(Channel::Pubsub(_) | Channel::Bus(_)) => (
             vec![
                 ("batch_size", v.batch_size.is_some()),
                 ("batching_window", v.batching_window.is_some()),
@@ -2360,7 +2787,7 @@ fn function_retry(
     cx: &mut Cx,
 ) -> RetryModel {
     let retries = match source {
-        Some(Channel::Pubsub(_)) => {
+        Some(Channel::Pubsub(_) | Channel::Bus(_)) => {
             let r = c.v.maximum_retry_attempts.unwrap_or(FN_MAX_RETRIES);
             if r > FN_MAX_RETRIES {
                 cx.err(
@@ -2426,7 +2853,7 @@ fn check_consumer_keys(c: &Elem<'_, '_, f::Consumer>, source: Option<Channel>, c
             "a queue consumer deletes each message it processed; a FIFO queue keeps order per message group",
         ),
         // Reported by `service_models`: a service does not read a pubsub.
-        Some(Channel::Pubsub(_) | Channel::Exchange(_)) | None => return,
+        Some(Channel::Pubsub(_) | Channel::Exchange(_) | Channel::Bus(_)) | None => return,
     };
     c.refuse(
         cx,
@@ -3063,6 +3490,7 @@ fn action_models(
     actions: &[Elem<'_, '_, f::Action>],
     channels: &Channels<'_>,
     queues: &[QueueModel],
+    buses: &[BusModel],
     duration: SimDuration,
     cx: &mut Cx,
 ) -> Vec<ActionModel> {
@@ -3077,14 +3505,38 @@ fn action_models(
                 ),
             );
         }
-        let f::ActionKind::Redrive = a.v.kind;
-        let from = channels.find_queue(&a.v.queue, a.span(&["queue"]), "redrive queue", cx);
+        if a.v.kind == f::ActionKind::Replay {
+            if let Some(m) = replay_model(a, channels, buses, cx) {
+                models.push(m);
+            }
+            continue;
+        }
+        a.refuse(
+            cx,
+            &[
+                ("bus", a.v.bus.is_some()),
+                ("from", a.v.from.is_some()),
+                ("until", a.v.until.is_some()),
+                ("rules", a.v.rules.is_some()),
+            ],
+            |key| format!("{key} is a setting of a replay, not of a redrive"),
+            |_| "a redrive names its dead-letter queue (queue) and maybe a destination (to)",
+        );
+        let Some(queue) = a.v.queue.as_deref() else {
+            cx.err_help(
+                a.span(&[]),
+                "a redrive names the dead-letter queue whose messages move",
+                "add queue = \"...\"",
+            );
+            continue;
+        };
+        let from = channels.find_queue(queue, a.span(&["queue"]), "redrive queue", cx);
         if let Some(q) = from
             && queues[q].dlq_of.is_empty()
         {
             cx.err_help(
                 a.span(&["queue"]),
-                format!("`{}` is no queue's dead-letter queue", a.v.queue),
+                format!("`{queue}` is no queue's dead-letter queue"),
                 "a redrive moves messages from a queue that some queue's dead_letter names",
             );
         }
@@ -3134,6 +3586,124 @@ fn action_models(
         }
     }
     models
+}
+
+/// Most events a replay sends per second here.
+const REPLAY_MAX_RATE: f64 = 100_000.0;
+
+/// `[[action]] kind = "replay"`: a bus with an archive, a window that ends no later
+/// than the replay starts (EventBridge replays what is archived already), and rules of
+/// that bus.
+fn replay_model(
+    a: &Elem<'_, '_, f::Action>,
+    channels: &Channels<'_>,
+    buses: &[BusModel],
+    cx: &mut Cx,
+) -> Option<ActionModel> {
+    a.refuse(
+        cx,
+        &[("queue", a.v.queue.is_some()), ("to", a.v.to.is_some())],
+        |key| format!("{key} is a setting of a redrive, not of a replay"),
+        |_| "a replay names its bus, a window (from, until) and maybe rules",
+    );
+    let Some(name) = a.v.bus.as_deref() else {
+        cx.err_help(
+            a.span(&[]),
+            "a replay names the bus whose archive it replays",
+            "add bus = \"...\"",
+        );
+        return None;
+    };
+    let bus = match channels.find(name, a.span(&["bus"]), "replay bus", cx)? {
+        Channel::Bus(b) => b,
+        other => {
+            cx.err(
+                a.span(&["bus"]),
+                format!("replay bus `{name}` is a {}, not a bus", other.kind()),
+            );
+            return None;
+        }
+    };
+    let at = a.v.at.0.0;
+    let from = a.v.from.map_or(0, |d| d.0.0);
+    let until = a.v.until.map_or(at, |d| d.0.0);
+    if buses.get(bus).is_some_and(|b| b.archive.is_none()) {
+        cx.err_help(
+            a.span(&["bus"]),
+            format!("`{name}` has no archive to replay"),
+            "give the bus an archive: archive = {} (every event) or archive = { pattern = {...} }",
+        );
+    }
+    if until > at {
+        cx.err_help(
+            a.span(&["until"]),
+            format!(
+                "the window ends at {}, after the replay starts ({})",
+                SimDuration(until),
+                SimDuration(at)
+            ),
+            "a replay sends events archived already: end the window at or before `at`",
+        );
+    }
+    if from >= until {
+        cx.err(
+            a.span(&["from"]),
+            format!(
+                "the window from {} until {} is empty",
+                SimDuration(from),
+                SimDuration(until)
+            ),
+        );
+    }
+    let mut rules = u64::MAX;
+    if let (Some(names), Some(b)) = (&a.v.rules, buses.get(bus)) {
+        rules = 0;
+        for r in names {
+            match b.rules.iter().position(|x| &x.name == r) {
+                Some(i) => rules |= 1 << i,
+                None => {
+                    let known: Vec<&str> = b.rules.iter().map(|x| x.name.as_str()).collect();
+                    cx.err_help(
+                        a.span(&["rules"]),
+                        format!("`{r}` is not a rule of `{name}`"),
+                        match suggest(r, &known) {
+                            Some(close) => format!("did you mean `{close}`?"),
+                            None => format!("its rules: {}", known.join(", ")),
+                        },
+                    );
+                }
+            }
+        }
+        if names.is_empty() {
+            cx.err(
+                a.span(&["rules"]),
+                "rules names no rule (leave it out for every rule)",
+            );
+        }
+    }
+    let gap = match a.v.rate {
+        None => 0,
+        Some(r) if r.is_finite() && r > 0.0 && r <= REPLAY_MAX_RATE => {
+            ((1e9 / r).round() as u64).max(1)
+        }
+        Some(r) => {
+            cx.err(
+                a.span(&["rate"]),
+                format!("rate must be above 0 and at most {REPLAY_MAX_RATE} events per second, found {}", num(r)),
+            );
+            0
+        }
+    };
+    Some(ActionModel {
+        at,
+        kind: ActionModelKind::Replay {
+            bus,
+            from,
+            until,
+            gap,
+            rules,
+        },
+    })
 }
 
 fn check_prob(cx: &mut Cx, span: Option<Range<usize>>, what: &str, p: f64) {

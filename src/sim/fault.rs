@@ -242,7 +242,10 @@ impl Engine {
                         self.kafka_member_up(g, i, incarnation);
                         self.tr_instance(TraceKind::Restart, g, i as u32);
                     }
-                    Channel::Queue(_) | Channel::Pubsub(_) | Channel::Exchange(_) => {
+                    Channel::Queue(_)
+                    | Channel::Pubsub(_)
+                    | Channel::Exchange(_)
+                    | Channel::Bus(_) => {
                         self.tr_instance(TraceKind::Restart, g, i as u32);
                         self.try_dispatch(g, i);
                     }
@@ -399,7 +402,7 @@ impl Engine {
             Channel::Topic(_) => self.kafka_member_down(g, i, incarnation, cause),
             Channel::Queue(q) if self.is_rabbit(q) => self.rabbit_member_down(g, i),
             Channel::Queue(_) => self.sqs_member_down(g, i),
-            Channel::Pubsub(_) | Channel::Exchange(_) => {}
+            Channel::Pubsub(_) | Channel::Exchange(_) | Channel::Bus(_) => {}
         }
     }
 }

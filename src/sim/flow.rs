@@ -18,7 +18,7 @@
 use super::Engine;
 use super::trace::NA32;
 use crate::metrics::Latency;
-use crate::model::{Channel, Model, SubTarget};
+use crate::model::{BusTarget, Channel, Model, SubTarget};
 
 /// Most flows (origin producer, service) whose latency is tracked.
 pub const MAX_FLOWS: usize = 64;
@@ -50,6 +50,19 @@ fn readers(model: &Model, ch: Channel, out: &mut Vec<usize>) {
         Channel::Exchange(x) => {
             for q in crate::broker::rabbit::exchange::reachable_queues(&model.router, x as u32) {
                 out.extend(model.queues[q as usize].reader);
+            }
+        }
+        Channel::Bus(b) => {
+            for t in model.buses[b].rules.iter().flat_map(|r| &r.targets) {
+                match *t {
+                    BusTarget::Function(g) => out.push(g),
+                    // Validation refuses a loop of buses.
+                    other => {
+                        if let Some(c) = other.channel() {
+                            readers(model, c, out);
+                        }
+                    }
+                }
             }
         }
     }

@@ -133,6 +133,7 @@ pub(crate) struct Links {
     queue_down: Vec<u32>,
     pubsub_down: Vec<u32>,
     exchange_down: Vec<u32>,
+    bus_down: Vec<u32>,
     /// Per topic and partition, the fault that took it down last (for the summary).
     cuts: Vec<Cut>,
     delays: Vec<Delay>,
@@ -170,6 +171,7 @@ impl Links {
             queue_down: vec![0; model.queues.len()],
             pubsub_down: vec![0; model.pubsubs.len()],
             exchange_down: vec![0; model.exchanges.len()],
+            bus_down: vec![0; model.buses.len()],
             cuts: Vec::new(),
             delays: Vec::new(),
             outboxes: vec![Outbox::default(); model.producers.len() + model.services.len()],
@@ -202,6 +204,27 @@ impl Links {
                 )
             }),
         }
+    }
+}
+
+impl Links {
+    /// Whether a rule's target is a broker under an outage.
+    pub(crate) fn is_down(&self, t: crate::model::BusTarget) -> bool {
+        use crate::model::BusTarget;
+        match t {
+            BusTarget::Queue(q) => self.queue_down[q] > 0,
+            BusTarget::Pubsub(p) => self.pubsub_down[p] > 0,
+            BusTarget::Bus(b) => self.bus_down[b] > 0,
+            BusTarget::Function(_) => false,
+        }
+    }
+
+    /// The network partition that cuts the link from `from` to `to`, if any.
+    pub(crate) fn cut_by(&self, from: Node, to: Node) -> Option<u32> {
+        self.cuts
+            .iter()
+            .find(|c| c.from == from && c.to == to)
+            .map(|c| c.fault)
     }
 }
 
@@ -247,7 +270,7 @@ impl Engine {
         let rabbit = match out.target {
             Channel::Exchange(_) => true,
             Channel::Queue(q) => self.model.queues[q].rabbit.is_some(),
-            Channel::Topic(_) | Channel::Pubsub(_) => false,
+            Channel::Topic(_) | Channel::Pubsub(_) | Channel::Bus(_) => false,
         };
         rabbit
             && self
@@ -265,6 +288,7 @@ impl Engine {
             Channel::Queue(q) => self.links.queue_down[q] > 0,
             Channel::Pubsub(p) => self.links.pubsub_down[p] > 0,
             Channel::Exchange(x) => self.links.exchange_down[x] > 0,
+            Channel::Bus(b) => self.links.bus_down[b] > 0,
         };
         let node = self.publisher_node(out.from);
         if down {
@@ -282,7 +306,7 @@ impl Engine {
     }
 
     /// The latest outage under way on `target` (its partition `partition`).
-    fn down_fault(&self, target: Channel, partition: u32) -> u32 {
+    pub(crate) fn down_fault(&self, target: Channel, partition: u32) -> u32 {
         let mut found = 0;
         for (f, fm) in self.model.faults.iter().enumerate() {
             if self.links.since[f].is_none() {
@@ -556,6 +580,7 @@ impl Engine {
                 self.exchange_publish(x, m, Some((out.from, out.n)))
             }
             Channel::Exchange(x) => self.exchange_publish(x, m, None),
+            Channel::Bus(b) => self.bus_publish(b, m, out.from, out.n),
         }
     }
 
@@ -613,8 +638,11 @@ impl Engine {
                     {
                         self.links.cuts.remove(k);
                     }
+                    // A bus's function is not cut off: the bus's deliveries to it fail
+                    // and are retried (broker::bus).
                     if let (Node::Broker(c), Node::Service(g)) = (a, b)
                         && self.model.services[g].source == c
+                        && c.bus().is_none()
                     {
                         self.cut_deliveries(g, instance, start);
                     }
@@ -655,6 +683,7 @@ impl Engine {
             Channel::Queue(q) => self.plan.queue_comp + q as u32,
             Channel::Pubsub(p) => self.plan.pubsub_comp + p as u32,
             Channel::Exchange(x) => self.plan.exchange_comp + x as u32,
+            Channel::Bus(b) => self.plan.bus_comp + b as u32,
         }
     }
 
@@ -706,6 +735,7 @@ impl Engine {
             }
             Channel::Pubsub(p) => bump(&mut self.links.pubsub_down[p]),
             Channel::Exchange(x) => bump(&mut self.links.exchange_down[x]),
+            Channel::Bus(b) => bump(&mut self.links.bus_down[b]),
         }
     }
 

@@ -12,11 +12,15 @@ pub(crate) const FLAG_COPY: u16 = 1;
 /// Flag: the copy was written by a service (an event emitted again, or a message
 /// dead-lettered again, because its upstream message was processed twice).
 pub(crate) const FLAG_FROM_DUPLICATE: u16 = 2;
+/// Flag: a copy an event bus replayed from its archive.
+pub(crate) const FLAG_REPLAY: u16 = 4;
 /// The bits of `flags` that are flags; the rest hold the origin producer.
-const FLAG_BITS: u16 = 3;
-/// Origin producers are numbered in the 14 bits above the flags; this value means none
+const FLAG_BITS: u16 = 7;
+/// How far up the origin producer sits in `flags`.
+const ORIGIN_SHIFT: u16 = 3;
+/// Origin producers are numbered in the 13 bits above the flags; this value means none
 /// (a producer past the first [`MAX_FLOW_PRODUCERS`]), whose flows are not reported.
-const NO_ORIGIN: u16 = u16::MAX >> 2;
+const NO_ORIGIN: u16 = u16::MAX >> ORIGIN_SHIFT;
 /// Producers whose messages carry their origin (per-flow latency is reported for
 /// these; a scenario with more producers reports no flows for the rest).
 pub const MAX_FLOW_PRODUCERS: usize = NO_ORIGIN as usize;
@@ -58,14 +62,14 @@ impl Message {
             entry: 0,
             key,
             event,
-            flags: origin << 2,
+            flags: origin << ORIGIN_SHIFT,
         }
     }
 
     /// The producer whose message started this flow, if it is tracked.
     #[inline]
     pub fn origin(&self) -> Option<usize> {
-        let o = self.flags >> 2;
+        let o = self.flags >> ORIGIN_SHIFT;
         (o != NO_ORIGIN).then_some(o as usize)
     }
 
@@ -77,11 +81,32 @@ impl Message {
 
     /// Why a copy exists: a producer retry, or a duplicate processing upstream.
     pub fn copy_cause(&self) -> Cause {
-        if self.flags & FLAG_FROM_DUPLICATE != 0 {
+        if self.flags & FLAG_REPLAY != 0 {
+            Cause::Replayed
+        } else if self.flags & FLAG_FROM_DUPLICATE != 0 {
             Cause::UpstreamDuplicate
         } else {
             Cause::ProducerRetry
         }
+    }
+
+    /// This message replayed by an event bus: a copy where its original reached the
+    /// target (`copy`), so that processing it again is a duplicate; else an original
+    /// there (what the first delivery never brought).
+    #[inline]
+    pub fn replayed(&self, copy: bool) -> Message {
+        let flags = if copy {
+            self.flags | FLAG_COPY | FLAG_REPLAY
+        } else {
+            (self.flags & !FLAG_BITS) | FLAG_REPLAY
+        };
+        Message { flags, ..*self }
+    }
+
+    /// Whether an event bus replayed this message.
+    #[inline]
+    pub fn is_replay(&self) -> bool {
+        self.flags & FLAG_REPLAY != 0
     }
 
     /// Flags for a message a service writes from this one, keeping its origin: an

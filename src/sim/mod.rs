@@ -38,6 +38,7 @@ pub mod trace;
 
 use std::sync::Arc;
 
+use crate::broker::bus::Buses;
 use crate::broker::kafka::Kafka;
 use crate::broker::pubsub::Pubsub;
 use crate::broker::rabbit::exchange::Rabbit;
@@ -57,8 +58,8 @@ pub use fault::FaultSpan;
 pub use flow::{FlowSummary, MAX_FLOWS};
 pub use message::MAX_FLOW_PRODUCERS;
 pub use report::{
-    Conservation, ExchangeSummary, ProducerSummary, RabbitQueueSummary, ServiceSummary, Summary,
-    TopicSummary,
+    BusSummary, Conservation, ExchangeSummary, ProducerSummary, RabbitQueueSummary, RuleSummary,
+    ServiceSummary, Summary, TopicSummary,
 };
 pub use trace::TRACE_BUFFER_LIMIT;
 
@@ -170,11 +171,14 @@ pub(crate) struct Plan {
     pub queue_comp: u32,
     pub pubsub_comp: u32,
     pub exchange_comp: u32,
+    pub bus_comp: u32,
     pub service_comp: u32,
     /// Component index of saga 0.
     pub saga_comp: u32,
     /// Per saga, per step, the component name of its rows: `saga/step`.
     pub saga_step_names: Vec<Vec<String>>,
+    /// Per bus, per rule, the component name of its rows: `bus/rule`.
+    pub rule_names: Vec<Vec<String>>,
     /// Per service, the flow index of each origin producer (see [`flow::plan`]).
     pub flow_index: Vec<Vec<u32>>,
     /// Per queue, the queues its dead-letter exchange can route to (a RabbitMQ-like
@@ -202,6 +206,8 @@ pub struct Engine {
     pub(crate) pubsub: Pubsub,
     /// RabbitMQ-like exchanges.
     pub(crate) rabbit: Rabbit,
+    /// EventBridge-like event buses.
+    pub(crate) bus: Buses,
     /// One per consuming service (`[[consumer]]`), in model order.
     pub(crate) services: Vec<Service>,
     /// End-to-end latency per flow (origin producer, service behind another).
@@ -254,6 +260,8 @@ impl Engine {
         names.extend(model.pubsubs.iter().map(|p| p.name.clone()));
         let exchange_comp = names.len() as u32;
         names.extend(model.exchanges.iter().map(|x| x.name.clone()));
+        let bus_comp = names.len() as u32;
+        names.extend(model.buses.iter().map(|b| b.name.clone()));
         let service_comp = names.len() as u32;
         names.extend(model.services.iter().map(|g| g.name.clone()));
         let saga_comp = names.len() as u32;
@@ -265,6 +273,16 @@ impl Engine {
                 s.steps
                     .iter()
                     .map(|st| format!("{}/{}", s.name, st.name))
+                    .collect()
+            })
+            .collect();
+        let rule_names = model
+            .buses
+            .iter()
+            .map(|b| {
+                b.rules
+                    .iter()
+                    .map(|r| format!("{}/{}", b.name, r.name))
                     .collect()
             })
             .collect();
@@ -300,9 +318,11 @@ impl Engine {
             queue_comp,
             pubsub_comp,
             exchange_comp,
+            bus_comp,
             service_comp,
             saga_comp,
             saga_step_names,
+            rule_names,
         });
         let sagas = saga::Sagas::new(&model);
         let mut e = Engine {
@@ -312,6 +332,7 @@ impl Engine {
             sqs: Sqs::new(&model),
             pubsub: Pubsub::new(&model),
             rabbit: Rabbit::new(&model),
+            bus: Buses::new(&model),
             services: model
                 .services
                 .iter()
@@ -344,7 +365,9 @@ impl Engine {
         for g in 0..self.services.len() {
             match self.model.services[g].source {
                 crate::model::Channel::Topic(_) => self.kafka_join(g),
-                crate::model::Channel::Queue(_) | crate::model::Channel::Pubsub(_) => {
+                crate::model::Channel::Queue(_)
+                | crate::model::Channel::Pubsub(_)
+                | crate::model::Channel::Bus(_) => {
                     for i in 0..self.services[g].insts.len() {
                         self.try_dispatch(g, i);
                     }
@@ -662,6 +685,7 @@ impl Engine {
                 instance,
                 stamp,
             } => self.on_rabbit_heartbeat(service as usize, instance as usize, stamp),
+            Ev::BusRetry { slot } => self.on_bus_retry(slot),
             Ev::Sample => self.on_sample(),
         }
     }

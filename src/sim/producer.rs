@@ -157,7 +157,7 @@ impl Engine {
                 spec.acks != Acks::None && spec.retries > 0 && !spec.idempotent,
                 spec.ack_loss_rate,
             ),
-            Channel::Queue(_) | Channel::Pubsub(_) | Channel::Exchange(_) => {
+            Channel::Queue(_) | Channel::Pubsub(_) | Channel::Exchange(_) | Channel::Bus(_) => {
                 (true, spec.duplicate_rate)
             }
         };
@@ -210,6 +210,7 @@ impl Engine {
                 Channel::Queue(q) => self.queue_send(q, m, delay, Some((p as u32, n))),
                 Channel::Pubsub(t) => self.pubsub_publish(t, m, Some((p as u32, n))),
                 Channel::Exchange(x) => self.exchange_publish(x, m, Some((p as u32, n))),
+                Channel::Bus(b) => self.bus_publish(b, m, p as u32, n),
             }
         }
         if lost_ack {
@@ -276,6 +277,7 @@ impl Engine {
             Channel::Queue(q) => self.queue_send(q, r.msg, spec.delay, Some((p as u32, r.n))),
             Channel::Pubsub(t) => self.pubsub_publish(t, r.msg, Some((p as u32, r.n))),
             Channel::Exchange(x) => self.exchange_publish(x, r.msg, Some((p as u32, r.n))),
+            Channel::Bus(b) => self.bus_publish(b, r.msg, p as u32, r.n),
         }
     }
 }

@@ -128,6 +128,11 @@ pub enum Ev {
         /// The consumer's stamp when it was cut off; another one makes it moot.
         stamp: u32,
     },
+    /// A failed delivery of an event bus is due for its next attempt (broker::bus).
+    BusRetry {
+        /// Its slot among the bus deliveries waiting for a retry.
+        slot: u32,
+    },
     // ----- metrics (sim::sampler)
     /// Metrics are sampled.
     Sample,

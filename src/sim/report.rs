@@ -15,7 +15,7 @@ impl Engine {
                 Some(st) => st.c.produced,
                 None => self.sqs.queues[q].c.produced,
             },
-            Channel::Pubsub(_) => self.pubsub.fns[g].entries,
+            Channel::Pubsub(_) | Channel::Bus(_) => self.pubsub.fns[g].entries,
             Channel::Exchange(_) => 0,
         }
     }
@@ -30,7 +30,7 @@ impl Engine {
                 let (v, f, d, oldest) = self.queue_gauges(q);
                 (v + f + d, oldest, Vec::new())
             }
-            Channel::Pubsub(_) => {
+            Channel::Pubsub(_) | Channel::Bus(_) => {
                 let (n, age) = self.fn_backlog(g);
                 (n, age, Vec::new())
             }
@@ -44,8 +44,9 @@ impl Engine {
         match ch {
             Channel::Topic(t) => self.topic_depth(t).0,
             Channel::Queue(q) => self.queue_depth(q),
-            // A pubsub or an exchange stores nothing.
-            Channel::Pubsub(_) | Channel::Exchange(_) => 0,
+            // A pubsub, an exchange or a bus stores nothing (a bus's archive is not a
+            // backlog).
+            Channel::Pubsub(_) | Channel::Exchange(_) | Channel::Bus(_) => 0,
         }
     }
 
@@ -58,7 +59,7 @@ impl Engine {
                 let (v, f, d, oldest) = self.queue_gauges(q);
                 (v + f + d, oldest)
             }
-            Channel::Pubsub(_) | Channel::Exchange(_) => (0, 0),
+            Channel::Pubsub(_) | Channel::Exchange(_) | Channel::Bus(_) => (0, 0),
         }
     }
 
@@ -257,8 +258,37 @@ impl Engine {
                 }
             })
             .collect();
+        let buses = self
+            .bus
+            .buses
+            .iter()
+            .enumerate()
+            .map(|(b, st)| BusSummary {
+                name: self.model.buses[b].name.clone(),
+                received: st.c.produced + st.c.copies,
+                counters: st.b,
+                retrying: st.retrying,
+                archive: self.model.buses[b]
+                    .archive
+                    .is_some()
+                    .then(|| self.bus_archive_len(b)),
+                rules: self.model.buses[b]
+                    .rules
+                    .iter()
+                    .zip(&st.rules)
+                    .map(|(r, c)| RuleSummary {
+                        name: r.name.clone(),
+                        targets: r.targets.len(),
+                        counters: *c,
+                    })
+                    .collect(),
+            })
+            .collect();
         let throttled = (0..self.services.len())
-            .filter(|&g| self.model.services[g].source.pubsub().is_some())
+            .filter(|&g| {
+                let s = self.model.services[g].source;
+                s.pubsub().is_some() || s.bus().is_some()
+            })
             .map(|g| {
                 (
                     self.model.services[g].name.clone(),
@@ -278,6 +308,7 @@ impl Engine {
             rabbit_queues,
             pubsubs,
             exchanges,
+            buses,
             services,
             throttled,
             flows: self.flows(),
@@ -392,6 +423,9 @@ pub struct Summary {
     /// Per exchange (absent from JSON when there are none).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub exchanges: Vec<ExchangeSummary>,
+    /// Per event bus (absent from JSON when there are none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub buses: Vec<BusSummary>,
     /// Per service.
     #[serde(rename = "groups")]
     pub services: Vec<ServiceSummary>,
@@ -543,6 +577,45 @@ pub struct ExchangeSummary {
     /// Routed, unroutable, through an alternate exchange.
     #[serde(flatten)]
     pub counters: crate::broker::rabbit::exchange::ExchangeCounters,
+}
+
+/// An event bus's totals.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct BusSummary {
+    /// Name.
+    pub name: String,
+    /// Events received, copies included (replays apart).
+    pub received: u64,
+    /// Matched, unmatched, routed, delivered, failed, dead-lettered, lost, replayed.
+    #[serde(flatten)]
+    pub counters: crate::broker::bus::BusCounters,
+    /// Deliveries waiting for a retry at the end.
+    pub retrying: u64,
+    /// Events the archive holds at the end (none: no archive).
+    pub archive: Option<u64>,
+    /// Per rule.
+    pub rules: Vec<RuleSummary>,
+}
+
+impl BusSummary {
+    /// Whether every copy a rule sent is accounted for: delivered, dead-lettered, lost
+    /// or waiting for a retry.
+    pub fn conserved(&self) -> bool {
+        let c = &self.counters;
+        c.routed == c.delivered + c.dead_lettered + c.lost + self.retrying
+    }
+}
+
+/// One rule's totals.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct RuleSummary {
+    /// Name.
+    pub name: String,
+    /// Its targets.
+    pub targets: usize,
+    /// Matched, delivered, failed, dead-lettered, lost.
+    #[serde(flatten)]
+    pub counters: crate::broker::bus::RuleCounters,
 }
 
 /// A RabbitMQ-like queue's totals.

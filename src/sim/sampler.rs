@@ -150,6 +150,7 @@ impl Engine {
         self.sample_queues(&mut out, &mut total);
         self.sample_pubsubs(&mut out);
         self.sample_exchanges(&mut out);
+        self.sample_buses(&mut out, &mut total);
         for g in 0..self.services.len() {
             self.sample_service(g, &mut out, &mut total);
         }
@@ -343,6 +344,60 @@ impl Engine {
         }
     }
 
+    /// Per bus: events in, matched, unmatched, routed, failed deliveries, retries
+    /// waiting, dead letters, losses, the archive and replays; per rule (`bus/rule`):
+    /// matched, routed, failed, dead-lettered and lost. A bus's dead letters and
+    /// losses count in the totals.
+    fn sample_buses(&mut self, out: &mut Out, total: &mut Totals) {
+        for b in 0..self.bus.buses.len() {
+            let st = &self.bus.buses[b];
+            let c = Counters {
+                // Its own counters ride in spare fields of the delta.
+                produced: st.c.produced + st.c.copies + st.b.replayed,
+                processed: st.b.matched,
+                failures: st.b.unmatched,
+                delivered: st.b.delivered,
+                retries: st.b.failed_invocations,
+                dead_lettered: st.b.dead_lettered,
+                lost: st.b.lost,
+                duplicates: st.b.replayed,
+                ..Counters::default()
+            };
+            let (retrying, archived) = (st.retrying, self.bus_archive_len(b));
+            let idx = self.plan.bus_comp as usize + b;
+            let d = self.sampler.delta(idx, c);
+            total.c.dead_lettered += d.dead_lettered;
+            total.c.lost += d.lost;
+            if !out.record {
+                self.bus.sync_rules(b);
+                continue;
+            }
+            let name = &self.plan.component_names[idx];
+            out.count(name, Metric::Produced, d.produced);
+            out.rate(name, Metric::ThroughputIn, d.produced);
+            out.count(name, Metric::Matched, d.processed);
+            out.count(name, Metric::Unmatched, d.failures);
+            out.count(name, Metric::Routed, d.delivered);
+            out.count(name, Metric::FailedInvocations, d.retries);
+            out.count(name, Metric::Retrying, retrying);
+            out.count(name, Metric::DeadLettered, d.dead_lettered);
+            out.count(name, Metric::Lost, d.lost);
+            if self.model.buses[b].archive.is_some() {
+                out.count(name, Metric::Archived, archived);
+                out.count(name, Metric::Replayed, d.duplicates);
+            }
+            let rules = self.bus.rule_deltas(b);
+            for (r, d) in rules.iter().enumerate() {
+                let name = &self.plan.rule_names[b][r];
+                out.count(name, Metric::Matched, d.matched);
+                out.count(name, Metric::Routed, d.delivered);
+                out.count(name, Metric::FailedInvocations, d.failed_invocations);
+                out.count(name, Metric::DeadLettered, d.dead_lettered);
+                out.count(name, Metric::Lost, d.lost);
+            }
+        }
+    }
+
     /// The rows of a broker that stores nothing and copies each publish to its
     /// endpoints (a pubsub, an exchange): publishes in, copies routed (`delivered`),
     /// publishes taken by none (`failures`, as `untaken`), and duplicates dropped.
@@ -368,7 +423,8 @@ impl Engine {
     fn sample_service(&mut self, g: usize, out: &mut Out, total: &mut Totals) {
         let mut c = self.services[g].c;
         c.produced = self.source_produced(g);
-        let function = self.model.services[g].source.pubsub().is_some();
+        let function = self.model.services[g].source.pubsub().is_some()
+            || self.model.services[g].source.bus().is_some();
         if function {
             // A service counts no copies of its own: the field carries throttles.
             c.copies = self.pubsub.fns[g].throttled;

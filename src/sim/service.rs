@@ -454,7 +454,9 @@ impl Engine {
         // Both paths look first whether the instance can start anything.
         match self.model.services[g].source {
             Channel::Topic(_) => self.fill_slots(g, i),
-            Channel::Queue(_) | Channel::Pubsub(_) => self.fill_slots_from_queue(g, i),
+            Channel::Queue(_) | Channel::Pubsub(_) | Channel::Bus(_) => {
+                self.fill_slots_from_queue(g, i);
+            }
             // No service reads an exchange.
             Channel::Exchange(_) => {}
         }
@@ -484,7 +486,7 @@ impl Engine {
                         return;
                     }
                     let d = match self.model.services[g].source {
-                        Channel::Pubsub(_) => self.fn_fetch(g, i),
+                        Channel::Pubsub(_) | Channel::Bus(_) => self.fn_fetch(g, i),
                         Channel::Queue(q) if self.is_rabbit(q) => self.rabbit_fetch(g, i),
                         _ => self.sqs_fetch(g, i),
                     };
@@ -845,6 +847,11 @@ impl Engine {
             Channel::Pubsub(p) => self.pubsub_publish(p, m, None),
             // Routed by its event's name.
             Channel::Exchange(x) => self.exchange_publish(x, m, None),
+            // Its source is the service's name, its detail-type the event's.
+            Channel::Bus(b) => {
+                let from = (self.model.producers.len() + g) as u32;
+                self.bus_publish(b, m, from, 0);
+            }
         }
     }
 

@@ -71,6 +71,8 @@ pub enum TraceKind {
     /// id; `partition`: the step; `offset`: the outcome's code, see
     /// [`crate::sim::saga::SagaOutcome`]).
     SagaStep,
+    /// An event bus replays an archived event.
+    Replay,
 }
 
 impl TraceKind {
@@ -105,6 +107,7 @@ impl TraceKind {
             TraceKind::BreakerClose => "breaker_close",
             TraceKind::Unsent => "unsent",
             TraceKind::SagaStep => "saga_step",
+            TraceKind::Replay => "replay",
         }
     }
 }

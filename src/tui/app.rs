@@ -329,6 +329,9 @@ pub struct Sample {
     pub pubsub_rate: Vec<(f64, u64)>,
     /// Per exchange: messages published per second, and publishes routed to no queue.
     pub exchange_rate: Vec<(f64, u64)>,
+    /// Per bus: events in per second, events no rule matched, deliveries waiting for
+    /// a retry.
+    pub bus_rate: Vec<(f64, u64, u64)>,
     /// Per service: records delivered per second.
     pub service_in: Vec<f64>,
     /// Per service: records dead-lettered per second.
@@ -1351,6 +1354,7 @@ impl App {
                 queue_depth: vec![(0, 0); model.queues.len()],
                 pubsub_rate: vec![(0.0, 0); model.pubsubs.len()],
                 exchange_rate: vec![(0.0, 0); model.exchanges.len()],
+                bus_rate: vec![(0.0, 0, 0); model.buses.len()],
                 service_in: vec![0.0; nservices],
                 service_dlq: vec![0.0; nservices],
                 ..Sample::default()
@@ -1408,6 +1412,15 @@ impl App {
                     match metric {
                         Metric::ThroughputIn => s.exchange_rate[x].0 = v,
                         Metric::Unroutable => s.exchange_rate[x].1 = v as u64,
+                        _ => {}
+                    }
+                    continue;
+                }
+                if let Some(b) = model.buses.iter().position(|x| x.name == r.component) {
+                    match metric {
+                        Metric::ThroughputIn => s.bus_rate[b].0 = v,
+                        Metric::Unmatched => s.bus_rate[b].1 = v as u64,
+                        Metric::Retrying => s.bus_rate[b].2 = v as u64,
                         _ => {}
                     }
                     continue;
@@ -1555,7 +1568,8 @@ impl App {
         let plan_queue = plan_topic + m.topics.len() as u32;
         let plan_pubsub = plan_queue + m.queues.len() as u32;
         let plan_exchange = plan_pubsub + m.pubsubs.len() as u32;
-        let plan_service = plan_exchange + m.exchanges.len() as u32;
+        let plan_bus = plan_exchange + m.exchanges.len() as u32;
+        let plan_service = plan_bus + m.buses.len() as u32;
         let node_of = |c: u32| {
             if c < plan_topic {
                 Some(Node::Producer(c as usize))
@@ -1565,8 +1579,10 @@ impl App {
                 Some(Node::Queue((c - plan_queue) as usize))
             } else if c < plan_exchange {
                 Some(Node::Pubsub((c - plan_pubsub) as usize))
-            } else if c < plan_service {
+            } else if c < plan_bus {
                 Some(Node::Exchange((c - plan_exchange) as usize))
+            } else if c < plan_service {
+                Some(Node::Bus((c - plan_bus) as usize))
             } else {
                 let g = (c - plan_service) as usize;
                 (g < m.services.len()).then_some(Node::Service(g))
@@ -1632,6 +1648,8 @@ pub enum Node {
     Pubsub(usize),
     /// An exchange, by index.
     Exchange(usize),
+    /// An event bus, by index.
+    Bus(usize),
     /// A service, by index.
     Service(usize),
 }
@@ -1644,6 +1662,7 @@ impl Node {
             crate::model::Channel::Queue(q) => Node::Queue(q),
             crate::model::Channel::Pubsub(p) => Node::Pubsub(p),
             crate::model::Channel::Exchange(x) => Node::Exchange(x),
+            crate::model::Channel::Bus(b) => Node::Bus(b),
         }
     }
 }

@@ -90,6 +90,9 @@ fn scope_of(model: &Model, component: &str) -> Option<Scope> {
     if model.exchanges.iter().any(|x| x.name == component) {
         return Some(Scope::Exchange);
     }
+    if model.buses.iter().any(|b| b.name == component) {
+        return Some(Scope::Bus);
+    }
     if model.services.iter().any(|g| g.name == component) {
         return Some(Scope::Service);
     }
@@ -102,6 +105,13 @@ fn scope_of(model: &Model, component: &str) -> Option<Scope> {
         return Some(Scope::Saga);
     }
     let (service, partition) = component.split_once('/')?;
+    if let Some(b) = model.buses.iter().find(|b| b.name == service) {
+        return b
+            .rules
+            .iter()
+            .any(|r| r.name == partition)
+            .then_some(Scope::Rule);
+    }
     if let Some(s) = model.sagas.iter().find(|s| s.name == service) {
         return s
             .steps
@@ -131,6 +141,7 @@ fn bundled_scenarios_report_only_metrics_of_the_table() {
         "circuit-breaker.toml",
         "saga-orchestration-vs-choreography.toml",
         "rabbit-topic-routing.toml",
+        "eventbridge-rules-and-replay.toml",
     ] {
         let model = bundled(name);
         let mut engine = run(

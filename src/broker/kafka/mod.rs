@@ -255,7 +255,9 @@ impl Engine {
         let topic = match self.model.services[g].source {
             crate::model::Channel::Topic(t) => t,
             crate::model::Channel::Queue(_) => return self.sqs_held_unaccounted(g),
-            crate::model::Channel::Pubsub(_) => return self.fn_held_unaccounted(g),
+            crate::model::Channel::Pubsub(_) | crate::model::Channel::Bus(_) => {
+                return self.fn_held_unaccounted(g);
+            }
             // No service reads an exchange.
             crate::model::Channel::Exchange(_) => return 0,
         };

@@ -91,7 +91,7 @@ impl Pubsub {
                 .services
                 .iter()
                 .map(|s| match s.source {
-                    Channel::Pubsub(_) => FnQueue {
+                    Channel::Pubsub(_) | Channel::Bus(_) => FnQueue {
                         idle: (0..s.instances).rev().collect(),
                         is_idle: vec![true; s.instances as usize],
                         ..FnQueue::default()
@@ -167,7 +167,7 @@ pub(crate) fn read_value<'m>(
             let i = f.iter().position(|(k, _)| k == name)?;
             Some(generate(&f[i].1, seeds.fields[i], n))
         }
-        Payload::Lines(lines) => {
+        Payload::Lines(lines, _) => {
             let line = &lines[(n % lines.len() as u64) as usize];
             line.iter()
                 .find(|(k, _)| k == name)
@@ -193,7 +193,7 @@ impl Engine {
             match &spec.payload {
                 Payload::None => true,
                 Payload::Fields(f) => f.is_empty(),
-                Payload::Lines(_) => false,
+                Payload::Lines(..) => false,
             }
         } else {
             spec.attributes.is_empty()
@@ -260,7 +260,7 @@ impl Engine {
 
     /// Lambda's asynchronous invoke: the event joins function `g`'s event queue, and an
     /// idle invocation takes it.
-    fn fn_enqueue(&mut self, g: usize, msg: Message) {
+    pub(crate) fn fn_enqueue(&mut self, g: usize, msg: Message) {
         let now = self.now;
         let fq = &mut self.pubsub.fns[g];
         let msg = if msg.is_copy() {

@@ -193,7 +193,10 @@ impl Sqs {
                             window_until: 0,
                         })
                         .collect(),
-                    Channel::Topic(_) | Channel::Pubsub(_) | Channel::Exchange(_) => Vec::new(),
+                    Channel::Topic(_)
+                    | Channel::Pubsub(_)
+                    | Channel::Exchange(_)
+                    | Channel::Bus(_) => Vec::new(),
                 })
                 .collect(),
         }

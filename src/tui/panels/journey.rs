@@ -160,7 +160,8 @@ pub fn journey_lines(app: &App, msg: u64, width: u16) -> Vec<Line<'static>> {
     let queue_comp = topic_comp + m.topics.len() as u32;
     let pubsub_comp = queue_comp + m.queues.len() as u32;
     let exchange_comp = pubsub_comp + m.pubsubs.len() as u32;
-    let service_comp = exchange_comp + m.exchanges.len() as u32;
+    let bus_comp = exchange_comp + m.exchanges.len() as u32;
+    let service_comp = bus_comp + m.buses.len() as u32;
     let source_lane = |r: &TraceRec| {
         let g = r.component.checked_sub(service_comp)? as usize;
         let t = match m.services.get(g)?.source {
@@ -168,6 +169,7 @@ pub fn journey_lines(app: &App, msg: u64, width: u16) -> Vec<Line<'static>> {
             Channel::Queue(q) => queue_comp + q as u32,
             Channel::Pubsub(p) => pubsub_comp + p as u32,
             Channel::Exchange(x) => exchange_comp + x as u32,
+            Channel::Bus(b) => bus_comp + b as u32,
         };
         lanes.iter().position(|&(c, _)| c == t)
     };

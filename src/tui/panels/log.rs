@@ -65,8 +65,13 @@ pub fn describe_event(app: &App, ev: crate::sim::queue::Ev) -> String {
                 "redrive {}",
                 m.queues.get(from).map_or("?", |q| q.name.as_str())
             ),
+            Some(crate::model::ActionModelKind::Replay { bus, .. }) => format!(
+                "replay {}",
+                m.buses.get(bus).map_or("?", |b| b.name.as_str())
+            ),
             None => "action".to_string(),
         },
+        Ev::BusRetry { .. } => "bus retries a delivery".to_string(),
         Ev::Kafka {
             timer: KafkaTimer::Detect,
             group: g,

@@ -289,17 +289,46 @@ pub(crate) fn topology_graph(app: &App, theme: Theme) -> DiGraph<NodeView, EdgeV
             })
         })
         .collect();
+    let buses: Vec<NodeIndex> = m
+        .buses
+        .iter()
+        .enumerate()
+        .map(|(b, spec)| {
+            let (unmatched, retrying) = last
+                .and_then(|s| s.bus_rate.get(b).map(|r| (r.1, r.2)))
+                .unwrap_or((0, 0));
+            let mark = faults::channel_mark(app, Channel::Bus(b));
+            g.add_node(NodeView {
+                title: format!("{} bus", spec.name),
+                title_style: Style::new().add_modifier(Modifier::BOLD),
+                detail_style: if mark.is_some() || retrying > 0 {
+                    theme.bad()
+                } else {
+                    theme.dim()
+                },
+                detail: match mark {
+                    Some(mark) => mark,
+                    None if retrying > 0 => format!("{} retrying", compact(retrying as f64)),
+                    None if unmatched > 0 => format!("{} unmatched", compact(unmatched as f64)),
+                    None => format!("{} rules", spec.rules.len()),
+                },
+                ..NodeView::default()
+            })
+        })
+        .collect();
     let chan = |c: Channel| match c {
         Channel::Topic(t) => topics[t],
         Channel::Queue(q) => queues[q],
         Channel::Pubsub(p) => pubsubs[p],
         Channel::Exchange(x) => exchanges[x],
+        Channel::Bus(b) => buses[b],
     };
     let chan_rate = |s: &Sample, c: Channel| match c {
         Channel::Topic(t) => s.topic_rate[t],
         Channel::Queue(q) => s.queue_rate[q],
         Channel::Pubsub(p) => s.pubsub_rate[p].0,
         Channel::Exchange(x) => s.exchange_rate[x].0,
+        Channel::Bus(b) => s.bus_rate[b].0,
     };
     let services: Vec<NodeIndex> = m
         .services
@@ -426,8 +455,30 @@ pub(crate) fn topology_graph(app: &App, theme: Theme) -> DiGraph<NodeView, EdgeV
             );
         }
     }
+    // Rules: a bus to each target, labelled with the rule's name; a function's own
+    // edge is this one.
+    for (b, spec) in m.buses.iter().enumerate() {
+        for r in &spec.rules {
+            for t in &r.targets {
+                let (to, node) = match *t {
+                    crate::model::BusTarget::Queue(q) => (queues[q], Node::Queue(q)),
+                    crate::model::BusTarget::Pubsub(p) => (pubsubs[p], Node::Pubsub(p)),
+                    crate::model::BusTarget::Bus(x) => (buses[x], Node::Bus(x)),
+                    crate::model::BusTarget::Function(f) => (services[f], Node::Service(f)),
+                };
+                g.add_edge(
+                    buses[b],
+                    to,
+                    EdgeView {
+                        label: r.name.clone(),
+                        style: edge_style(Node::Bus(b), node),
+                    },
+                );
+            }
+        }
+    }
     for (i, x) in m.services.iter().enumerate() {
-        if x.source.pubsub().is_some() {
+        if x.source.pubsub().is_some() || x.source.bus().is_some() {
             continue;
         }
         g.add_edge(
