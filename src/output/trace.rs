@@ -83,8 +83,11 @@ pub fn write(
         if target {
             // A fan-out's copy names the endpoint it went to (or that refused it).
             line.push_str(",\"target\":");
-            let t = names.get(r.instance as usize).map_or("", String::as_str);
-            line.push_str(&quote(t));
+            // A bus's event that no rule matched has none.
+            match names.get(r.instance as usize) {
+                Some(t) => line.push_str(&quote(t)),
+                None => line.push_str("null"),
+            }
         }
         if saga {
             let step = model

@@ -269,6 +269,7 @@ fn load_inner<'i>(
         topics: &topic_models,
         services: &service_models,
         sagas: &saga_models,
+        buses: &bus_models,
         channels: &channels,
     };
     let fault_models = fault_models(&faults, &scope, times.declared, cx);
@@ -276,7 +277,7 @@ fn load_inner<'i>(
         &actions,
         &channels,
         &queue_models,
-        &bus_models,
+        &buses,
         times.declared,
         cx,
     );
@@ -2972,6 +2973,7 @@ struct FaultScope<'m> {
     topics: &'m [TopicModel],
     services: &'m [ServiceModel],
     sagas: &'m [SagaModel],
+    buses: &'m [BusModel],
     channels: &'m Channels<'m>,
 }
 
@@ -3003,6 +3005,12 @@ impl FaultScope<'_> {
                     || crate::model::saga_writes(self.sagas, self.services, g).contains(&c)
             }
             (Node::Broker(c), Node::Service(g)) => self.services[g].source == c,
+            // A bus's deliveries to the targets of its rules.
+            (Node::Broker(Channel::Bus(b)), Node::Broker(c)) => self.buses[b]
+                .rules
+                .iter()
+                .flat_map(|r| &r.targets)
+                .any(|t| t.channel() == Some(c)),
             _ => false,
         }
     }
@@ -3208,13 +3216,34 @@ fn fault_target(
             );
             return None;
         }
-        if matches!((from, to), (Node::Broker(_), Node::Broker(_))) {
-            cx.err(
-                fl.span(&["peer"]),
-                "a link joins a broker and a producer or consumer, not two brokers",
+        let bus_link = match (from, to) {
+            (Node::Broker(Channel::Bus(_)), Node::Broker(_)) => true,
+            (Node::Broker(_), Node::Broker(Channel::Bus(_))) if both => true,
+            (Node::Broker(_), Node::Broker(_)) => {
+                cx.err(
+                    fl.span(&["peer"]),
+                    "a link joins a broker and a producer or consumer, not two brokers (but a bus and a rule's target)",
+                );
+                return None;
+            }
+            (Node::Broker(Channel::Bus(_)), Node::Service(_)) => true,
+            _ => false,
+        };
+        if bus_link && kind != K::NetworkPartition {
+            cx.err_help(
+                fl.span(&["kind"]),
+                "a bus's deliveries to its targets are cut by a network_partition only",
+                "EventBridge's deliveries fail or succeed; model a slow target with a latency on its consumer",
             );
             return None;
         }
+        // Bus to target, whichever way round the fault names them.
+        let (from, to) = match (from, to) {
+            (Node::Broker(c), Node::Broker(b @ Channel::Bus(_))) => {
+                (Node::Broker(b), Node::Broker(c))
+            }
+            pair => pair,
+        };
         return Some(FaultTarget::Link {
             from,
             to,
@@ -3490,7 +3519,7 @@ fn action_models(
     actions: &[Elem<'_, '_, f::Action>],
     channels: &Channels<'_>,
     queues: &[QueueModel],
-    buses: &[BusModel],
+    buses: &[Elem<'_, '_, f::Bus>],
     duration: SimDuration,
     cx: &mut Cx,
 ) -> Vec<ActionModel> {
@@ -3597,7 +3626,7 @@ const REPLAY_MAX_RATE: f64 = 100_000.0;
 fn replay_model(
     a: &Elem<'_, '_, f::Action>,
     channels: &Channels<'_>,
-    buses: &[BusModel],
+    buses: &[Elem<'_, '_, f::Bus>],
     cx: &mut Cx,
 ) -> Option<ActionModel> {
     a.refuse(
@@ -3627,7 +3656,7 @@ fn replay_model(
     let at = a.v.at.0.0;
     let from = a.v.from.map_or(0, |d| d.0.0);
     let until = a.v.until.map_or(at, |d| d.0.0);
-    if buses.get(bus).is_some_and(|b| b.archive.is_none()) {
+    if buses.get(bus).is_some_and(|b| b.v.archive.is_none()) {
         cx.err_help(
             a.span(&["bus"]),
             format!("`{name}` has no archive to replay"),
@@ -3659,10 +3688,11 @@ fn replay_model(
     if let (Some(names), Some(b)) = (&a.v.rules, buses.get(bus)) {
         rules = 0;
         for r in names {
-            match b.rules.iter().position(|x| &x.name == r) {
-                Some(i) => rules |= 1 << i,
+            match b.v.rule.iter().position(|x| &x.name == r) {
+                Some(i) if i < BUS_MAX_RULES => rules |= 1 << i,
+                Some(_) => {}
                 None => {
-                    let known: Vec<&str> = b.rules.iter().map(|x| x.name.as_str()).collect();
+                    let known: Vec<&str> = b.v.rule.iter().map(|x| x.name.as_str()).collect();
                     cx.err_help(
                         a.span(&["rules"]),
                         format!("`{r}` is not a rule of `{name}`"),

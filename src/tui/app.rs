@@ -1513,12 +1513,11 @@ impl App {
             comp
         );
         if matches!(r.kind, TraceKind::Route | TraceKind::Filtered) {
-            // A fan-out's record names its endpoint, not an instance.
-            let to = self
-                .names
-                .get(r.instance as usize)
-                .map_or("?", String::as_str);
-            line.push_str(&format!(" → {to}"));
+            // A fan-out's record names its endpoint, not an instance (a bus's event
+            // that no rule matched has none).
+            if let Some(to) = self.names.get(r.instance as usize) {
+                line.push_str(&format!(" → {to}"));
+            }
         } else if r.instance != NA32 {
             line.push_str(&format!(" #{}", r.instance + 1));
         }

@@ -53,6 +53,7 @@ fn same_seed_same_bytes_for_queues() {
         "order-chain.toml",
         "rabbit-topic-routing.toml",
         "rabbit-overflow.toml",
+        "eventbridge-rules-and-replay.toml",
     ] {
         let (csv_a, trace_a) = outputs(bundled(name), 10_000);
         let (csv_b, trace_b) = outputs(bundled(name), 3_333);

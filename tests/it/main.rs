@@ -1,6 +1,8 @@
 //! The integration tests: one binary, one module per behaviour.
 
 mod breaker;
+mod bus_properties;
+mod buses;
 mod capacity;
 mod cli;
 mod commit_modes;
@@ -67,4 +69,40 @@ pub fn run(model: Model, opts: Options) -> Engine {
     let mut e = Engine::new(model, opts);
     e.run_to_end();
     e
+}
+
+/// An engine recording rows (no trace) for a property test's generated scenario.
+pub fn prop_engine(text: &str) -> Engine {
+    let model = edasim::scenario::load_str("prop.toml", text)
+        .unwrap_or_else(|e| panic!("{}\n--- scenario ---\n{text}", e.to_plain()));
+    Engine::new(
+        model,
+        Options {
+            record_rows: true,
+            trace: false,
+            ..Default::default()
+        },
+    )
+}
+
+/// A property test's configuration: 48 cases with the fixed seed `seed` by default;
+/// `PROPTEST_CASES` and `PROPTEST_RNG_SEED` search deeper, as in `properties.rs`.
+#[allow(clippy::disallowed_methods)] // a test, not the sans-IO core
+pub fn prop_config(seed: u64) -> proptest::test_runner::Config {
+    use proptest::test_runner::{Config, RngSeed};
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(48);
+    let base = Config::with_cases(cases);
+    let rng_seed = match std::env::var("PROPTEST_RNG_SEED") {
+        Ok(_) => base.rng_seed,
+        Err(_) => RngSeed::Fixed(seed),
+    };
+    Config {
+        failure_persistence: None,
+        max_shrink_iters: 256,
+        rng_seed,
+        ..base
+    }
 }

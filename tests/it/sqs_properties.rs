@@ -6,9 +6,8 @@
 
 use std::fmt::Write as _;
 
-use edasim::sim::{Engine, Options, RunStatus};
+use edasim::sim::RunStatus;
 use proptest::prelude::*;
-use proptest::test_runner::Config;
 
 #[derive(Clone, Debug)]
 struct QueueCase {
@@ -234,47 +233,13 @@ fn any_case() -> impl Strategy<Value = Case> {
         )
 }
 
-fn engine(text: &str) -> Engine {
-    let model = edasim::scenario::load_str("prop.toml", text)
-        .unwrap_or_else(|e| panic!("{}\n--- scenario ---\n{text}", e.to_plain()));
-    Engine::new(
-        model,
-        Options {
-            record_rows: true,
-            trace: false,
-            ..Default::default()
-        },
-    )
-}
-
-/// 48 cases with a fixed seed by default; `PROPTEST_CASES` and `PROPTEST_RNG_SEED`
-/// search deeper, as in `properties.rs`.
-#[allow(clippy::disallowed_methods)] // a test, not the sans-IO core
-fn config() -> Config {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(48);
-    let base = Config::with_cases(cases);
-    let rng_seed = match std::env::var("PROPTEST_RNG_SEED") {
-        Ok(_) => base.rng_seed,
-        Err(_) => proptest::test_runner::RngSeed::Fixed(0x5a5),
-    };
-    Config {
-        failure_persistence: None,
-        max_shrink_iters: 256,
-        rng_seed,
-        ..base
-    }
-}
-
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(crate::prop_config(0x5a5))]
 
     #[test]
     fn queues_conserve_at_every_slice_and_at_the_end(case in any_case(), slice in 50u64..5_000) {
         let text = case.toml();
-        let mut e = engine(&text);
+        let mut e = crate::prop_engine(&text);
         loop {
             let status = e.run_until(u64::MAX, slice);
             for c in e.conservation() {
@@ -294,12 +259,12 @@ proptest! {
     #[test]
     fn queue_runs_are_deterministic_and_clones_finish_alike(case in any_case(), cut in 1u64..60) {
         let text = case.toml();
-        let mut a = engine(&text);
+        let mut a = crate::prop_engine(&text);
         a.run_until(cut * 1_000_000_000, u64::MAX);
         let mut b = a.clone();
         a.run_to_end();
         b.run_to_end();
-        let mut c = engine(&text);
+        let mut c = crate::prop_engine(&text);
         c.run_to_end();
         let (ra, rb, rc) = (a.drain_rows(), b.drain_rows(), c.drain_rows());
         prop_assert_eq!(format!("{:?}", a.summary().services), format!("{:?}", c.summary().services));

@@ -1393,3 +1393,24 @@ fn a_rabbitmq_queue_shows_ready_and_unacknowledged_messages() {
         "{s}"
     );
 }
+
+#[test]
+fn an_event_bus_shows_its_rules_and_the_deliveries_waiting_for_a_retry() {
+    let mut app = App::new(bundled("eventbridge-rules-and-replay.toml"));
+    // Mid-outage of eu-fulfilment: its deliveries wait for their retries.
+    run_to(&mut app, 180);
+    let s = screen(&app, 80, 24);
+    for needle in [
+        "orders ─▶ fraud-checks, notify, eu-fulfilment, returns-queue, analytics",
+        "analytics ─▶ analytics-events",
+        "broker_outage eu-fulfilment",
+    ] {
+        assert!(s.contains(needle), "no {needle:?} in\n{s}");
+    }
+    let s = screen(&app, 120, 40);
+    assert!(s.contains(" retrying"), "{s}");
+    // After the replay, its copies are explained as such.
+    run_to(&mut app, 540);
+    let s = screen(&app, 120, 40);
+    assert!(s.contains("replayed from an event bus"), "{s}");
+}

@@ -164,6 +164,27 @@ fn sample_event(p: &ProducerModel, line: &serde_json::Value) -> serde_json::Valu
     })
 }
 
+/// The value of the field a pattern names by dotted path (`source`, `detail-type`,
+/// `detail.x.y`) in an event whose detail's fields `detail` reads by dotted path: the
+/// flat reading of an event without arrays of objects, which agrees with
+/// [`Policy::matches_event`] on the event as JSON (tested below).
+fn event_field<'v>(
+    name: &str,
+    source: &'v str,
+    detail_type: &'v str,
+    detail: impl Fn(&str) -> Option<AttrValue<'v>>,
+) -> Option<AttrValue<'v>> {
+    match name {
+        "source" => Some(AttrValue::Str(source)),
+        "detail-type" => Some(AttrValue::Str(detail_type)),
+        // An empty array has no value: EventBridge's `exists` does not see it.
+        _ => name
+            .strip_prefix("detail.")
+            .and_then(detail)
+            .filter(|v| !matches!(v, AttrValue::Array(a) if a.is_empty())),
+    }
+}
+
 impl Buses {
     /// Empty buses for `model`, with the verdicts of every pattern on every sample
     /// event worked out.
@@ -276,12 +297,10 @@ impl Engine {
             }
             let seeds = &self.producers[p].attr_seeds;
             return pattern.matches_with(
-                &|name| match name {
-                    "source" => Some(AttrValue::Str(&spec.source)),
-                    "detail-type" => Some(AttrValue::Str(&spec.detail_type)),
-                    _ => name
-                        .strip_prefix("detail.")
-                        .and_then(|f| read_value(spec, seeds, n, true, f)),
+                &|name| {
+                    event_field(name, &spec.source, &spec.detail_type, |f| {
+                        read_value(spec, seeds, n, true, f)
+                    })
                 },
                 false,
             );
@@ -297,11 +316,7 @@ impl Engine {
             .get(usize::from(msg.event))
             .map_or("", String::as_str);
         pattern.matches_with(
-            &|name| match name {
-                "source" => Some(AttrValue::Str(source)),
-                "detail-type" => Some(AttrValue::Str(detail_type)),
-                _ => None,
-            },
+            &|name| event_field(name, source, detail_type, |_| None),
             false,
         )
     }
@@ -316,7 +331,8 @@ impl Engine {
         }
     }
 
-    /// Traces what bus `b` did with `msg` for target component `target`.
+    /// Traces what bus `b` did with `msg`: for a `route`, the target component it went
+    /// to is `target` (`NA32` otherwise).
     fn tr_bus(&mut self, kind: TraceKind, b: usize, msg: &Message, target: u32, attempt: u32) {
         let comp = self.plan.bus_comp + b as u32;
         self.tracer
@@ -459,7 +475,7 @@ impl Engine {
             let st = &mut self.bus.buses[b];
             st.b.failed_invocations += 1;
             st.rules[r].failed_invocations += 1;
-            self.tr_bus(TraceKind::Fail, b, &msg, comp, retries + 1);
+            self.tr_bus(TraceKind::Fail, b, &msg, NA32, retries + 1);
             if retries >= max {
                 self.bus_give_up(b, r, msg, false);
                 return;
@@ -567,8 +583,7 @@ impl Engine {
             let st = &mut self.bus.buses[b];
             st.b.dead_lettered += 1;
             st.rules[r].dead_lettered += 1;
-            let comp = self.plan.queue_comp + q as u32;
-            self.tr_bus(TraceKind::DeadLetter, b, &msg, comp, NA32);
+            self.tr_bus(TraceKind::DeadLetter, b, &msg, NA32, NA32);
             let copy = Message {
                 produced_at: self.now,
                 ..msg
@@ -631,5 +646,120 @@ impl Engine {
     /// Events bus `b`'s archive holds now.
     pub(crate) fn bus_archive_len(&self, b: BusIdx) -> u64 {
         self.bus.buses[b].archive.len() as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::broker::pubsub::filter::Scalar;
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    /// A detail field's value: a string, a number or an array of scalars.
+    #[derive(Clone, Debug)]
+    enum V {
+        Str(String),
+        Num(f64),
+        Arr(Vec<Scalar>),
+    }
+
+    fn value() -> impl Strategy<Value = V> {
+        let scalar = prop_oneof![
+            prop::sample::select(vec!["", "gold", "GOLD", "eu-1", "us-2", "5"])
+                .prop_map(|s| Scalar::Str(s.to_string())),
+            prop::sample::select(vec![0.0, 5.0, 99.5, 100.0, 250.0, -3.0]).prop_map(Scalar::Num),
+        ];
+        prop_oneof![
+            prop::sample::select(vec!["", "gold", "GOLD", "eu-1", "us-2", "5"])
+                .prop_map(|s| V::Str(s.to_string())),
+            prop::sample::select(vec![0.0, 5.0, 99.5, 100.0, 250.0, -3.0]).prop_map(V::Num),
+            prop::collection::vec(scalar, 0..3).prop_map(V::Arr),
+        ]
+    }
+
+    const PATTERNS: &[&str] = &[
+        r#"{"source": ["shop"]}"#,
+        r#"{"detail-type": [{"prefix": "Order"}]}"#,
+        r#"{"detail": {"tier": ["gold"]}}"#,
+        r#"{"detail": {"tier": [{"equals-ignore-case": "gold"}]}}"#,
+        r#"{"detail": {"tier": [{"anything-but": ["gold"]}]}}"#,
+        r#"{"detail": {"tier": [{"anything-but": {"prefix": "eu"}}]}}"#,
+        r#"{"detail": {"tier": [{"wildcard": "*-?"}]}}"#,
+        r#"{"detail": {"tier": [""]}}"#,
+        r#"{"detail": {"tier": ["5"]}}"#,
+        r#"{"detail": {"tier": [5]}}"#,
+        r#"{"detail": {"tier": [{"exists": true}]}}"#,
+        r#"{"detail": {"tier": [{"exists": false}]}}"#,
+        r#"{"detail": {"order": {"total": [{"numeric": [">=", 100]}]}}}"#,
+        r#"{"detail": {"order": {"total": [{"numeric": [">", 0, "<", 100]}]}}}"#,
+        r#"{"detail": {"order": {"total": [{"anything-but": [250]}]}}}"#,
+        r#"{"detail": {"order": {"total": [{"suffix": "1"}]}}}"#,
+        r#"{"detail": {"order": [{"exists": true}]}}"#,
+        r#"{"detail": {"order": [{"exists": false}]}}"#,
+        r#"{"$or": [{"source": ["other"]}, {"detail": {"tier": [{"prefix": "g"}]}}]}"#,
+        r#"{"source": ["shop"], "detail": {"tier": ["gold", "GOLD"], "order": {"total": [{"numeric": ["<", 50]}]}}}"#,
+    ];
+
+    fn json_of(v: &V) -> Value {
+        let scalar = |s: &Scalar| match s {
+            Scalar::Str(x) => json!(x),
+            Scalar::Num(n) => json!(n),
+        };
+        match v {
+            V::Str(s) => json!(s),
+            V::Num(n) => json!(n),
+            V::Arr(a) => Value::Array(a.iter().map(scalar).collect()),
+        }
+    }
+
+    fn attr_of(v: &V) -> AttrValue<'_> {
+        match v {
+            V::Str(s) => AttrValue::Str(s),
+            V::Num(n) => AttrValue::Num(*n),
+            V::Arr(a) => AttrValue::Array(a),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+        /// The engine's flat reading of an event (no arrays of objects) matches
+        /// exactly what the JSON matcher makes of the same event.
+        #[test]
+        fn the_flat_reading_of_an_event_agrees_with_the_json_matcher(
+            source in prop::sample::select(vec!["shop", "other"]),
+            detail_type in prop::sample::select(vec!["OrderPlaced", "Ping"]),
+            tier in prop::option::of(value()),
+            total in prop::option::of(value()),
+        ) {
+            let mut detail = serde_json::Map::new();
+            if let Some(t) = &tier {
+                detail.insert("tier".into(), json_of(t));
+            }
+            if let Some(t) = &total {
+                detail.insert("order".into(), json!({ "total": json_of(t) }));
+            }
+            let event = json!({
+                "source": source,
+                "detail-type": detail_type,
+                "detail": Value::Object(detail),
+            });
+            for text in PATTERNS {
+                let v: Value = serde_json::from_str(text).unwrap();
+                let p = Policy::parse_event_pattern(&v).unwrap();
+                let flat = p.matches_with(
+                    &|name| {
+                        event_field(name, source, detail_type, |f| match f {
+                            "tier" => tier.as_ref().map(attr_of),
+                            "order.total" => total.as_ref().map(attr_of),
+                            _ => None,
+                        })
+                    },
+                    false,
+                );
+                prop_assert_eq!(flat, p.matches_event(&event), "{} on {}", text, event);
+            }
+        }
     }
 }

@@ -224,11 +224,10 @@ pub fn journey_lines(app: &App, msg: u64, width: u16) -> Vec<Line<'static>> {
             },
             TraceKind::ProcessStart => "start".to_string(),
             TraceKind::DeadLetter => "dead letter".to_string(),
-            TraceKind::Route | TraceKind::Filtered => format!(
-                "{} → {}",
-                r.kind.name(),
-                names.get(r.instance as usize).map_or("?", String::as_str)
-            ),
+            TraceKind::Route | TraceKind::Filtered => match names.get(r.instance as usize) {
+                Some(to) => format!("{} → {to}", r.kind.name()),
+                None => r.kind.name().to_string(),
+            },
             k => k.name().to_string(),
         };
         let at = |d: &mut String| {

@@ -689,6 +689,31 @@ fn service_list(app: &App, theme: Theme, width: u16) -> Vec<Line<'static>> {
             out.push(Line::from(spans));
         }
     }
+    // Per bus, after the services: where its rules lead, and what waits for a retry.
+    for (b, bus) in m.buses.iter().enumerate() {
+        let mut dests: Vec<String> = Vec::new();
+        for t in bus.rules.iter().flat_map(|r| &r.targets) {
+            let name = match *t {
+                crate::model::BusTarget::Function(g) => m.services[g].name.clone(),
+                other => other.channel().map(chan_name).unwrap_or_default(),
+            };
+            if !dests.contains(&name) {
+                dests.push(name);
+            }
+        }
+        let retrying = last.map_or(0, |s| s.bus_rate[b].2);
+        let mut spans = vec![
+            Span::styled(bus.name.clone(), Style::new().add_modifier(Modifier::BOLD)),
+            Span::styled(format!(" ─▶ {}", dests.join(", ")), theme.dim()),
+        ];
+        if retrying > 0 {
+            spans.push(Span::styled(
+                format!(" {} retrying", compact(retrying as f64)),
+                theme.bad(),
+            ));
+        }
+        out.push(Line::from(spans));
+    }
     out
 }
 
