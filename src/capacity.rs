@@ -10,7 +10,9 @@
 //! ones after it), and a backlog grows at offered − capacity and drains at capacity −
 //! offered. It ignores what only a run can show: key skew across partitions, retry
 //! backoff that blocks a partition, rebalances and faults. A pubsub filter policy is
-//! counted as matching every message (an upper bound). [`erlang_c_prediction`] gives the
+//! counted as matching every message (an upper bound); what an event bus's rules pass
+//! to each target is the share of a sample of the producers' events their patterns
+//! match (see [`crate::broker::bus`]). [`erlang_c_prediction`] gives the
 //! exact queueing answer where a service is a plain M/M/c queue.
 
 use std::collections::BTreeSet;
@@ -171,6 +173,11 @@ struct Nodes {
     pubsubs: usize,
     exchanges: usize,
     buses: usize,
+    /// Per bus, what each target of its rules receives per event (computed once).
+    bus_shares: Vec<Vec<(Channel, f64)>>,
+    /// Per service, the share of its bus's inflow its rules invoke it with (a function
+    /// that reads a bus; 1 for the others).
+    fn_shares: Vec<f64>,
 }
 
 impl Nodes {
@@ -181,7 +188,20 @@ impl Nodes {
             pubsubs: m.pubsubs.len(),
             exchanges: m.exchanges.len(),
             buses: m.buses.len(),
+            bus_shares: Vec::new(),
+            fn_shares: vec![1.0; m.services.len()],
         }
+        .with_shares(m)
+    }
+    fn with_shares(mut self, m: &Model) -> Nodes {
+        for b in 0..m.buses.len() {
+            let (to, fns) = crate::broker::bus::target_shares(m, b);
+            self.bus_shares.push(to);
+            for (g, w) in fns {
+                self.fn_shares[g] = w;
+            }
+        }
+        self
     }
     fn len(&self) -> usize {
         self.topics + self.queues + self.pubsubs + self.exchanges + self.buses
@@ -301,7 +321,8 @@ pub fn analyse(model: &Model) -> Analysis {
                 continue;
             };
             let s = &mut services[g];
-            s.offered.clone_from(&next[src]);
+            let share = nodes.fn_shares[g];
+            s.offered = next[src].iter().map(|v| v * share).collect();
             let (through, _) = fluid(&s.offered, s.capacity_messages_per_second, &secs);
             for (a, b) in s.throughput.iter().zip(&through) {
                 change = change.max(relative(*a, *b));
@@ -412,24 +433,32 @@ fn external_load(model: &Model, nodes: &Nodes, segments: &[(u64, u64)]) -> Vec<V
     load
 }
 
-/// Adds each bus's own inflow to its rules' targets (every pattern counted as matching
-/// every event; a bus target passes it on), then each pubsub's inflow to the queues
+/// Adds each bus's own inflow to its rules' targets (each target's share estimated from
+/// a sample of the producers' events, see [`crate::broker::bus::target_shares`]; a bus
+/// target passes it on), then each pubsub's inflow to the queues
 /// subscribed to it (functions read the pubsub or bus itself). A queue's inflow does
 /// not flow on to other channels, so one pass is enough.
 fn fan_out(model: &Model, nodes: &Nodes, load: &mut [Vec<f64>]) {
-    fn push(model: &Model, nodes: &Nodes, b: usize, from: &[f64], load: &mut [Vec<f64>]) {
-        for t in model.buses[b].rules.iter().flat_map(|r| &r.targets) {
-            let Some(c) = t.channel() else { continue };
+    fn push(
+        nodes: &Nodes,
+        shares: &[Vec<(Channel, f64)>],
+        b: usize,
+        from: &[f64],
+        load: &mut [Vec<f64>],
+    ) {
+        for &(c, w) in &shares[b] {
             let Some(dst) = nodes.idx(c) else { continue };
-            for (d, v) in load[dst].iter_mut().zip(from) {
+            let part: Vec<f64> = from.iter().map(|v| v * w).collect();
+            for (d, v) in load[dst].iter_mut().zip(&part) {
                 *d += v;
             }
             // Validation refuses a loop of buses.
             if let Channel::Bus(x) = c {
-                push(model, nodes, x, from, load);
+                push(nodes, shares, x, &part, load);
             }
         }
     }
+    let shares = &nodes.bus_shares;
     let own: Vec<Vec<f64>> = (0..model.buses.len())
         .map(|b| {
             nodes
@@ -438,7 +467,7 @@ fn fan_out(model: &Model, nodes: &Nodes, load: &mut [Vec<f64>]) {
         })
         .collect();
     for (b, from) in own.iter().enumerate() {
-        push(model, nodes, b, from, load);
+        push(nodes, shares, b, from, load);
     }
     for (p, ps) in model.pubsubs.iter().enumerate() {
         let Some(src) = nodes.idx(Channel::Pubsub(p)) else {
@@ -742,25 +771,18 @@ fn static_load(
     }
 }
 
-/// Whether a filter policy (or a bus's event pattern) stands between a pubsub (or a
-/// bus) and `source`.
+/// Whether a filter policy stands between a pubsub and `source` (what a bus's rules
+/// pass on is estimated, see [`fan_out`]).
 fn filtered(model: &Model, source: Channel) -> bool {
-    let by_bus = model.buses.iter().enumerate().any(|(b, bus)| {
-        bus.rules.iter().flat_map(|r| &r.targets).any(|t| match *t {
-            crate::model::BusTarget::Function(_) => source == Channel::Bus(b),
-            other => other.channel() == Some(source),
+    model.pubsubs.iter().enumerate().any(|(p, ps)| {
+        ps.subscriptions.iter().any(|sub| {
+            sub.filter.is_some()
+                && match sub.target {
+                    SubTarget::Queue(q) => source == Channel::Queue(q),
+                    SubTarget::Function(_) => source == Channel::Pubsub(p),
+                }
         })
-    });
-    by_bus
-        || model.pubsubs.iter().enumerate().any(|(p, ps)| {
-            ps.subscriptions.iter().any(|sub| {
-                sub.filter.is_some()
-                    && match sub.target {
-                        SubTarget::Queue(q) => source == Channel::Queue(q),
-                        SubTarget::Function(_) => source == Channel::Pubsub(p),
-                    }
-            })
-        })
+    })
 }
 
 /// The fluid queue: per segment, what is processed given the offered rate `offered`,

@@ -356,6 +356,60 @@ pub fn topology(m: &Model) -> String {
         }
         o.push('\n');
     }
+    for bus in &m.buses {
+        let _ = write!(
+            o,
+            "  bus {} ({})",
+            bus.name,
+            count(bus.rules.len() as u32, "rule", "rules")
+        );
+        if let Some(a) = &bus.archive {
+            let _ = write!(
+                o,
+                ", archive of {}{}",
+                if a.pattern.is_some() {
+                    "the events its pattern matches"
+                } else {
+                    "every event"
+                },
+                match a.retention {
+                    0 => String::new(),
+                    r => format!(" for {}", crate::time::SimDuration(r)),
+                }
+            );
+        }
+        o.push('\n');
+        for r in &bus.rules {
+            let targets: Vec<String> = r
+                .targets
+                .iter()
+                .map(|t| match *t {
+                    crate::model::BusTarget::Function(g) => {
+                        format!("function {}", m.services[g].name)
+                    }
+                    other => other
+                        .channel()
+                        .map(|c| format!("{} {}", c.kind(), c.name(m)))
+                        .unwrap_or_default(),
+                })
+                .collect();
+            let _ = write!(
+                o,
+                "    rule {} -> {} (retries: {} within {}",
+                r.name,
+                targets.join(", "),
+                r.max_attempts,
+                crate::time::SimDuration(r.max_age)
+            );
+            match r.dead_letter {
+                Some(q) => {
+                    let _ = write!(o, ", then dead letters -> {})", m.queues[q].name);
+                }
+                None => o.push_str(", then lost)"),
+            }
+            o.push('\n');
+        }
+    }
     for svc in &m.services {
         let pool = format!(
             "{} × concurrency {}",
@@ -469,6 +523,52 @@ pub fn topology(m: &Model) -> String {
                 ", {}% of its messages always fail",
                 crate::scenario::diag::num(f.fraction * 100.0)
             );
+        }
+        o.push('\n');
+    }
+    for a in &m.actions {
+        let at = crate::time::SimDuration(a.at);
+        match a.kind {
+            crate::model::ActionModelKind::Redrive { from, to, gap } => {
+                let _ = write!(
+                    o,
+                    "  action redrive {} at {at} -> {}",
+                    m.queues[from].name,
+                    to.map_or("each message's source queue", |t| m.queues[t].name.as_str())
+                );
+                if gap > 0 {
+                    let _ = write!(o, ", one message per {}", crate::time::SimDuration(gap));
+                }
+            }
+            crate::model::ActionModelKind::Replay {
+                bus,
+                from,
+                until,
+                gap,
+                rules,
+            } => {
+                let b = &m.buses[bus];
+                let _ = write!(
+                    o,
+                    "  action replay {} at {at}: events of {} to {}",
+                    b.name,
+                    crate::time::SimDuration(from),
+                    crate::time::SimDuration(until)
+                );
+                if rules != u64::MAX {
+                    let names: Vec<&str> = b
+                        .rules
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| rules & (1 << i) != 0)
+                        .map(|(_, r)| r.name.as_str())
+                        .collect();
+                    let _ = write!(o, " to rules {}", names.join(", "));
+                }
+                if gap > 0 {
+                    let _ = write!(o, ", one event per {}", crate::time::SimDuration(gap));
+                }
+            }
         }
         o.push('\n');
     }

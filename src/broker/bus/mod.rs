@@ -185,6 +185,80 @@ fn event_field<'v>(
     }
 }
 
+/// What a bus's rules pass on per event received: per broker target, and per function.
+pub(crate) type Shares = (Vec<(Channel, f64)>, Vec<(ServiceIdx, f64)>);
+
+/// Events of each producer the capacity estimate samples.
+const SAMPLE: u64 = 1_000;
+
+/// Per target of bus `b`'s rules, the copies it receives per event the bus receives
+/// (the rules' patterns evaluated on the first [`SAMPLE`] events of each producer that
+/// publishes to the bus, weighted by their base rates; 1 per rule that targets it when
+/// no producer does): the capacity estimate's fan-out. A function target is named by
+/// `Channel::Bus(b)`'s service index in the second list.
+pub(crate) fn target_shares(model: &Model, b: BusIdx) -> Shares {
+    let bus = &model.buses[b];
+    let writers: Vec<usize> = (0..model.producers.len())
+        .filter(|&p| model.producers[p].target == Channel::Bus(b))
+        .collect();
+    let total: f64 = writers.iter().map(|&p| model.producers[p].base_rate).sum();
+    let mut out: Vec<(Channel, f64)> = Vec::new();
+    let mut fns: Vec<(ServiceIdx, f64)> = Vec::new();
+    for r in &bus.rules {
+        let share = if total > 0.0 {
+            writers
+                .iter()
+                .map(|&p| {
+                    let spec = &model.producers[p];
+                    let seeds = crate::broker::pubsub::AttrSeeds::new(model, spec);
+                    let hits = (0..SAMPLE)
+                        .filter(|&n| sample_matches(spec, &seeds, &r.pattern, n))
+                        .count();
+                    spec.base_rate / total * hits as f64 / SAMPLE as f64
+                })
+                .sum()
+        } else {
+            1.0
+        };
+        for t in &r.targets {
+            match (t.channel(), *t) {
+                (Some(c), _) => match out.iter_mut().find(|(x, _)| *x == c) {
+                    Some((_, v)) => *v += share,
+                    None => out.push((c, share)),
+                },
+                (None, BusTarget::Function(g)) => match fns.iter_mut().find(|(x, _)| *x == g) {
+                    Some((_, v)) => *v += share,
+                    None => fns.push((g, share)),
+                },
+                (None, _) => {}
+            }
+        }
+    }
+    (out, fns)
+}
+
+/// Whether `pattern` matches event number `n` of producer `p` (its seeds `seeds`).
+fn sample_matches(
+    p: &ProducerModel,
+    seeds: &crate::broker::pubsub::AttrSeeds,
+    pattern: &Policy,
+    n: u64,
+) -> bool {
+    match &p.payload {
+        Payload::Lines(_, json) if !json.is_empty() => {
+            pattern.matches_event(&sample_event(p, &json[(n % json.len() as u64) as usize]))
+        }
+        _ => pattern.matches_with(
+            &|name| {
+                event_field(name, &p.source, &p.detail_type, |f| {
+                    read_value(p, seeds, n, true, f)
+                })
+            },
+            false,
+        ),
+    }
+}
+
 impl Buses {
     /// Empty buses for `model`, with the verdicts of every pattern on every sample
     /// event worked out.
