@@ -93,6 +93,19 @@ fn edasim_rabbit_overflow(b: Bencher) {
     });
 }
 
+/// An event bus: rule patterns on generated payloads, four targets, retries through a
+/// target's outage, an archive and a replay.
+#[divan::bench(sample_count = 5, sample_size = 1)]
+fn edasim_eventbridge(b: Bencher) {
+    let model = bundled("eventbridge-rules-and-replay.toml");
+    let events = events_of(&model);
+    b.counter(ItemsCount::new(events)).bench(|| {
+        let mut e = Engine::new(model.clone(), Options::default());
+        e.run_to_end();
+        e.steps()
+    });
+}
+
 /// The first 2 s of a stress scenario from `tests/scenarios`.
 fn stress(name: &str) -> Model {
     let path = format!("{}/tests/scenarios/{name}", env!("CARGO_MANIFEST_DIR"));
