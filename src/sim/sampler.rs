@@ -72,6 +72,32 @@ impl Out {
     }
 }
 
+/// The rows every kind of queue has: what came in, `gauges` (waiting, in flight, the
+/// age of the oldest waiting, ns), what it dead-lettered, and its own counters, which
+/// ride in the delta's spare fields `delivered`, `failures`, `retries` and
+/// `duplicates`, as the metrics `spare` in that order.
+fn queue_rows(
+    out: &mut Out,
+    name: &str,
+    d: &Counters,
+    gauges: (u64, u64, u64),
+    spare: [Metric; 4],
+) {
+    let (waiting, in_flight, oldest) = gauges;
+    out.count(name, Metric::Produced, d.produced + d.copies);
+    out.rate(name, Metric::ThroughputIn, d.produced + d.copies);
+    out.count(name, Metric::QueueDepth, waiting);
+    out.count(name, Metric::InFlight, in_flight);
+    out.secs(name, Metric::LagTime, oldest);
+    for (metric, v) in spare
+        .into_iter()
+        .zip([d.delivered, d.failures, d.retries, d.duplicates])
+    {
+        out.count(name, metric, v);
+    }
+    out.count(name, Metric::DeadLettered, d.dead_lettered);
+}
+
 /// Sums over every service (and the DLQ depths) for the `total` rows.
 #[derive(Default)]
 struct Totals {
@@ -263,18 +289,15 @@ impl Engine {
                 total.dlq += visible + in_flight + delayed;
             }
             let name = &self.plan.component_names[idx];
-            out.count(name, Metric::Produced, d.produced + d.copies);
-            out.rate(name, Metric::ThroughputIn, d.produced + d.copies);
-            out.count(name, Metric::QueueDepth, visible);
-            out.count(name, Metric::InFlight, in_flight);
+            let spare = [
+                Metric::Receives,
+                Metric::EmptyReceives,
+                Metric::Redeliveries,
+                Metric::Deduplicated,
+            ];
+            queue_rows(out, name, &d, (visible, in_flight, oldest), spare);
             out.count(name, Metric::Delayed, delayed);
-            out.secs(name, Metric::LagTime, oldest);
             out.count(name, Metric::Expired, d.expired);
-            out.count(name, Metric::Receives, d.delivered);
-            out.count(name, Metric::EmptyReceives, d.failures);
-            out.count(name, Metric::Redeliveries, d.retries);
-            out.count(name, Metric::Deduplicated, d.duplicates);
-            out.count(name, Metric::DeadLettered, d.dead_lettered);
         }
     }
 
@@ -301,16 +324,13 @@ impl Engine {
             total.dlq += ready + unacked;
         }
         let name = &self.plan.component_names[idx];
-        out.count(name, Metric::Produced, d.produced + d.copies);
-        out.rate(name, Metric::ThroughputIn, d.produced + d.copies);
-        out.count(name, Metric::QueueDepth, ready);
-        out.count(name, Metric::InFlight, unacked);
-        out.secs(name, Metric::LagTime, oldest);
-        out.count(name, Metric::Redelivered, d.delivered);
-        out.count(name, Metric::DroppedOverflow, d.failures);
-        out.count(name, Metric::ExpiredTtl, d.retries);
-        out.count(name, Metric::RejectedPublish, d.duplicates);
-        out.count(name, Metric::DeadLettered, d.dead_lettered);
+        let spare = [
+            Metric::Redelivered,
+            Metric::DroppedOverflow,
+            Metric::ExpiredTtl,
+            Metric::RejectedPublish,
+        ];
+        queue_rows(out, name, &d, (ready, unacked, oldest), spare);
     }
 
     /// Per pubsub: what was published, routed, filtered out and deduplicated.

@@ -199,6 +199,35 @@ pub(crate) fn routing_seed(model: &Model, p: &ProducerModel) -> u64 {
     rng::stream_seed(model.seed, &format!("{}/routing_key", p.name))
 }
 
+/// Routes a message by the routing key in `rabbit.key` and, for message `n` of
+/// producer `p` (`producer`), that producer's headers; the queues land in
+/// `rabbit.out`. Whether an alternate exchange took it.
+fn route_keyed(
+    model: &Model,
+    rabbit: &mut Rabbit,
+    producers: &[crate::sim::producer::ProducerState],
+    x: ExchangeIdx,
+    producer: Option<(u32, u64)>,
+) -> bool {
+    let mut buf = [("", HeaderValue::Int(0)); MAX_HEADERS];
+    let len = match producer {
+        Some((p, n)) => {
+            let p = p as usize;
+            fill_headers(&model.producers[p], &producers[p].header_seeds, n, &mut buf)
+        }
+        None => 0,
+    };
+    let r = model.router.route(
+        x as u32,
+        &rabbit.key,
+        &buf[..len],
+        &mut rabbit.scratch,
+        &mut rabbit.out,
+    );
+    rabbit.note_reached();
+    r.via_alternate
+}
+
 impl Engine {
     /// Publish: exchange `x` routes `msg` (from `origin`, or a service's event) and
     /// every queue it reaches gets a copy.
@@ -282,27 +311,12 @@ impl Engine {
                     .map_or("", String::as_str),
             ),
         }
-        let mut buf = [("", HeaderValue::Int(0)); MAX_HEADERS];
-        let len = match producer {
-            Some((p, n)) => {
-                let p = p as usize;
-                fill_headers(&model.producers[p], &producers[p].header_seeds, n, &mut buf)
-            }
-            None => 0,
-        };
-        let r = model.router.route(
-            x as u32,
-            &rabbit.key,
-            &buf[..len],
-            &mut rabbit.scratch,
-            &mut rabbit.out,
-        );
-        rabbit.note_reached();
+        let via_alternate = route_keyed(model, rabbit, producers, x, producer);
         let item = Item {
             via: x as u32,
             ..item
         };
-        self.deliver_routed(x, &item, r.via_alternate);
+        self.deliver_routed(x, &item, via_alternate);
     }
 
     /// Routes a message of producer `p` by its routing key alone, from the kept routes
@@ -365,21 +379,9 @@ impl Engine {
             producers,
             ..
         } = self;
-        let spec = &model.producers[p];
-        let st = &producers[p];
         let i = message_key_number(model, producers, p, n, msg);
-        write_key(&spec.routing_key, i, model, &mut rabbit.key);
-        let mut buf = [("", HeaderValue::Int(0)); MAX_HEADERS];
-        let len = fill_headers(spec, &st.header_seeds, n, &mut buf);
-        let r = model.router.route(
-            x as u32,
-            &rabbit.key,
-            &buf[..len],
-            &mut rabbit.scratch,
-            &mut rabbit.out,
-        );
-        rabbit.note_reached();
-        r.via_alternate
+        write_key(&model.producers[p].routing_key, i, model, &mut rabbit.key);
+        route_keyed(model, rabbit, producers, x, Some((p as u32, n)))
     }
 
     /// Sends a copy of `item` to each queue of the route in `out`.
