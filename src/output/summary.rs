@@ -520,9 +520,9 @@ pub fn text(engine: &Engine) -> String {
             let c = &b.counters;
             let _ = writeln!(
                 o,
-                "bus {}: routed {} = delivered {} + dead-lettered {} + lost {} + retrying {}  {}{}",
+                "bus {}: sent {} = delivered {} + dead-lettered {} + lost {} + retrying {}  {}{}",
                 b.name,
-                c.routed,
+                c.sent,
                 c.delivered,
                 c.dead_lettered,
                 c.lost,
@@ -536,8 +536,8 @@ pub fn text(engine: &Engine) -> String {
                     let mut extra = String::new();
                     if c.lost > 0 {
                         extra += &format!(
-                            "; lost: {} past max_attempts, {} past max_age",
-                            c.lost_attempts, c.lost_age
+                            "; lost: {} past max_attempts, {} past max_age ({} refused by the dead-letter queue too)",
+                            c.lost_attempts, c.lost_age, c.lost_dlq
                         );
                     }
                     if let Some(a) = b.archive {

@@ -1916,15 +1916,41 @@ fn event_pattern(
         },
         other => other,
     };
-    Policy::parse_event_pattern(v)
+    let p = Policy::parse_event_pattern(v)
         .map_err(|e| {
             cx.err_help(
-                span,
+                span.clone(),
                 format!("EventBridge would refuse this {what}: {e}"),
                 "see the event pattern rules in the README",
             )
         })
-        .ok()
+        .ok()?;
+    // EventBridge takes any field name; one an edasim event never has would quietly
+    // match nothing (or, with `exists: false`, everything).
+    let mut bad = false;
+    for name in p.names() {
+        let top = name.split('.').next().unwrap_or(name);
+        match top {
+            "source" | "detail-type" | "detail" | "version" | "replay-name" => {}
+            "account" | "region" | "time" | "id" | "resources" => {
+                bad = true;
+                cx.err_help(
+                    span.clone(),
+                    format!("the {what} reads `{top}`, which edasim's events do not carry"),
+                    "patterns read source, detail-type, detail (the payload), version and replay-name",
+                );
+            }
+            _ => {
+                bad = true;
+                cx.err_help(
+                    span.clone(),
+                    format!("the {what} reads `{name}`, which is not a field of an event"),
+                    format!("the payload is the event's detail: did you mean `detail.{name}`? (detail = {{ {top} = [...] }})"),
+                );
+            }
+        }
+    }
+    (!bad).then_some(p)
 }
 
 /// `[[bus]]`: rules with unique names, each with an event pattern EventBridge would
@@ -2137,6 +2163,14 @@ fn bus_models(
                     dead_letter,
                 });
             }
+        }
+        let pairs: usize = b.v.rule.iter().map(|r| r.targets.len()).sum();
+        if b.v.archive.is_some() && pairs > 64 {
+            cx.err_help(
+                b.span(&["archive"]),
+                format!("a bus with an archive has at most 64 rule targets here, `{}` has {pairs}", b.v.name),
+                "the archive remembers which targets each event reached in one 64-bit word: move some rules to another bus",
+            );
         }
         let archive = b.v.archive.as_ref().map(|a| ArchiveModel {
             pattern: a.pattern.as_ref().and_then(|p| {

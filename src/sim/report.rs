@@ -586,7 +586,7 @@ pub struct BusSummary {
     pub name: String,
     /// Events received, copies included (replays apart).
     pub received: u64,
-    /// Matched, unmatched, routed, delivered, failed, dead-lettered, lost, replayed.
+    /// Matched, unmatched, sent, delivered, failed, dead-lettered, lost, replayed.
     #[serde(flatten)]
     pub counters: crate::broker::bus::BusCounters,
     /// Deliveries waiting for a retry at the end.
@@ -602,7 +602,7 @@ impl BusSummary {
     /// or waiting for a retry.
     pub fn conserved(&self) -> bool {
         let c = &self.counters;
-        c.routed == c.delivered + c.dead_lettered + c.lost + self.retrying
+        c.sent == c.delivered + c.dead_lettered + c.lost + self.retrying
     }
 }
 

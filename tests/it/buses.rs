@@ -324,6 +324,25 @@ fn retries_stop_at_max_age_and_without_a_dead_letter_queue_the_events_are_lost()
 }
 
 #[test]
+fn an_event_past_max_age_gives_up_then_not_at_its_next_retry() {
+    let (e, trace) = run_traced(load(&outage("30m", "max_age = \"60s\"", "")));
+    let bus_comp = comp(&e, "bus");
+    let first: std::collections::BTreeMap<u64, u64> = trace
+        .iter()
+        .filter(|r| r.kind == TraceKind::Fail && r.component == bus_comp && r.attempt == 1)
+        .map(|r| (r.msg, r.t))
+        .collect();
+    let drops: Vec<&TraceRec> = trace
+        .iter()
+        .filter(|r| r.kind == TraceKind::Drop && r.component == bus_comp)
+        .collect();
+    assert_eq!(drops.len(), 200);
+    for d in drops {
+        assert_eq!(d.t - first[&d.msg], 60_000_000_001, "msg {}", d.msg);
+    }
+}
+
+#[test]
 fn retries_stop_at_max_attempts() {
     let (e, _) = run_traced(load(&outage("30m", "max_attempts = 2", "")));
     let s = e.summary();
@@ -393,6 +412,64 @@ rules = ["all"]
 }
 
 #[test]
+fn a_second_replay_and_a_rule_that_refuses_replays() {
+    let text = format!(
+        r#"{}{}
+[[bus]]
+name = "bus"
+archive = {{}}
+
+[[bus.rule]]
+name = "all"
+event_pattern = {{ source = ["p"] }}
+targets = [{{ queue = "q" }}]
+
+[[bus.rule]]
+name = "live-only"
+event_pattern = {{ source = ["p"], replay-name = [{{ exists = false }}] }}
+targets = [{{ queue = "live-q" }}]
+
+[[queue]]
+name = "q"
+
+[[queue]]
+name = "live-q"
+
+[[consumer]]
+name = "worker"
+source = "q"
+processing = {{ dist = "constant", value = "1ms" }}
+
+[[action]]
+kind = "replay"
+at = "40s"
+bus = "bus"
+from = "0s"
+until = "10.05s"
+
+[[action]]
+kind = "replay"
+at = "45s"
+bus = "bus"
+from = "0s"
+until = "10.05s"
+"#,
+        header("60s"),
+        producer("p", "bus", 300, ""),
+    );
+    let (e, _) = run_traced(load(&text));
+    let s = e.summary();
+    assert_eq!(bus(&s, "bus").counters.replayed, 200);
+    // Both replays of the first 100 events are copies where the originals arrived.
+    let w = s.services.iter().find(|g| g.name == "worker").unwrap();
+    assert_eq!(w.counters.duplicates, 200);
+    assert_eq!(w.counters.processed_once, 300);
+    // `replay-name` exists on replayed events only.
+    assert_eq!(sent(&s, "live-q"), 300);
+    assert_conserved(&e);
+}
+
+#[test]
 fn a_replay_brings_what_the_outage_dead_lettered_as_originals() {
     let text = outage(
         "10s",
@@ -448,14 +525,17 @@ name = "q"
             "payload = { amount = { cycle = [50, 150] } }"
         ),
     );
-    let (e, _) = run_traced(load(&text));
+    let mut e = Engine::new(load(&text), edasim::sim::Options::default());
+    e.run_until(30_050_000_000, u64::MAX);
+    // Five seconds' worth of matching events, five a second, at the last one (30 s).
+    let kept = bus(&e.summary(), "bus").archive.unwrap();
+    assert!((25..=26).contains(&kept), "{kept}");
+    e.run_to_end();
     let s = e.summary();
     let b = bus(&s, "bus");
     assert_eq!(b.counters.archived, 150);
-    // Five seconds' worth of matching events, five a second, before the last one (at
-    // 30 s: nothing is trimmed once nothing more is archived).
-    let kept = b.archive.unwrap();
-    assert!((25..=26).contains(&kept), "{kept}");
+    // Ten seconds later every one of them is past its retention.
+    assert_eq!(b.archive, Some(0));
 }
 
 #[test]

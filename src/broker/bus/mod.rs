@@ -24,7 +24,7 @@
 //!   counts a duplicate with the cause `replayed`); where the original never arrived
 //!   (dead-lettered, lost, still retrying), the replay is what brings it, an original.
 //!
-//! Conservation of every bus: `routed = delivered + dead_lettered + lost + retrying`.
+//! Conservation of every bus: `sent = delivered + dead_lettered + lost + retrying`.
 
 use std::collections::VecDeque;
 
@@ -53,7 +53,7 @@ pub struct BusCounters {
     /// Events no rule matched.
     pub unmatched: u64,
     /// Copies the rules sent toward their targets (an event times its targets).
-    pub routed: u64,
+    pub sent: u64,
     /// Copies a target took.
     pub delivered: u64,
     /// Delivery attempts a target refused (each retry counts).
@@ -66,6 +66,9 @@ pub struct BusCounters {
     pub lost_attempts: u64,
     /// Of `lost`: the event too old (`max_age`).
     pub lost_age: u64,
+    /// Of `lost`: given up on, and refused by the rule's dead-letter queue too
+    /// (`InvocationsFailedToBeSentToDlq`).
+    pub lost_dlq: u64,
     /// Events archived.
     pub archived: u64,
     /// Events a replay sent again.
@@ -106,6 +109,9 @@ struct Archived {
 /// No archived event.
 const NOT_ARCHIVED: u64 = u64::MAX;
 
+/// The `replay-name` of a replayed event (EventBridge: the replay's name).
+pub const REPLAY_NAME: &str = "replay";
+
 /// A delivery waiting for its next attempt.
 #[derive(Clone, Copy, Debug)]
 struct Retrying {
@@ -142,6 +148,8 @@ pub(crate) struct BusState {
     /// Per pattern (each rule's, then the archive's) and producer with sample events:
     /// whether each sample matches (computed once; empty for other producers).
     verdicts: Vec<Vec<Vec<bool>>>,
+    /// Per pattern: whether it reads `replay-name`.
+    reads_replay: Vec<bool>,
 }
 
 /// Every bus, and the deliveries waiting for a retry.
@@ -155,13 +163,17 @@ pub(crate) struct Buses {
 }
 
 /// A producer's sample event as EventBridge sees it: its payload line as the detail.
-fn sample_event(p: &ProducerModel, line: &serde_json::Value) -> serde_json::Value {
-    serde_json::json!({
+fn sample_event(p: &ProducerModel, line: &serde_json::Value, replay: bool) -> serde_json::Value {
+    let mut e = serde_json::json!({
         "version": "0",
         "detail-type": p.detail_type,
         "source": p.source,
         "detail": line,
-    })
+    });
+    if replay && let Some(m) = e.as_object_mut() {
+        m.insert("replay-name".into(), REPLAY_NAME.into());
+    }
+    e
 }
 
 /// The value of the field a pattern names by dotted path (`source`, `detail-type`,
@@ -172,11 +184,14 @@ fn event_field<'v>(
     name: &str,
     source: &'v str,
     detail_type: &'v str,
+    replay: bool,
     detail: impl Fn(&str) -> Option<AttrValue<'v>>,
 ) -> Option<AttrValue<'v>> {
     match name {
         "source" => Some(AttrValue::Str(source)),
         "detail-type" => Some(AttrValue::Str(detail_type)),
+        "version" => Some(AttrValue::Str("0")),
+        "replay-name" => replay.then_some(AttrValue::Str(REPLAY_NAME)),
         // An empty array has no value: EventBridge's `exists` does not see it.
         _ => name
             .strip_prefix("detail.")
@@ -245,12 +260,14 @@ fn sample_matches(
     n: u64,
 ) -> bool {
     match &p.payload {
-        Payload::Lines(_, json) if !json.is_empty() => {
-            pattern.matches_event(&sample_event(p, &json[(n % json.len() as u64) as usize]))
-        }
+        Payload::Lines(_, json) if !json.is_empty() => pattern.matches_event(&sample_event(
+            p,
+            &json[(n % json.len() as u64) as usize],
+            false,
+        )),
         _ => pattern.matches_with(
             &|name| {
-                event_field(name, &p.source, &p.detail_type, |f| {
+                event_field(name, &p.source, &p.detail_type, false, |f| {
                     read_value(p, seeds, n, true, f)
                 })
             },
@@ -284,7 +301,7 @@ impl Buses {
                             .map(|p| match (&p.payload, pat) {
                                 (Payload::Lines(_, json), Some(pat)) => json
                                     .iter()
-                                    .map(|line| pat.matches_event(&sample_event(p, line)))
+                                    .map(|line| pat.matches_event(&sample_event(p, line, false)))
                                     .collect(),
                                 _ => Vec::new(),
                             })
@@ -300,7 +317,12 @@ impl Buses {
                         Some(at)
                     })
                     .collect();
+                let reads_replay = patterns
+                    .iter()
+                    .map(|p| p.is_some_and(|p| p.names().contains(&"replay-name")))
+                    .collect();
                 BusState {
+                    reads_replay,
                     slot,
                     c: Counters::default(),
                     b: BusCounters::default(),
@@ -365,14 +387,21 @@ impl Engine {
         if from < np {
             let p = from as usize;
             let spec = &self.model.producers[p];
-            if let Payload::Lines(..) = spec.payload {
+            let replay = msg.is_replay();
+            if let Payload::Lines(_, json) = &spec.payload {
+                // A replay is matched on the JSON itself when the pattern reads its
+                // `replay-name` (only during replays: the cached verdicts otherwise).
+                if replay && self.bus.buses[b].reads_replay[k] && !json.is_empty() {
+                    let line = &json[(n % json.len() as u64) as usize];
+                    return pattern.matches_event(&sample_event(spec, line, true));
+                }
                 let v = &self.bus.buses[b].verdicts[k][p];
                 return !v.is_empty() && v[(n % v.len() as u64) as usize];
             }
             let seeds = &self.producers[p].attr_seeds;
             return pattern.matches_with(
                 &|name| {
-                    event_field(name, &spec.source, &spec.detail_type, |f| {
+                    event_field(name, &spec.source, &spec.detail_type, replay, |f| {
                         read_value(spec, seeds, n, true, f)
                     })
                 },
@@ -390,7 +419,7 @@ impl Engine {
             .get(usize::from(msg.event))
             .map_or("", String::as_str);
         pattern.matches_with(
-            &|name| event_field(name, source, detail_type, |_| None),
+            &|name| event_field(name, source, detail_type, msg.is_replay(), |_| None),
             false,
         )
     }
@@ -416,12 +445,12 @@ impl Engine {
     /// Publish: bus `b` receives `msg`, sent by publisher `from` as its number `n`,
     /// archives it, and sends it to the targets of every rule whose pattern matches.
     pub(crate) fn bus_publish(&mut self, b: BusIdx, msg: Message, from: u32, n: u64) {
-        self.bus_receive(b, msg, from, n, u64::MAX, None);
+        self.bus_receive(b, msg, from, n, u64::MAX, NOT_ARCHIVED);
     }
 
     /// Bus `b` receives `msg` (see [`Engine::bus_publish`]) for the rules in `rules`
-    /// (a bit per rule); `prior`: a replay, with the (rule, target) deliveries its
-    /// original made.
+    /// (a bit per rule); `replay_of`: a replay of the archived event with this number
+    /// (else [`NOT_ARCHIVED`]), whose deliveries its own deliveries join.
     fn bus_receive(
         &mut self,
         b: BusIdx,
@@ -429,10 +458,10 @@ impl Engine {
         from: u32,
         n: u64,
         rules: u64,
-        prior: Option<u64>,
+        replay_of: u64,
     ) {
         // A replay forwarded from another bus is not archived here either.
-        let replay = prior.is_some() || msg.is_replay();
+        let replay = replay_of != NOT_ARCHIVED || msg.is_replay();
         let st = &mut self.bus.buses[b];
         if replay {
             st.b.replayed += 1;
@@ -442,7 +471,7 @@ impl Engine {
             st.c.produced += 1;
         }
         let nrules = self.model.buses[b].rules.len();
-        let mut arch = NOT_ARCHIVED;
+        let mut arch = replay_of;
         if !replay && let Some(a) = &self.model.buses[b].archive {
             let keep = a
                 .pattern
@@ -450,16 +479,8 @@ impl Engine {
                 .is_none_or(|p| self.bus_matches(b, nrules, p, &msg, from, n));
             if keep {
                 let now = self.now;
+                self.bus_trim(b);
                 let st = &mut self.bus.buses[b];
-                if a.retention > 0 {
-                    while st
-                        .archive
-                        .front()
-                        .is_some_and(|e| now.saturating_sub(e.at) > a.retention)
-                    {
-                        st.archive.pop_front();
-                    }
-                }
                 arch = st.b.archived;
                 st.archive.push_back(Archived {
                     msg,
@@ -485,18 +506,9 @@ impl Engine {
             let targets = rule.targets.len();
             let st = &mut self.bus.buses[b];
             st.rules[r].matched += 1;
-            st.b.routed += targets as u64;
-            let slot = self.bus.buses[b].slot[r];
+            st.b.sent += targets as u64;
             for j in 0..targets {
-                let m = match prior {
-                    // A bit past the word counts as delivered.
-                    Some(mask) => {
-                        let bit = slot + j as u32;
-                        msg.replayed(bit >= 64 || mask & (1 << bit) != 0)
-                    }
-                    None => msg,
-                };
-                self.bus_deliver(b, r, j, m, from, n, self.now, 0, arch);
+                self.bus_deliver(b, r, j, msg, from, n, self.now, 0, arch);
             }
         }
         let st = &mut self.bus.buses[b];
@@ -545,7 +557,7 @@ impl Engine {
         let comp = self.bus_target_comp(t);
         if let Some(f) = self.bus_refused(b, t) {
             self.links.effects[f as usize].failed += 1;
-            let max = rule.max_attempts;
+            let (max, max_age) = (rule.max_attempts, rule.max_age);
             let st = &mut self.bus.buses[b];
             st.b.failed_invocations += 1;
             st.rules[r].failed_invocations += 1;
@@ -582,7 +594,11 @@ impl Engine {
                     (self.bus.retries.len() - 1) as u32
                 }
             };
-            let at = self.now.saturating_add(delay);
+            // Past the event's maximum age the retry gives up at once.
+            let at = self
+                .now
+                .saturating_add(delay)
+                .min(first.saturating_add(max_age).saturating_add(1));
             if at < self.model.duration.0 {
                 self.queue.push(at, Ev::BusRetry { slot });
             }
@@ -591,16 +607,21 @@ impl Engine {
         let st = &mut self.bus.buses[b];
         st.b.delivered += 1;
         st.rules[r].delivered += 1;
+        let mut msg = msg;
+        // The first copy of an archived event to reach this target is the original
+        // there; any later one (a replay, or an original whose retry got through after
+        // a replay brought it) is a copy. Validation keeps the bits within one word.
         if arch != NOT_ARCHIVED
             && let Some(front) = st.archive.front()
             && let Some(e) = arch
                 .checked_sub(front.seq)
                 .and_then(|i| st.archive.get_mut(i as usize))
         {
-            let bit = st.slot[r] + j as u32;
-            if bit < 64 {
-                e.delivered |= 1 << bit;
+            let bit = 1u64 << (st.slot[r] + j as u32).min(63);
+            if e.delivered & bit != 0 && !msg.is_copy() {
+                msg = msg.replayed(true);
             }
+            e.delivered |= bit;
         }
         self.tr_bus(TraceKind::Route, b, &msg, comp, retries + 1);
         let copy = Message {
@@ -668,6 +689,9 @@ impl Engine {
         let st = &mut self.bus.buses[b];
         st.b.lost += 1;
         st.rules[r].lost += 1;
+        if dlq.is_some() {
+            st.b.lost_dlq += 1;
+        }
         if age {
             st.b.lost_age += 1;
         } else {
@@ -687,6 +711,7 @@ impl Engine {
         gap: u64,
         rules: u64,
     ) {
+        self.bus_trim(b);
         loop {
             let next = self.bus.replay_next[a];
             let archive = &self.bus.buses[b].archive;
@@ -703,7 +728,7 @@ impl Engine {
                 ..e.msg.replayed(false)
             };
             self.tr_bus(TraceKind::Replay, b, &m, NA32, NA32);
-            self.bus_receive(b, m, e.from, e.n, rules, Some(e.delivered));
+            self.bus_receive(b, m, e.from, e.n, rules, e.seq);
             if !more {
                 return;
             }
@@ -717,9 +742,38 @@ impl Engine {
         }
     }
 
-    /// Events bus `b`'s archive holds now.
+    /// Events bus `b`'s archive holds now (those past its retention do not count,
+    /// trimmed or not).
     pub(crate) fn bus_archive_len(&self, b: BusIdx) -> u64 {
-        self.bus.buses[b].archive.len() as u64
+        let archive = &self.bus.buses[b].archive;
+        let retention = self.model.buses[b]
+            .archive
+            .as_ref()
+            .map_or(0, |a| a.retention);
+        if retention == 0 {
+            return archive.len() as u64;
+        }
+        let gone = archive.partition_point(|e| self.now.saturating_sub(e.at) > retention);
+        (archive.len() - gone) as u64
+    }
+
+    /// Drops from bus `b`'s archive the events past its retention.
+    fn bus_trim(&mut self, b: BusIdx) {
+        let retention = self.model.buses[b]
+            .archive
+            .as_ref()
+            .map_or(0, |a| a.retention);
+        if retention == 0 {
+            return;
+        }
+        let now = self.now;
+        let archive = &mut self.bus.buses[b].archive;
+        while archive
+            .front()
+            .is_some_and(|e| now.saturating_sub(e.at) > retention)
+        {
+            archive.pop_front();
+        }
     }
 }
 
@@ -824,7 +878,7 @@ mod tests {
                 let p = Policy::parse_event_pattern(&v).unwrap();
                 let flat = p.matches_with(
                     &|name| {
-                        event_field(name, source, detail_type, |f| match f {
+                        event_field(name, source, detail_type, false, |f| match f {
                             "tier" => tier.as_ref().map(attr_of),
                             "order.total" => total.as_ref().map(attr_of),
                             _ => None,
