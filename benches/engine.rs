@@ -106,6 +106,19 @@ fn edasim_eventbridge(b: Bencher) {
     });
 }
 
+/// The broker shoot-out: one workload through Kafka, SQS FIFO, SQS standard,
+/// RabbitMQ and EventBridge at once, with crashes and poison messages.
+#[divan::bench(sample_count = 5, sample_size = 1)]
+fn edasim_broker_shootout(b: Bencher) {
+    let model = bundled("broker-shootout.toml");
+    let events = events_of(&model);
+    b.counter(ItemsCount::new(events)).bench(|| {
+        let mut e = Engine::new(model.clone(), Options::default());
+        e.run_to_end();
+        e.steps()
+    });
+}
+
 /// The first 2 s of a stress scenario from `tests/scenarios`.
 fn stress(name: &str) -> Model {
     let path = format!("{}/tests/scenarios/{name}", env!("CARGO_MANIFEST_DIR"));

@@ -148,6 +148,8 @@ pub struct Model {
     pub events: Vec<String>,
     /// Sagas.
     pub sagas: Vec<SagaModel>,
+    /// Consumers compared side by side (`[scenario] compare`), in the order given.
+    pub compare: Vec<ServiceIdx>,
     /// Per service, what each saga event means when it processes one (empty for a
     /// service in no saga).
     pub saga_roles: Vec<ServiceSagaRoles>,

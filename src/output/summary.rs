@@ -472,6 +472,31 @@ pub fn text(engine: &Engine) -> String {
         }
         t.write(&mut o);
     }
+    if !s.comparison.is_empty() {
+        let mut t = Table::new(&[
+            ("compare", 14),
+            ("broker", 30),
+            ("processed/s", 11),
+            ("p99 ms", 9),
+            ("order", 6),
+            ("dups", 6),
+            ("dlq", 6),
+            ("lost", 6),
+        ]);
+        for r in &s.comparison {
+            t.row(vec![
+                r.name.clone(),
+                r.broker.clone(),
+                format!("{:.1}", r.processed_per_s),
+                format!("{:.1}", r.latency_p99_ms),
+                r.ordering_violations.to_string(),
+                r.duplicates.to_string(),
+                r.dlq_depth.to_string(),
+                r.lost.to_string(),
+            ]);
+        }
+        t.write(&mut o);
+    }
     if !s.buses.is_empty() {
         let mut t = Table::new(&[
             ("bus / rule", 22),

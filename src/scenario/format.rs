@@ -231,6 +231,10 @@ pub struct ScenarioSection {
     /// How often metrics are sampled (default 1s).
     #[serde(default)]
     pub metrics_interval: Option<Dur>,
+    /// Consumers compared side by side in a table of the summary and the TUI (a broker
+    /// shoot-out: the same workload through different brokers, one consumer each).
+    #[serde(default)]
+    pub compare: Option<Vec<String>>,
 }
 
 fn default_seed() -> u64 {

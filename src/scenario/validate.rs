@@ -286,7 +286,9 @@ fn load_inner<'i>(
     // No "producers but no [[topic]]" check: every producer's target already fails to
     // resolve then, with a help that says to declare the topic.
     let s = scenario?;
+    let compare = compare_list(&s, &service_models, cx);
     Some(Model {
+        compare,
         name: s.v.name.clone(),
         description: s.v.description.clone(),
         seed: s.v.seed,
@@ -3649,6 +3651,45 @@ fn action_models(
         }
     }
     models
+}
+
+/// `[scenario] compare`: consumers, each once, at least two.
+fn compare_list(
+    s: &Elem<'_, '_, f::ScenarioSection>,
+    services: &[ServiceModel],
+    cx: &mut Cx,
+) -> Vec<ServiceIdx> {
+    let Some(names) = &s.v.compare else {
+        return Vec::new();
+    };
+    let span = s.span(&["compare"]);
+    if names.len() < 2 {
+        cx.err(
+            span.clone(),
+            "compare lists at least two consumers to put side by side",
+        );
+    }
+    let mut out = Vec::new();
+    for name in names {
+        match services.iter().position(|x| &x.name == name) {
+            Some(g) if out.contains(&g) => {
+                cx.err(span.clone(), format!("compare lists `{name}` twice"));
+            }
+            Some(g) => out.push(g),
+            None => {
+                let known: Vec<&str> = services.iter().map(|x| x.name.as_str()).collect();
+                cx.err_help(
+                    span.clone(),
+                    format!("compare lists `{name}`, which is not a consumer"),
+                    match suggest(name, &known) {
+                        Some(close) => format!("did you mean `{close}`?"),
+                        None => format!("consumers: {}", known.join(", ")),
+                    },
+                );
+            }
+        }
+    }
+    out
 }
 
 /// Most events a replay sends per second here.

@@ -58,8 +58,8 @@ pub use fault::FaultSpan;
 pub use flow::{FlowSummary, MAX_FLOWS};
 pub use message::MAX_FLOW_PRODUCERS;
 pub use report::{
-    BusSummary, Conservation, ExchangeSummary, ProducerSummary, RabbitQueueSummary, RuleSummary,
-    ServiceSummary, Summary, TopicSummary,
+    BusSummary, ComparisonRow, Conservation, ExchangeSummary, ProducerSummary, RabbitQueueSummary,
+    RuleSummary, ServiceSummary, Summary, TopicSummary,
 };
 pub use trace::TRACE_BUFFER_LIMIT;
 

@@ -155,7 +155,7 @@ impl Engine {
                 }
             })
             .collect();
-        let services = (0..self.services.len())
+        let services: Vec<ServiceSummary> = (0..self.services.len())
             .map(|g| {
                 let svc = &self.services[g];
                 let (lag, lag_time, _) = self.service_backlog(g);
@@ -296,7 +296,29 @@ impl Engine {
                 )
             })
             .collect();
+        let secs = (self.now as f64 / 1e9).max(1e-9);
+        let comparison = self
+            .model
+            .compare
+            .iter()
+            .filter_map(|&g| {
+                let x: &ServiceSummary = services
+                    .iter()
+                    .find(|s: &&ServiceSummary| s.name == self.model.services[g].name)?;
+                Some(ComparisonRow {
+                    name: x.name.clone(),
+                    broker: broker_label(&self.model, g),
+                    processed_per_s: x.counters.processed as f64 / secs,
+                    latency_p99_ms: x.latency_p99_ms,
+                    ordering_violations: x.counters.ordering_violations,
+                    duplicates: x.counters.duplicates,
+                    dlq_depth: x.dlq_depth,
+                    lost: x.counters.lost,
+                })
+            })
+            .collect();
         Summary {
+            comparison,
             scenario: self.model.name.clone(),
             seed: self.model.seed,
             time_s: self.now as f64 / 1e9,
@@ -429,6 +451,10 @@ pub struct Summary {
     /// Per service.
     #[serde(rename = "groups")]
     pub services: Vec<ServiceSummary>,
+    /// The consumers `[scenario] compare` lists, side by side (absent from JSON when
+    /// there are none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub comparison: Vec<ComparisonRow>,
     /// Per function: invocations throttled (absent from JSON when there is no function).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub throttled: Vec<(String, u64)>,
@@ -577,6 +603,70 @@ pub struct ExchangeSummary {
     /// Routed, unroutable, through an alternate exchange.
     #[serde(flatten)]
     pub counters: crate::broker::rabbit::exchange::ExchangeCounters,
+}
+
+/// One consumer of a comparison (`[scenario] compare`).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ComparisonRow {
+    /// The consumer.
+    pub name: String,
+    /// The broker it reads, in words (`Kafka topic orders (6 partitions)`).
+    pub broker: String,
+    /// Successful processings per simulated second, duplicates included.
+    pub processed_per_s: f64,
+    /// 99th percentile latency, produce to processed, ms.
+    pub latency_p99_ms: f64,
+    /// Ordering violations.
+    pub ordering_violations: u64,
+    /// Duplicate processings.
+    pub duplicates: u64,
+    /// What its dead-letter topic or queue holds at the end.
+    pub dlq_depth: u64,
+    /// Lost, with cause.
+    pub lost: u64,
+}
+
+/// The broker service `g` reads, in words, naming what stands before it (a bus, a
+/// pubsub, an exchange).
+fn broker_label(m: &crate::model::Model, g: usize) -> String {
+    let s = &m.services[g];
+    match s.source {
+        Channel::Topic(t) => format!("Kafka topic ({} partitions)", m.topics[t].partitions),
+        Channel::Queue(q) => {
+            let qm = &m.queues[q];
+            if let Some(r) = &qm.rabbit {
+                let kind = match r.config.kind {
+                    crate::broker::rabbit::queue::QueueType::Classic => "classic",
+                    crate::broker::rabbit::queue::QueueType::Quorum => "quorum",
+                };
+                return format!("RabbitMQ {kind} queue");
+            }
+            let kind = if qm.fifo {
+                "SQS FIFO queue"
+            } else {
+                "SQS standard queue"
+            };
+            let via_bus = m.buses.iter().any(|b| {
+                b.rules
+                    .iter()
+                    .flat_map(|r| &r.targets)
+                    .any(|t| *t == crate::model::BusTarget::Queue(q))
+            });
+            let via_sns = m.pubsubs.iter().any(|p| {
+                p.subscriptions
+                    .iter()
+                    .any(|sub| sub.target == crate::model::SubTarget::Queue(q))
+            });
+            match (via_bus, via_sns) {
+                (true, _) => format!("EventBridge bus → {kind}"),
+                (_, true) => format!("SNS → {kind}"),
+                _ => kind.to_string(),
+            }
+        }
+        Channel::Pubsub(_) => "SNS → function".to_string(),
+        Channel::Bus(_) => "EventBridge bus → function".to_string(),
+        Channel::Exchange(_) => "exchange".to_string(),
+    }
 }
 
 /// An event bus's totals.

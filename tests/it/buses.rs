@@ -606,3 +606,37 @@ fn a_network_partition_between_a_bus_and_a_target_fails_its_deliveries() {
     assert!(format!("{f:?}").contains("failed: 100"), "{f:?}");
     assert_conserved(&e);
 }
+
+#[test]
+fn the_shootout_compares_each_broker_on_one_workload() {
+    let e = crate::run(
+        crate::bundled("broker-shootout.toml"),
+        edasim::sim::Options::default(),
+    );
+    let s = e.summary();
+    let rows: Vec<(&str, &str)> = s
+        .comparison
+        .iter()
+        .map(|r| (r.name.as_str(), r.broker.as_str()))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("kafka", "Kafka topic (6 partitions)"),
+            ("sqs-fifo", "SQS FIFO queue"),
+            ("sqs-standard", "SQS standard queue"),
+            ("rabbit", "RabbitMQ quorum queue"),
+            ("eventbridge", "EventBridge bus → SQS standard queue"),
+        ]
+    );
+    for r in &s.comparison {
+        // Every broker dead-letters about 1% poison orders of some 38,800 and loses none.
+        assert!((300..500).contains(&r.dlq_depth), "{r:?}");
+        assert_eq!(r.lost, 0, "{r:?}");
+        assert!((150.0..170.0).contains(&r.processed_per_s), "{r:?}");
+        // Kafka (per key) and FIFO (per group) keep order; the others do not.
+        let ordered = matches!(r.name.as_str(), "kafka" | "sqs-fifo");
+        assert_eq!(r.ordering_violations == 0, ordered, "{r:?}");
+    }
+    assert_conserved(&e);
+}

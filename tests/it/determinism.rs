@@ -54,6 +54,7 @@ fn same_seed_same_bytes_for_queues() {
         "rabbit-topic-routing.toml",
         "rabbit-overflow.toml",
         "eventbridge-rules-and-replay.toml",
+        "broker-shootout.toml",
     ] {
         let (csv_a, trace_a) = outputs(bundled(name), 10_000);
         let (csv_b, trace_b) = outputs(bundled(name), 3_333);
