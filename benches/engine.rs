@@ -35,88 +35,57 @@ fn events_of(model: &Model) -> u64 {
     e.steps()
 }
 
-#[divan::bench(sample_count = 5, sample_size = 1)]
-fn edasim_bench_mmc(b: Bencher) {
-    let model = bundled("bench-mmc.toml");
+/// A whole run of bundled scenario `name`, counted in simulated events.
+fn whole_run(b: Bencher, name: &str) {
+    let model = bundled(name);
     let events = events_of(&model);
     b.counter(ItemsCount::new(events)).bench(|| {
         let mut e = Engine::new(model.clone(), Options::default());
         e.run_to_end();
         e.steps()
     });
+}
+
+#[divan::bench(sample_count = 5, sample_size = 1)]
+fn edasim_bench_mmc(b: Bencher) {
+    whole_run(b, "bench-mmc.toml");
 }
 
 #[divan::bench(sample_count = 5, sample_size = 1)]
 fn edasim_bench_sqs(b: Bencher) {
-    let model = bundled("bench-sqs.toml");
-    let events = events_of(&model);
-    b.counter(ItemsCount::new(events)).bench(|| {
-        let mut e = Engine::new(model.clone(), Options::default());
-        e.run_to_end();
-        e.steps()
-    });
+    whole_run(b, "bench-sqs.toml");
 }
 
 #[divan::bench(sample_count = 5, sample_size = 1)]
 fn edasim_flash_sale(b: Bencher) {
-    let model = bundled("flash-sale.toml");
-    let events = events_of(&model);
-    b.counter(ItemsCount::new(events)).bench(|| {
-        let mut e = Engine::new(model.clone(), Options::default());
-        e.run_to_end();
-        e.steps()
-    });
+    whole_run(b, "flash-sale.toml");
 }
 
 /// Exchange routing on the publish path (kept routes per routing key).
 #[divan::bench(sample_count = 5, sample_size = 1)]
 fn edasim_rabbit_topic_routing(b: Bencher) {
-    let model = bundled("rabbit-topic-routing.toml");
-    let events = events_of(&model);
-    b.counter(ItemsCount::new(events)).bench(|| {
-        let mut e = Engine::new(model.clone(), Options::default());
-        e.run_to_end();
-        e.steps()
-    });
+    whole_run(b, "rabbit-topic-routing.toml");
 }
 
 /// RabbitMQ queues under a burst: push with prefetch, drop-head, reject-publish, TTL
 /// and a quorum queue's requeues, dead-lettered through an exchange.
 #[divan::bench(sample_count = 5, sample_size = 1)]
 fn edasim_rabbit_overflow(b: Bencher) {
-    let model = bundled("rabbit-overflow.toml");
-    let events = events_of(&model);
-    b.counter(ItemsCount::new(events)).bench(|| {
-        let mut e = Engine::new(model.clone(), Options::default());
-        e.run_to_end();
-        e.steps()
-    });
+    whole_run(b, "rabbit-overflow.toml");
 }
 
 /// An event bus: rule patterns on generated payloads, four targets, retries through a
 /// target's outage, an archive and a replay.
 #[divan::bench(sample_count = 5, sample_size = 1)]
 fn edasim_eventbridge(b: Bencher) {
-    let model = bundled("eventbridge-rules-and-replay.toml");
-    let events = events_of(&model);
-    b.counter(ItemsCount::new(events)).bench(|| {
-        let mut e = Engine::new(model.clone(), Options::default());
-        e.run_to_end();
-        e.steps()
-    });
+    whole_run(b, "eventbridge-rules-and-replay.toml");
 }
 
 /// The broker shoot-out: one workload through Kafka, SQS FIFO, SQS standard,
 /// RabbitMQ and EventBridge at once, with crashes and poison messages.
 #[divan::bench(sample_count = 5, sample_size = 1)]
 fn edasim_broker_shootout(b: Bencher) {
-    let model = bundled("broker-shootout.toml");
-    let events = events_of(&model);
-    b.counter(ItemsCount::new(events)).bench(|| {
-        let mut e = Engine::new(model.clone(), Options::default());
-        e.run_to_end();
-        e.steps()
-    });
+    whole_run(b, "broker-shootout.toml");
 }
 
 /// The first 2 s of a stress scenario from `tests/scenarios`.

@@ -1904,21 +1904,8 @@ fn event_pattern(
     span: Option<Range<usize>>,
     cx: &mut Cx,
 ) -> Option<Policy> {
-    let parsed;
-    let v = match v {
-        serde_json::Value::String(text) => match serde_json::from_str(text) {
-            Ok(x) => {
-                parsed = x;
-                &parsed
-            }
-            Err(e) => {
-                cx.err(span, format!("{what} is not JSON: {e}"));
-                return None;
-            }
-        },
-        other => other,
-    };
-    let p = Policy::parse_event_pattern(v)
+    let v = json_or_table(v, what, span.clone(), cx)?;
+    let p = Policy::parse_event_pattern(&v)
         .map_err(|e| {
             cx.err_help(
                 span.clone(),
@@ -2631,6 +2618,26 @@ fn endpoint_problem(
     }
 }
 
+/// A policy or pattern written as a TOML table, or as a JSON string (parsed here, or
+/// reported at `span` as `what`).
+fn json_or_table<'v>(
+    v: &'v serde_json::Value,
+    what: &str,
+    span: Option<Range<usize>>,
+    cx: &mut Cx,
+) -> Option<std::borrow::Cow<'v, serde_json::Value>> {
+    match v {
+        serde_json::Value::String(text) => match serde_json::from_str(text) {
+            Ok(x) => Some(std::borrow::Cow::Owned(x)),
+            Err(e) => {
+                cx.err(span, format!("{what} is not JSON: {e}"));
+                None
+            }
+        },
+        other => Some(std::borrow::Cow::Borrowed(other)),
+    }
+}
+
 /// A subscription's filter policy, written as a TOML table or a JSON string, parsed as
 /// SNS would for its scope (`body`: the message body), or reported at `span`.
 fn filter_policy(
@@ -2639,24 +2646,11 @@ fn filter_policy(
     span: Option<Range<usize>>,
     cx: &mut Cx,
 ) -> Option<Policy> {
-    let parsed;
-    let v = match v {
-        serde_json::Value::String(text) => match serde_json::from_str(text) {
-            Ok(x) => {
-                parsed = x;
-                &parsed
-            }
-            Err(e) => {
-                cx.err(span, format!("filter_policy is not JSON: {e}"));
-                return None;
-            }
-        },
-        other => other,
-    };
+    let v = json_or_table(v, "filter_policy", span.clone(), cx)?;
     let r = if body {
-        Policy::parse_body(v)
+        Policy::parse_body(&v)
     } else {
-        Policy::parse(v)
+        Policy::parse(&v)
     };
     r.map_err(|e| {
         cx.err_help(
