@@ -447,22 +447,14 @@ pub fn topology(m: &Model) -> String {
                     svc.name, m.queues[q].name, svc.receive.batch_size
                 );
             }
-            Channel::Pubsub(p) => {
+            // A function invoked asynchronously.
+            c @ (Channel::Pubsub(_) | Channel::Bus(_)) => {
                 let _ = write!(
                     o,
-                    "  function {} <- pubsub {} (max concurrency {}, {})",
+                    "  function {} <- {} {} (max concurrency {}, {})",
                     svc.name,
-                    m.pubsubs[p].name,
-                    svc.instances,
-                    count(svc.retry.max_attempts, "attempt", "attempts")
-                );
-            }
-            Channel::Bus(b) => {
-                let _ = write!(
-                    o,
-                    "  function {} <- bus {} (max concurrency {}, {})",
-                    svc.name,
-                    m.buses[b].name,
+                    c.kind(),
+                    c.name(m),
                     svc.instances,
                     count(svc.retry.max_attempts, "attempt", "attempts")
                 );

@@ -3624,19 +3624,7 @@ fn action_models(
                 "SQS moves messages between queues of the same type only",
             );
         }
-        let gap = match a.v.rate {
-            None => 0,
-            Some(r) if r.is_finite() && r > 0.0 && r <= SQS_MAX_REDRIVE_RATE => {
-                ((1e9 / r).round() as u64).max(1)
-            }
-            Some(r) => {
-                cx.err(
-                    a.span(&["rate"]),
-                    format!("rate must be above 0 and at most {SQS_MAX_REDRIVE_RATE} messages per second, found {}", num(r)),
-                );
-                0
-            }
-        };
+        let gap = action_gap(a, SQS_MAX_REDRIVE_RATE, "messages", cx);
         if let Some(from) = from {
             models.push(ActionModel {
                 at: a.v.at.0.0,
@@ -3684,6 +3672,25 @@ fn compare_list(
         }
     }
     out
+}
+
+/// An action's `rate` (at most `max` `what` per second) as the gap between two of its
+/// steps, ns; 0 (all at once) without one.
+fn action_gap(a: &Elem<'_, '_, f::Action>, max: f64, what: &str, cx: &mut Cx) -> u64 {
+    match a.v.rate {
+        None => 0,
+        Some(r) if r.is_finite() && r > 0.0 && r <= max => ((1e9 / r).round() as u64).max(1),
+        Some(r) => {
+            cx.err(
+                a.span(&["rate"]),
+                format!(
+                    "rate must be above 0 and at most {max} {what} per second, found {}",
+                    num(r)
+                ),
+            );
+            0
+        }
+    }
 }
 
 /// Most events a replay sends per second here.
@@ -3780,19 +3787,7 @@ fn replay_model(
             );
         }
     }
-    let gap = match a.v.rate {
-        None => 0,
-        Some(r) if r.is_finite() && r > 0.0 && r <= REPLAY_MAX_RATE => {
-            ((1e9 / r).round() as u64).max(1)
-        }
-        Some(r) => {
-            cx.err(
-                a.span(&["rate"]),
-                format!("rate must be above 0 and at most {REPLAY_MAX_RATE} events per second, found {}", num(r)),
-            );
-            0
-        }
-    };
+    let gap = action_gap(a, REPLAY_MAX_RATE, "events", cx);
     Some(ActionModel {
         at,
         kind: ActionModelKind::Replay {
